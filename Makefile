@@ -1,0 +1,122 @@
+# nixbox — see README.md.  `make` builds build/nixbox; `make check` installs what is missing
+# (Debian), builds and runs every test tier.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+DATADIR = $(PREFIX)/share/nixbox
+MANDIR = $(PREFIX)/share/man/man1
+
+CC ?= cc
+PKGS = libnftnl libmnl libcurl jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wstrict-prototypes \
+       -Wmissing-prototypes -Wvla
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) \
+             -DNBX_VERSION='"$(VERSION)"' -DNBX_DATADIR='"$(DATADIR)"' -I.
+LDLIBS_ALL = $(PKG_LIBS)
+
+# B is the build folder; the sanitizer tier builds the same sources into build/san.
+B ?= build
+SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC := $(sort $(wildcard config/*.c net/*.c vm/*.c))
+CMD_SRC := $(sort $(filter-out cmd/main.c,$(wildcard cmd/*.c)))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_SUPPORT := $(sort $(wildcard tests/unit/support/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CMD_OBJ := $(CMD_SRC:%.c=$(B)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
+
+.PHONY: all check check-unit check-san check-valgrind check-net check-e2e bench demo fuzz \
+        install clean deps unit-bins format
+
+all: $(B)/nixbox
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libnixbox.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libnixbox-cli.a: $(CMD_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/nixbox: $(B)/obj/cmd/main.o $(B)/libnixbox-cli.a $(B)/libnixbox.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(B)/libnixbox-cli.a $(B)/libnixbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS_ALL)
+
+unit-bins: $(UNIT_BIN) $(B)/nixbox
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# ---- tests ---------------------------------------------------------------------------------
+# Unit tier: no root needed.  Runs under ASan+UBSan (build/san) — the same sources, the same
+# tests — and then plain under valgrind.
+check-unit: check-san check-valgrind
+
+check-san:
+	$(MAKE) --no-print-directory B=build/san CFLAGS='$(SAN_FLAGS)' unit-bins
+	NIXBOX_BUILD=build/san tests/run-unit build/san/tests $(UNIT_BIN:$(B)/tests/%=%)
+
+check-valgrind: unit-bins
+	NIXBOX_BUILD=$(B) NIXBOX_VALGRIND=1 tests/run-unit $(B)/tests $(UNIT_BIN:$(B)/tests/%=%)
+
+# Network tier: real kernel, nftables, dnsmasq inside namespaces the tests create (needs root).
+check-net: all
+	tests/run-integration net
+
+# End-to-end: real VMs (QEMU) in a sandboxed world of namespaces (needs root).
+check-e2e: all
+	tests/run-integration e2e
+
+check: deps
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory check-unit
+	$(MAKE) --no-print-directory check-net
+	$(MAKE) --no-print-directory check-e2e
+
+bench: deps all
+	tests/bench/run
+
+demo: deps all
+	tests/demo/run
+
+fuzz: all
+	tests/fuzz/run
+
+deps:
+	@tests/deps.sh
+
+format:
+	clang-format -i $(LIB_SRC) $(CMD_SRC) cmd/main.c $(wildcard */*.h) $(UNIT_SRC)
+
+# ---- install -------------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)
+	install -m 0755 $(B)/nixbox $(DESTDIR)$(BINDIR)/nixbox
+	cp -R plugins nix $(DESTDIR)$(DATADIR)/
+	install -m 0644 docs/nixbox.1 $(DESTDIR)$(MANDIR)/nixbox.1
+	install -D -m 0644 docs/completions/nixbox.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/nixbox
+	install -D -m 0644 docs/completions/_nixbox $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_nixbox
+
+clean:
+	rm -rf build

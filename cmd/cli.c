@@ -1,0 +1,374 @@
+#include "cli.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../config/fsutil.h"
+#include "../config/proc.h"
+#include "../config/user.h"
+
+const nbx_command nbx_commands[] = {
+#define U(x) x
+        {"init", cmd_init, "create .nixbox/config.nix in a folder",
+         U("usage: nixbox init [DIR]\n\n"
+           "Create DIR/.nixbox/config.nix (a commented template listing every field) and\n"
+           "DIR/.nixbox/.gitignore (keeps only config.nix and .gitignore under version control).\n"
+           "DIR defaults to the current folder (or -C DIR).  Refuses, changing nothing, when\n"
+           "DIR/.nixbox already exists.\n")},
+        {"up", cmd_up, "start the project's VM (network, shares, hooks)",
+         U("usage: nixbox up\n\n"
+           "Resolve the config, take a network slot, run pre-up hooks, configure the slot's\n"
+           "firewall and DNS, start the VM, wait until SSH answers, mount the shares, run the\n"
+           "setup scripts and post-up hooks.  A failure undoes every step already done.\n"
+           "Needs CAP_NET_ADMIN (run with sudo).  On a running VM it says so and exits 0.\n")},
+        {"down", cmd_down, "stop the VM and remove its network",
+         U("usage: nixbox down\n\n"
+           "Run pre-down hooks, press the VM's power button, wait, then stop it by force if\n"
+           "needed; remove the slot's network and release the slot; run post-down hooks.\n"
+           "Safe to run twice and after a crash.  Needs CAP_NET_ADMIN.\n")},
+        {"shell", cmd_shell, "open a login shell in the VM",
+         U("usage: nixbox shell\n\n"
+           "Open an interactive login shell in the running VM, in the workspace mount.\n")},
+        {"run", cmd_run, "run a command in the VM",
+         U("usage: nixbox run [--] COMMAND [ARG...]\n\n"
+           "Run COMMAND with its arguments in the VM; arguments arrive exactly as given\n"
+           "(`nixbox run ls \"a b\"` lists one file named `a b`).  To run a shell string, say\n"
+           "so: `nixbox run sh -c 'echo $HOME | tr a-z A-Z'`.  stdout, stderr and the exit code\n"
+           "are passed through.\n")},
+        {"mount", cmd_mount, "share a host folder into the running VM",
+         U("usage: nixbox mount [--readonly] SOURCE TARGET\n\n"
+           "Hot-plug host folder SOURCE into the running VM at TARGET (absolute or ~/...).\n")},
+        {"unmount", cmd_unmount, "remove a hot-plugged share",
+         U("usage: nixbox unmount TARGET\n\nUnmount and detach the share mounted at TARGET.\n")},
+        {"status", cmd_status, "list every nixbox VM on this host",
+         U("usage: nixbox status [--json]\n\n"
+           "The fleet: every slot in use on this host with its name, project folder, slot,\n"
+           "egress mode, state (running, stopped, dead, stale), PID, uptime, guest IP and\n"
+           "mounts.  --json prints the same as JSON on stdout.\n")},
+        {"config", cmd_config, "show the resolved configuration",
+         U("usage: nixbox config [--json] [--show-secrets]\n\n"
+           "Evaluate .nixbox/config.nix and its plugins, merge and validate them, and print the\n"
+           "result with the origin of every value (default, a plugin, or user).  --json prints\n"
+           "JSON on stdout.  env values are masked unless --show-secrets is given.\n")},
+        {"doctor", cmd_doctor, "check the host's prerequisites and the project's config",
+         U("usage: nixbox doctor\n\n"
+           "Check every prerequisite (KVM, nf_tables, dnsmasq, virtiofsd, a hypervisor, nix,\n"
+           "mke2fs, ssh, CAP_NET_ADMIN, IPv4 forwarding) and, inside a project, its config.\n"
+           "Each line says OK or MISSING with the exact fix.  Exits 6 when something required\n"
+           "is missing.\n")},
+        {"setup", cmd_setup, "prepare this host for nixbox (once, as root)",
+         U("usage: nixbox setup [--pool A.B.0.0]\n\n"
+           "Create the host-wide runtime folder, record the address pool for network slots\n"
+           "(default 172.16.0.0/16) and report what `nixbox doctor` would fix.\n")},
+        {"build", cmd_build, "build the project's guest image with Nix",
+         U("usage: nixbox build\n\nBuild the NixOS guest for this project (flake.nix, nix/).\n")},
+        {"update", cmd_update, "update the guest's Nix inputs",
+         U("usage: nixbox update\n\nUpdate the pinned Nix inputs of the guest build.\n")},
+        {"logs", cmd_logs, "show the VM's console and hypervisor log",
+         U("usage: nixbox logs [-f]\n\nPrint the serial console / hypervisor log; -f follows it.\n")},
+        {"reload", cmd_reload, "apply changed network settings to the running VM",
+         U("usage: nixbox reload\n\n"
+           "Re-read the config and apply network.mode, network.domains and network.ports to the\n"
+           "running VM without a reboot; say which other changes need `down` + `up`.\n")},
+        {"net", cmd_net, "show the VM's network policy (net show)",
+         U("usage: nixbox net show [--json]\n\n"
+           "The slot's effective policy: mode, allowed domains and ports, addresses now in the\n"
+           "allow set, dropped-packet counters and the last DNS names refused.\n")},
+        {"version", cmd_version, "print the version", U("usage: nixbox version\n")},
+        {"help", cmd_help, "show help for a command", U("usage: nixbox help [COMMAND]\n")},
+#undef U
+};
+const size_t nbx_n_commands = NBX_ARRAY_SIZE(nbx_commands);
+
+const nbx_command *nbx_cli_lookup(const char *name) {
+        for (size_t i = 0; i < nbx_n_commands; i++)
+                if (strcmp(nbx_commands[i].name, name) == 0)
+                        return &nbx_commands[i];
+        return NULL;
+}
+
+int nbx_cli_parse_global(int argc, char **argv, nbx_cli_args *ret, nbx_error **err) {
+        nbx_cli_args a = {.command_index = argc};
+        int i = 1;
+        for (; i < argc; i++) {
+                const char *s = argv[i];
+                if (s[0] != '-' || strcmp(s, "-") == 0)
+                        break;
+                if (strcmp(s, "--") == 0) {
+                        i++;
+                        break;
+                }
+                if (strcmp(s, "-C") == 0 || strcmp(s, "--directory") == 0) {
+                        if (i + 1 >= argc)
+                                return nbx_error_setx(err, NBX_EXIT_USAGE, 0,
+                                                      "%s needs a folder argument", s);
+                        a.project_dir = argv[++i];
+                } else if (strncmp(s, "-C", 2) == 0) {
+                        a.project_dir = s + 2;
+                } else if (strncmp(s, "--directory=", 12) == 0) {
+                        a.project_dir = s + 12;
+                } else if (strcmp(s, "--json") == 0) {
+                        a.json = true;
+                } else if (strcmp(s, "--no-color") == 0) {
+                        a.no_color = true;
+                } else if (strcmp(s, "-q") == 0 || strcmp(s, "--quiet") == 0) {
+                        a.quiet = true;
+                } else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+                        a.help = true;
+                } else if (strcmp(s, "-V") == 0 || strcmp(s, "--version") == 0) {
+                        a.version = true;
+                } else {
+                        return nbx_error_setx(err, NBX_EXIT_USAGE, 0,
+                                              "unknown option '%s' (see `nixbox --help`)", s);
+                }
+        }
+        if (a.project_dir && !*a.project_dir)
+                return nbx_error_setx(err, NBX_EXIT_USAGE, 0, "-C needs a folder argument");
+        a.command_index = i;
+        *ret = a;
+        return 0;
+}
+
+bool nbx_cli_wants_help(int argc, char **argv) {
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        return false;
+                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+                        return true;
+        }
+        return false;
+}
+
+static void print_overview(FILE *f) {
+        fputs("nixbox — run AI coding agents in throwaway microVMs with a firewall of your choice\n\n"
+              "usage: nixbox [-C DIR] [--json] [--no-color] [-q] COMMAND [ARGS...]\n"
+              "       nixbox PLUGIN COMMAND [ARGS...]\n\n"
+              "commands:\n",
+              f);
+        for (size_t i = 0; i < nbx_n_commands; i++)
+                fprintf(f, "  %-9s %s\n", nbx_commands[i].name, nbx_commands[i].summary);
+        fputs("\nglobal options:\n"
+              "  -C DIR      act on the project at DIR (default: nearest .nixbox/ upwards)\n"
+              "  --json      machine-readable output on stdout (status, config, net show)\n"
+              "  --no-color  no colour (also: NO_COLOR=1); colour is used only on a terminal\n"
+              "  -q          no progress lines\n\n"
+              "exit codes: 0 ok, 1 failure, 2 usage, 3 invalid config, 4 no project found,\n"
+              "            5 VM not running, 6 prerequisite missing, 7 needs root/CAP_NET_ADMIN,\n"
+              "            8 no free network slot\n\n"
+              "`nixbox help COMMAND` explains a command.\n",
+              f);
+}
+
+int nbx_cli_print_usage(nbx_cli *cli, const char *cmd) {
+        const nbx_command *c = nbx_cli_lookup(cmd);
+        if (!c)
+                return nbx_cli_usage_error(cli, NULL, "unknown command '%s'", cmd);
+        fputs(c->usage, cli->ui.out);
+        return NBX_EXIT_OK;
+}
+
+int nbx_cli_fail(nbx_cli *cli, nbx_error *err) {
+        if (!err) {
+                nbx_ui_error(&cli->ui, "unknown failure (a bug: please report it)");
+                return NBX_EXIT_FAILURE;
+        }
+        nbx_ui_error(&cli->ui, "%s", err->msg ? err->msg : "(no message)");
+        return err->exit_code ? err->exit_code : NBX_EXIT_FAILURE;
+}
+
+int nbx_cli_usage_error(nbx_cli *cli, const char *cmd, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        nbx_ui_error(&cli->ui, "%s", msg ? msg : fmt);
+        free(msg);
+        if (cmd)
+                fprintf(cli->ui.err, "Try `nixbox help %s`.\n", cmd);
+        else
+                fprintf(cli->ui.err, "Try `nixbox --help` for the list of commands.\n");
+        return NBX_EXIT_USAGE;
+}
+
+int nbx_cli_project(nbx_cli *cli, nbx_project *ret, nbx_error **err) {
+        return nbx_project_find(cli->project_opt, ret, err);
+}
+
+int nbx_cli_not_available(nbx_cli *cli, const char *cmd, const char *what) {
+        nbx_ui_error(&cli->ui, "nixbox %s needs %s, which this build does not have yet", cmd, what);
+        return NBX_EXIT_PREREQ;
+}
+
+/* The folder holding plugins/ and nix/: $NIXBOX_DATA_DIR, else the source tree when running
+ * from build/ (build/nixbox → ..), else the installed share folder. */
+static char *find_data_dir(void) {
+        const char *env = getenv("NIXBOX_DATA_DIR");
+        if (env && *env)
+                return strdup(env);
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n > 0) {
+                exe[n] = '\0';
+                for (int up = 0; up < 3; up++) {
+                        char *slash = strrchr(exe, '/');
+                        if (!slash)
+                                break;
+                        *slash = '\0';
+                        char probe[PATH_MAX + 32];
+                        snprintf(probe, sizeof(probe), "%s/nix/eval-config.nix", exe);
+                        if (nbx_is_file(probe))
+                                return strdup(exe);
+                }
+        }
+        return strdup(NBX_DATADIR);
+}
+
+/* `nixbox PLUGIN COMMAND ARGS`: plugins/<plugin>/commands/<command>, run as the invoking user. */
+static int run_plugin_command(nbx_cli *cli, int argc, char **argv) {
+        const char *plugin = argv[0];
+        for (const char *p = plugin; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+                        return -1;
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/plugins/%s/commands", cli->data_dir, plugin) < 0 || !nbx_is_dir(dir))
+                return -1;
+        if (argc < 2 || nbx_cli_wants_help(argc, argv)) {
+                fprintf(cli->ui.out, "usage: nixbox %s COMMAND [ARGS...]\n(commands: %s)\n",
+                        plugin, dir);
+                return argc < 2 ? NBX_EXIT_USAGE : NBX_EXIT_OK;
+        }
+        const char *cmd = argv[1];
+        for (const char *p = cmd; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+                        return nbx_cli_usage_error(cli, NULL, "invalid plugin command '%s'", cmd);
+        _cleanup_free_ char *path = nbx_path_join(dir, cmd);
+        if (!path || access(path, X_OK) != 0)
+                return nbx_cli_usage_error(cli, NULL, "plugin %s has no command '%s'", plugin,
+                                           cmd);
+        _cleanup_error_ nbx_error *err = NULL;
+        nbx_invoker inv;
+        if (nbx_invoker_get(&inv, &err) < 0)
+                return nbx_cli_fail(cli, err);
+        nbx_spawn_opts o = NBX_SPAWN_OPTS_INIT;
+        o.stdin_fd = NBX_FD_INHERIT;
+        o.drop_privileges = true;
+        o.uid = inv.uid;
+        o.gid = inv.gid;
+        argv[1] = path;
+        pid_t pid;
+        int status = 0;
+        int r = nbx_spawn(&argv[1], &o, &pid, &err);
+        nbx_invoker_done(&inv);
+        if (r >= 0)
+                r = nbx_wait_pid(pid, 0, &status, &err);
+        if (r < 0)
+                return nbx_cli_fail(cli, err);
+        return nbx_status_code(status);
+}
+
+int cmd_help(nbx_cli *cli, int argc, char **argv) {
+        if (argc < 2) {
+                print_overview(cli->ui.out);
+                return NBX_EXIT_OK;
+        }
+        return nbx_cli_print_usage(cli, argv[1]);
+}
+
+int cmd_version(nbx_cli *cli, int argc, char **argv) {
+        if (nbx_cli_wants_help(argc, argv))
+                return nbx_cli_print_usage(cli, "version");
+        if (argc > 1)
+                return nbx_cli_usage_error(cli, "version", "version takes no arguments");
+        fprintf(cli->ui.out, "nixbox %s\n", NBX_VERSION);
+        return NBX_EXIT_OK;
+}
+
+/* Closest command name, for "did you mean". */
+static const char *suggest(const char *name) {
+        const char *best = NULL;
+        size_t best_d = 3;
+        for (size_t i = 0; i < nbx_n_commands; i++) {
+                const char *c = nbx_commands[i].name;
+                size_t la = strlen(name), lb = strlen(c);
+                if (la > 64 || lb > 64)
+                        continue;
+                size_t d[65][65];
+                for (size_t x = 0; x <= la; x++)
+                        d[x][0] = x;
+                for (size_t y = 0; y <= lb; y++)
+                        d[0][y] = y;
+                for (size_t x = 1; x <= la; x++)
+                        for (size_t y = 1; y <= lb; y++) {
+                                size_t cost = name[x - 1] != c[y - 1];
+                                size_t m = d[x - 1][y] + 1;
+                                if (d[x][y - 1] + 1 < m)
+                                        m = d[x][y - 1] + 1;
+                                if (d[x - 1][y - 1] + cost < m)
+                                        m = d[x - 1][y - 1] + cost;
+                                d[x][y] = m;
+                        }
+                if (d[la][lb] < best_d) {
+                        best_d = d[la][lb];
+                        best = c;
+                }
+        }
+        return best;
+}
+
+int nbx_cli_main(int argc, char **argv) {
+        nbx_cli cli = {.argv0 = argc > 0 ? argv[0] : "nixbox"};
+        nbx_ui_init(&cli.ui, stdout, stderr);
+
+        _cleanup_error_ nbx_error *err = NULL;
+        nbx_cli_args a;
+        if (nbx_cli_parse_global(argc, argv, &a, &err) < 0)
+                return nbx_cli_usage_error(&cli, NULL, "%s", err->msg);
+        cli.project_opt = a.project_dir;
+        cli.json = a.json;
+        if (a.no_color)
+                cli.ui.color = false;
+        cli.ui.quiet = a.quiet;
+        cli.data_dir = find_data_dir();
+        if (!cli.data_dir) {
+                nbx_ui_error(&cli.ui, "out of memory");
+                return NBX_EXIT_FAILURE;
+        }
+
+        int rc;
+        if (a.version) {
+                fprintf(cli.ui.out, "nixbox %s\n", NBX_VERSION);
+                rc = NBX_EXIT_OK;
+        } else if (a.help || a.command_index >= argc) {
+                print_overview(a.help ? cli.ui.out : cli.ui.err);
+                rc = a.help ? NBX_EXIT_OK : NBX_EXIT_USAGE;
+        } else {
+                int sub_argc = argc - a.command_index;
+                char **sub_argv = argv + a.command_index;
+                const nbx_command *c = nbx_cli_lookup(sub_argv[0]);
+                if (c) {
+                        rc = c->fn(&cli, sub_argc, sub_argv);
+                } else {
+                        rc = run_plugin_command(&cli, sub_argc, sub_argv);
+                        if (rc < 0) {
+                                const char *s = suggest(sub_argv[0]);
+                                if (s)
+                                        rc = nbx_cli_usage_error(
+                                                &cli, NULL, "unknown command '%s' (did you mean '%s'?)",
+                                                sub_argv[0], s);
+                                else
+                                        rc = nbx_cli_usage_error(&cli, NULL,
+                                                                 "unknown command '%s'", sub_argv[0]);
+                        }
+                }
+        }
+        fflush(stdout);
+        free(cli.data_dir);
+        return rc;
+}

@@ -1,0 +1,83 @@
+/* The command-line front end: a dispatch table of subcommands, one file each (cmd/<name>.c).
+ * A command parses its options, calls one library function and prints; errors are printed once,
+ * by nbx_cli_fail(). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "../config/error.h"
+#include "../config/project.h"
+#include "../config/ui.h"
+
+typedef struct nbx_cli {
+        nbx_ui ui;
+        const char *project_opt; /* -C DIR, or NULL */
+        bool json;               /* --json given globally */
+        char *data_dir;          /* where plugins/ and nix/ live */
+        const char *argv0;
+} nbx_cli;
+
+typedef int (*nbx_cmd_fn)(nbx_cli *cli, int argc, char **argv);
+
+typedef struct nbx_command {
+        const char *name;
+        nbx_cmd_fn fn;
+        const char *summary; /* one line for `nixbox --help` */
+        const char *usage;   /* full text for `nixbox help <cmd>` / `<cmd> --help` */
+} nbx_command;
+
+extern const nbx_command nbx_commands[];
+extern const size_t nbx_n_commands;
+
+const nbx_command *nbx_cli_lookup(const char *name);
+
+/* Parsed global options (everything before the command name). */
+typedef struct nbx_cli_args {
+        const char *project_dir; /* -C */
+        bool json;
+        bool no_color;
+        bool quiet;
+        bool help;
+        bool version;
+        int command_index;       /* argv index of the command name; argc when absent */
+} nbx_cli_args;
+
+/* Parse global options.  Returns 0, or -EINVAL with *err set (NBX_EXIT_USAGE). */
+int nbx_cli_parse_global(int argc, char **argv, nbx_cli_args *ret, nbx_error **err);
+
+/* Entry point used by main(). */
+int nbx_cli_main(int argc, char **argv);
+
+/* Print err once (with "error: " prefix) and return its exit code. */
+int nbx_cli_fail(nbx_cli *cli, nbx_error *err);
+/* Print a usage error with a hint and return NBX_EXIT_USAGE. */
+int nbx_cli_usage_error(nbx_cli *cli, const char *cmd, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Print the command's usage to stdout and return 0. */
+int nbx_cli_print_usage(nbx_cli *cli, const char *cmd);
+/* True when argv holds -h/--help before a "--"; commands call it first. */
+bool nbx_cli_wants_help(int argc, char **argv);
+/* Locate the project (-C or cwd). */
+int nbx_cli_project(nbx_cli *cli, nbx_project *ret, nbx_error **err);
+/* Return the exit code for a command that needs a part that is not built yet. */
+int nbx_cli_not_available(nbx_cli *cli, const char *cmd, const char *what);
+
+/* Per-command entry points (cmd/<name>.c). */
+int cmd_init(nbx_cli *, int, char **);
+int cmd_up(nbx_cli *, int, char **);
+int cmd_down(nbx_cli *, int, char **);
+int cmd_shell(nbx_cli *, int, char **);
+int cmd_run(nbx_cli *, int, char **);
+int cmd_mount(nbx_cli *, int, char **);
+int cmd_unmount(nbx_cli *, int, char **);
+int cmd_status(nbx_cli *, int, char **);
+int cmd_config(nbx_cli *, int, char **);
+int cmd_doctor(nbx_cli *, int, char **);
+int cmd_setup(nbx_cli *, int, char **);
+int cmd_build(nbx_cli *, int, char **);
+int cmd_update(nbx_cli *, int, char **);
+int cmd_logs(nbx_cli *, int, char **);
+int cmd_reload(nbx_cli *, int, char **);
+int cmd_net(nbx_cli *, int, char **);
+int cmd_version(nbx_cli *, int, char **);
+int cmd_help(nbx_cli *, int, char **);

@@ -1,0 +1,23 @@
+#include "cli.h"
+
+#include "../config/user.h"
+
+int cmd_init(nbx_cli *cli, int argc, char **argv) {
+        if (nbx_cli_wants_help(argc, argv))
+                return nbx_cli_print_usage(cli, "init");
+        if (argc > 2)
+                return nbx_cli_usage_error(cli, "init", "init takes at most one folder");
+        const char *dir = argc == 2 ? argv[1] : (cli->project_opt ? cli->project_opt : ".");
+
+        _cleanup_error_ nbx_error *err = NULL;
+        nbx_invoker inv;
+        if (nbx_invoker_get(&inv, &err) < 0)
+                return nbx_cli_fail(cli, err);
+        int r = nbx_project_init(dir, inv.uid, inv.gid, &err);
+        nbx_invoker_done(&inv);
+        if (r < 0)
+                return nbx_cli_fail(cli, err);
+        fprintf(cli->ui.out, "Created %s/.nixbox/config.nix; edit it, then run `sudo nixbox up`.\n",
+                dir);
+        return NBX_EXIT_OK;
+}

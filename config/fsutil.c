@@ -1,0 +1,151 @@
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int nbx_mkdir_p(const char *path, mode_t mode, nbx_error **err) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return nbx_error_set(err, ENOMEM, "mkdir %s", path);
+        for (char *s = p + 1;; s++) {
+                if (*s != '/' && *s != '\0')
+                        continue;
+                char saved = *s;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return nbx_error_set(err, errno, "create directory %s", p);
+                *s = saved;
+                if (!saved)
+                        break;
+        }
+        if (!nbx_is_dir(path))
+                return nbx_error_set(err, ENOTDIR, "create directory %s", path);
+        return 0;
+}
+
+int nbx_write_file(const char *path, const void *data, size_t len, mode_t mode, nbx_error **err) {
+        _cleanup_free_ char *tmp = NULL;
+        if (asprintf(&tmp, "%s.tmp.%d", path, (int) getpid()) < 0)
+                return nbx_error_set(err, ENOMEM, "write %s", path);
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                                      mode);
+        if (fd < 0)
+                return nbx_error_set(err, errno, "write %s", path);
+        if (fchmod(fd, mode) < 0)
+                goto fail;
+        for (size_t off = 0; off < len;) {
+                ssize_t n = write(fd, (const char *) data + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        goto fail;
+                off += (size_t) n;
+        }
+        if (close(TAKE_FD(fd)) < 0 || rename(tmp, path) < 0)
+                goto fail;
+        return 0;
+fail:;
+        int e = errno;
+        (void) unlink(tmp);
+        return nbx_error_set(err, e, "write %s", path);
+}
+
+int nbx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, nbx_error **err) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return nbx_error_set(err, errno, "read %s", path);
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0;
+        for (;;) {
+                if (len + 4096 + 1 > cap) {
+                        cap = cap ? cap * 2 : 8192;
+                        char *nb = realloc(buf, cap);
+                        if (!nb)
+                                return nbx_error_set(err, ENOMEM, "read %s", path);
+                        buf = nb;
+                }
+                ssize_t n = read(fd, buf + len, 4096);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return nbx_error_set(err, errno, "read %s", path);
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len > max)
+                        return nbx_error_set(err, EFBIG, "read %s (larger than %zu bytes)", path,
+                                             max);
+        }
+        if (!buf && !(buf = calloc(1, 1)))
+                return nbx_error_set(err, ENOMEM, "read %s", path);
+        buf[len] = '\0';
+        *ret_data = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+static int rm_at(int parent_fd, const char *name, nbx_error **err) {
+        struct stat st;
+        if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : nbx_error_set(err, errno, "remove %s", name);
+        if (S_ISDIR(st.st_mode)) {
+                int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return nbx_error_set(err, errno, "remove %s", name);
+                DIR *d = fdopendir(fd);
+                if (!d) {
+                        close(fd);
+                        return nbx_error_set(err, errno, "remove %s", name);
+                }
+                struct dirent *de;
+                int r = 0;
+                while (r == 0 && (de = readdir(d)))
+                        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                                r = rm_at(dirfd(d), de->d_name, err);
+                closedir(d);
+                if (r < 0)
+                        return r;
+                if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        return nbx_error_set(err, errno, "remove %s", name);
+                return 0;
+        }
+        if (unlinkat(parent_fd, name, 0) < 0 && errno != ENOENT)
+                return nbx_error_set(err, errno, "remove %s", name);
+        return 0;
+}
+
+int nbx_rm_rf(const char *path, nbx_error **err) {
+        return rm_at(AT_FDCWD, path, err);
+}
+
+char *nbx_path_join(const char *a, const char *b) {
+        char *r = NULL;
+        size_t la = strlen(a);
+        if (asprintf(&r, "%s%s%s", a, la && a[la - 1] == '/' ? "" : "/", b) < 0)
+                return NULL;
+        return r;
+}
+
+bool nbx_is_dir(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool nbx_is_file(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int nbx_chown_if_root(const char *path, uid_t uid, gid_t gid, nbx_error **err) {
+        if (geteuid() != 0 || uid == 0)
+                return 0;
+        if (lchown(path, uid, gid) < 0)
+                return nbx_error_set(err, errno, "chown %s", path);
+        return 0;
+}

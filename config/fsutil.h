@@ -1,0 +1,23 @@
+/* Small file-system helpers. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* mkdir -p with mode for each created component; existing directories are fine. */
+int nbx_mkdir_p(const char *path, mode_t mode, nbx_error **err);
+/* Write data to path atomically (temp file in the same directory + rename), with mode. */
+int nbx_write_file(const char *path, const void *data, size_t len, mode_t mode, nbx_error **err);
+/* Read a whole file (capped at max bytes) into a NUL-terminated buffer. */
+int nbx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, nbx_error **err);
+/* rm -rf below and including path; missing path is success. Does not follow symlinks. */
+int nbx_rm_rf(const char *path, nbx_error **err);
+/* malloc'd "a/b"; NULL on ENOMEM. */
+char *nbx_path_join(const char *a, const char *b);
+bool nbx_is_dir(const char *path);
+bool nbx_is_file(const char *path);
+/* chown path to uid:gid when running as root (for files in a user's project folder). */
+int nbx_chown_if_root(const char *path, uid_t uid, gid_t gid, nbx_error **err);

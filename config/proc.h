@@ -1,0 +1,64 @@
+/* Child processes: spawned with an explicit argv (never a shell string built from data), optionally
+ * as another user, waited for with a deadline.  Used for nix-instantiate, dnsmasq, hypervisors,
+ * virtiofsd, ssh and hooks. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+typedef struct nbx_spawn_opts {
+        const char *cwd;          /* NULL: inherit */
+        char *const *envp;        /* NULL: inherit the caller's environment */
+        int stdin_fd;             /* -1: /dev/null; NBX_FD_INHERIT: inherit */
+        int stdout_fd;            /* same convention */
+        int stderr_fd;            /* same convention */
+        const int *keep_fds;      /* extra fds kept open (CLOEXEC cleared) in the child */
+        size_t n_keep_fds;
+        bool drop_privileges;     /* switch to uid/gid below before exec (when running as root) */
+        uid_t uid;
+        gid_t gid;
+        bool new_session;         /* setsid(): own process group, no controlling terminal */
+        bool die_with_parent;     /* PR_SET_PDEATHSIG SIGKILL */
+} nbx_spawn_opts;
+
+#define NBX_FD_INHERIT (-2)
+/* Default options: inherit everything, stdin from /dev/null. */
+#define NBX_SPAWN_OPTS_INIT                                                                        \
+        { .stdin_fd = -1, .stdout_fd = NBX_FD_INHERIT, .stderr_fd = NBX_FD_INHERIT }
+
+/* fork + exec argv[0] (looked up in PATH when it has no '/').  A failing exec is reported through
+ * a CLOEXEC pipe, so "program not found" is an error here, not a mysterious exit 127. */
+int nbx_spawn(char *const argv[], const nbx_spawn_opts *opts, pid_t *ret_pid, nbx_error **err);
+
+/* Wait for pid until deadline_ms (CLOCK_MONOTONIC ms, 0 = forever).  -ETIMEDOUT when it did not
+ * exit in time (the child is left running).  *ret_status is the raw wait status. */
+int nbx_wait_pid(pid_t pid, uint64_t deadline_ms, int *ret_status, nbx_error **err);
+
+/* Run to completion, capturing stdout (and stderr when ret_stderr is non-NULL) into NUL-terminated
+ * buffers, each capped at 16 MiB.  *ret_status is the raw wait status. */
+int nbx_run_capture(char *const argv[], const nbx_spawn_opts *opts, uint64_t deadline_ms,
+                    int *ret_status, char **ret_stdout, char **ret_stderr, nbx_error **err);
+
+/* Exit code of a wait status: the code, or 128+signal. */
+int nbx_status_code(int status);
+
+/* Find an executable in PATH (or check an absolute path).  Returns a malloc'd path or NULL. */
+char *nbx_find_program(const char *name);
+
+/* SIGTERM, wait until grace_deadline_ms, then SIGKILL and reap.  Already gone counts as done. */
+int nbx_stop_pid(pid_t pid, uint64_t grace_deadline_ms);
+
+/* Process start time (field 22 of /proc/PID/stat, in clock ticks since boot), to tell a PID that
+ * was reused apart from the process we started.  0 when the process does not exist. */
+uint64_t nbx_pid_start_time(pid_t pid);
+
+/* Stop a process that is not our child (started by an earlier nixbox run): check that pid still
+ * has start_time (0 = don't check), SIGTERM, wait on a pidfd until grace_deadline_ms, SIGKILL,
+ * wait again.  A process already gone (or a reused PID) counts as done. */
+int nbx_terminate(pid_t pid, uint64_t start_time, uint64_t grace_deadline_ms, nbx_error **err);
+
+/* True when pid is alive and (if start_time != 0) is the same process. */
+bool nbx_pid_alive(pid_t pid, uint64_t start_time);

@@ -1,0 +1,106 @@
+/* The network layer's public face: one slot per VM (TAP, addresses, MAC, vsock CID), its nftables
+ * chains and sets, and its dnsmasq.  Every function needs CAP_NET_ADMIN in the network namespace
+ * it runs in; tests run it inside namespaces they create. */
+#pragma once
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../config/config.h"
+#include "../config/error.h"
+
+#define NBX_SLOTS 64
+
+/* Host-wide address pool: a /16 (default 172.16.0.0/16); slot s uses pool + 4s as a /30:
+ * .0 network, .1 host (gateway, dnsmasq), .2 guest, .3 broadcast. */
+typedef struct nbx_pool {
+        struct in_addr base; /* network byte order, /16 aligned */
+} nbx_pool;
+#define NBX_POOL_DEFAULT "172.16.0.0"
+
+typedef struct nbx_slot_addr {
+        unsigned slot;
+        char tap[IFNAMSIZ];    /* "nbx<slot>" */
+        struct in_addr network, host_ip, guest_ip, broadcast;
+        unsigned prefix_len;   /* 30 */
+        uint8_t mac[6];        /* 02:6e:62:78:00:<slot>: locally administered, unicast */
+        char mac_str[18];
+        uint32_t vsock_cid;    /* 3 + slot */
+} nbx_slot_addr;
+
+/* Pool from "a.b.0.0" (NULL = default, or the host-wide setting in <runtime>/pool when present). */
+int nbx_pool_parse(const char *str, nbx_pool *ret, nbx_error **err);
+int nbx_slot_addr_derive(const nbx_pool *pool, unsigned slot, nbx_slot_addr *ret, nbx_error **err);
+
+/* Who holds a slot: enough to tell a live owner from a dead one and from PID reuse. */
+typedef struct nbx_slot_owner {
+        char project_dir[4096];
+        char name[64];
+        pid_t pid;             /* the process that owns the slot (nixbox up; later the hypervisor) */
+        uint64_t start_time;   /* nbx_pid_start_time(pid) */
+} nbx_slot_owner;
+
+/* Allocate a slot atomically (flock on <runtime>/slots.lock).  Prefers the slot this project had
+ * before (recorded by project_dir), reclaims slots whose owner is dead and whose resources are
+ * gone, and fails with NBX_EXIT_NO_SLOT listing the holders when all 64 are taken. */
+int nbx_slot_acquire(const char *runtime_dir, const nbx_slot_owner *owner, unsigned *ret_slot,
+                     nbx_error **err);
+/* Update the owner record (e.g. hand the slot from `nixbox up` to the hypervisor's PID). */
+int nbx_slot_set_owner(const char *runtime_dir, unsigned slot, const nbx_slot_owner *owner,
+                       nbx_error **err);
+int nbx_slot_release(const char *runtime_dir, unsigned slot, nbx_error **err);
+/* Read the owner record of a slot; -ENOENT when free. */
+int nbx_slot_get(const char *runtime_dir, unsigned slot, nbx_slot_owner *ret, nbx_error **err);
+/* The slot held for project_dir, -ENOENT when none. */
+int nbx_slot_find(const char *runtime_dir, const char *project_dir, unsigned *ret_slot,
+                  nbx_error **err);
+
+/* The egress policy of one slot, taken from the resolved config. */
+typedef struct nbx_net_policy {
+        enum nbx_net_mode mode;
+        const nbx_strv *domains;
+        const uint16_t *ports;
+        size_t n_ports;
+        const nbx_ip *upstream_dns;
+        size_t n_upstream_dns;
+        bool allow_private;
+} nbx_net_policy;
+
+typedef struct nbx_net_params {
+        const char *runtime_dir;  /* slot files go to <runtime_dir>/slots/<slot>/ */
+        nbx_pool pool;
+        unsigned slot;
+        uid_t tap_owner;          /* the invoking user: owns the TAP device */
+        gid_t tap_group;
+        bool multi_queue;         /* vCPUs > 2 */
+        nbx_net_policy policy;
+} nbx_net_params;
+
+/* Bring a slot's network up: check the subnet does not overlap a host route, create the TAP
+ * (down), install the slot's nftables chains/sets/map elements in one batch (the table and base
+ * chains are created on first use), start dnsmasq and wait until it answers, then set the TAP
+ * up.  Fails closed; on failure everything done so far is undone. */
+int nbx_net_up(const nbx_net_params *p, nbx_error **err);
+/* Remove exactly this slot's TAP, chains, sets, map elements, dnsmasq and files.  Idempotent:
+ * anything already gone counts as removed. */
+int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, nbx_error **err);
+/* Re-apply mode, domains and ports of a running slot atomically (nft batch + dnsmasq restart). */
+int nbx_net_reload(const nbx_net_params *p, nbx_error **err);
+
+/* What `nixbox net show` prints. */
+typedef struct nbx_net_info {
+        unsigned slot;
+        enum nbx_net_mode mode;
+        nbx_strv domains;
+        nbx_strv ports;           /* as text */
+        nbx_strv allowed_addrs;   /* current elements of the slot's allow set */
+        uint64_t dropped_packets, dropped_bytes;
+        nbx_strv denied_names;    /* most recent last, from dnsmasq's query log */
+        pid_t dnsmasq_pid;
+} nbx_net_info;
+int nbx_net_info_get(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
+                     nbx_net_info *ret, nbx_error **err);
+void nbx_net_info_done(nbx_net_info *i);
