@@ -1,0 +1,134 @@
+#include "nl.h"
+
+#include <errno.h>
+#include <linux/netlink.h>
+#include <stdlib.h>
+#include <assert.h>
+#include <string.h>
+
+/* large enough for any dump message nixbox asks for (sets of a few thousand elements) */
+#define NBX_NL_RECV_BUF 65536
+
+int nbx_nl_open(nbx_nl *ret, int bus, nbx_error **err) {
+        nbx_nl nl = {.bus = bus};
+        nl.sock = mnl_socket_open2(bus, SOCK_CLOEXEC);
+        if (!nl.sock)
+                return nbx_error_set(err, errno, "open netlink socket");
+        if (mnl_socket_bind(nl.sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+                int e = errno;
+                mnl_socket_close(nl.sock);
+                return nbx_error_set(err, e, "bind netlink socket");
+        }
+        /* enable extended acks so the kernel can say which attribute it rejected */
+        int one = 1;
+        (void) mnl_socket_setsockopt(nl.sock, NETLINK_EXT_ACK, &one, sizeof(one));
+        nl.portid = mnl_socket_get_portid(nl.sock);
+        /* a per-socket random-ish start keeps stale replies of an earlier socket from matching */
+        nl.seq = (uint32_t) (uintptr_t) nl.sock ^ (uint32_t) getpid() << 8;
+        *ret = nl;
+        return 0;
+}
+
+void nbx_nl_close(nbx_nl *nl) {
+        if (nl->sock)
+                mnl_socket_close(nl->sock);
+        nl->sock = NULL;
+}
+
+struct talk_state {
+        uint32_t first, last;
+        uint32_t acked;   /* number of acks seen */
+        uint32_t expect;  /* number of messages sent */
+        int error;        /* first kernel error (negative errno), 0 when none */
+        char ext_msg[256];
+        nbx_nl_cb cb;
+        void *cb_data;
+};
+
+static int on_error(const struct nlmsghdr *nlh, void *data) {
+        struct talk_state *s = data;
+        const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+        if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nlmsgerr)))
+                return MNL_CB_ERROR;
+        if (e->error == 0) {
+                s->acked++;
+        } else if (!s->error) {
+                s->error = e->error; /* already negative */
+                s->acked++;
+                /* extended ack message, when the kernel sent one */
+                if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+                        size_t off = sizeof(*e) + ((nlh->nlmsg_flags & NLM_F_CAPPED)
+                                                           ? 0
+                                                           : e->msg.nlmsg_len - sizeof(e->msg));
+                        const struct nlattr *attr;
+                        mnl_attr_for_each_payload((void *) ((const char *) e + off),
+                                                  mnl_nlmsg_get_payload_len(nlh) - off) {
+                                if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG)
+                                        snprintf(s->ext_msg, sizeof(s->ext_msg), "%s",
+                                                 mnl_attr_get_str(attr));
+                        }
+                }
+        } else {
+                s->acked++;
+        }
+        return s->acked >= s->expect ? MNL_CB_STOP : MNL_CB_OK;
+}
+
+static int on_data(const struct nlmsghdr *nlh, void *data) {
+        struct talk_state *s = data;
+        return s->cb ? s->cb(nlh, s->cb_data) : MNL_CB_OK;
+}
+
+static int on_done(const struct nlmsghdr *nlh, void *data) {
+        (void) nlh;
+        struct talk_state *s = data;
+        s->acked++;
+        return s->acked >= s->expect ? MNL_CB_STOP : MNL_CB_OK;
+}
+
+int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uint32_t last_seq,
+                nbx_nl_cb cb, void *cb_data, const char *what, nbx_error **err) {
+        struct talk_state s = {.first = first_seq,
+                               .last = last_seq,
+                               .expect = last_seq - first_seq + 1,
+                               .cb = cb,
+                               .cb_data = cb_data};
+        mnl_cb_t ctl[NLMSG_MIN_TYPE] = {0};
+        ctl[NLMSG_ERROR] = on_error;
+        ctl[NLMSG_DONE] = on_done;
+
+        if (mnl_socket_sendto(nl->sock, buf, len) < 0)
+                return nbx_error_set(err, errno, "%s: send netlink request", what);
+
+        static_assert(NBX_NL_RECV_BUF >= 8192, "netlink buffer");
+        char rbuf[NBX_NL_RECV_BUF];
+        for (;;) {
+                ssize_t n = mnl_socket_recvfrom(nl->sock, rbuf, sizeof(rbuf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return nbx_error_set(err, errno, "%s: read netlink reply", what);
+                /* mnl_cb_run2 checks seq per message; a batch spans several seqs, so check the
+                 * port id here and the seq range below via seq = 0 (no check) */
+                const struct nlmsghdr *h = (const struct nlmsghdr *) rbuf;
+                if (h->nlmsg_pid != nl->portid && h->nlmsg_pid != 0)
+                        continue;
+                if (h->nlmsg_seq && (h->nlmsg_seq < first_seq || h->nlmsg_seq > last_seq))
+                        continue; /* stale reply to an earlier request on this socket */
+                int r = mnl_cb_run2(rbuf, (size_t) n, 0, nl->portid, on_data, &s, ctl,
+                                    NBX_ARRAY_SIZE(ctl));
+                if (r == MNL_CB_STOP || s.acked >= s.expect)
+                        break;
+                if (r < 0 && !s.error)
+                        return nbx_error_set(err, errno ? errno : EPROTO,
+                                             "%s: bad netlink reply", what);
+                if (r < 0)
+                        break;
+        }
+        if (s.error) {
+                if (s.ext_msg[0])
+                        return nbx_error_set(err, -s.error, "%s (kernel: %s)", what, s.ext_msg);
+                return nbx_error_set(err, -s.error, "%s", what);
+        }
+        return 0;
+}

@@ -1,0 +1,38 @@
+/* The one netlink helper every caller uses (rtnetlink for links/addresses/routes, nfnetlink for
+ * nftables): a socket with its port id and a sequence counter, requests sent with NLM_F_ACK, replies
+ * drained until the ack and checked against seq and port id; a kernel error becomes an nbx_error
+ * carrying the kernel's own errno. */
+#pragma once
+
+#include <libmnl/libmnl.h>
+#include <stdint.h>
+
+#include "../config/error.h"
+
+typedef struct nbx_nl {
+        struct mnl_socket *sock;
+        uint32_t portid;
+        uint32_t seq;
+        int bus; /* NETLINK_ROUTE or NETLINK_NETFILTER */
+} nbx_nl;
+
+int nbx_nl_open(nbx_nl *ret, int bus, nbx_error **err);
+void nbx_nl_close(nbx_nl *nl);
+static inline void nbx_nl_closep(nbx_nl *nl) {
+        nbx_nl_close(nl);
+}
+#define _cleanup_nl_ _cleanup_(nbx_nl_closep)
+
+static inline uint32_t nbx_nl_next_seq(nbx_nl *nl) {
+        return ++nl->seq;
+}
+
+/* Callback for data messages in a reply (may be NULL).  Return MNL_CB_OK / MNL_CB_STOP /
+ * MNL_CB_ERROR as libmnl expects. */
+typedef int (*nbx_nl_cb)(const struct nlmsghdr *nlh, void *data);
+
+/* Send len bytes (one message or a whole nfnetlink batch) and read replies until every message
+ * whose seq lies in [first_seq, last_seq] is acknowledged (or an error arrives).  Each message in
+ * buf must carry NLM_F_ACK.  what: context for the error message ("add slot 3 rules"). */
+int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uint32_t last_seq,
+                nbx_nl_cb cb, void *cb_data, const char *what, nbx_error **err);

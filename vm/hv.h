@@ -1,0 +1,76 @@
+/* Hypervisor backends behind one interface: cloud-hypervisor (default when installed; REST API
+ * over a unix socket via libcurl) and QEMU (fallback, and what the tests boot; QMP over a unix
+ * socket).  The lifecycle (vm/lifecycle.c) only talks to this interface. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../config/config.h"
+#include "../config/error.h"
+#include "../config/strv.h"
+#include "image.h"
+
+#define NBX_VM_MAX_SHARES 32
+#define NBX_VM_MAX_DISKS 8
+
+typedef struct nbx_vm_share {
+        char tag[36];        /* virtiofs tag ("nbxfs0"...) */
+        char socket[108];    /* virtiofsd's vhost-user socket */
+} nbx_vm_share;
+
+typedef struct nbx_vm_disk {
+        char path[256];      /* file, or /proc/self/fd/N for an inherited fd */
+        bool readonly;
+        char serial[21];     /* virtio-blk serial the guest can find it by ("nixbox-creds") */
+        char id[32];         /* device id for hot-unplug */
+} nbx_vm_disk;
+
+/* Everything a backend needs to build its command line. */
+typedef struct nbx_vm_spec {
+        const char *name;          /* VM name (config name) */
+        unsigned vcpus;
+        unsigned memory_mb;
+        const nbx_image *image;
+        enum nbx_accel accel;      /* resolved: KVM or TCG (never AUTO here) */
+        const char *tap;           /* slot TAP name */
+        const char *mac;           /* "02:..." */
+        uint32_t vsock_cid;
+        const char *api_socket;    /* QMP socket (qemu) or REST API socket (cloud-hypervisor) */
+        const char *vsock_socket;  /* host side of vsock (cloud-hypervisor); may be NULL */
+        const char *serial_log;    /* file receiving the serial console */
+        const nbx_vm_share *shares; /* attached at launch (hot-plug uses add_fs) */
+        size_t n_shares;
+        const nbx_vm_disk *disks;  /* attached at launch */
+        size_t n_disks;
+} nbx_vm_spec;
+
+typedef struct nbx_vm_info {
+        char state[32];            /* "running", "paused", "shutdown", ... as the backend says */
+} nbx_vm_info;
+
+typedef struct nbx_hv_ops {
+        const char *name;          /* "cloud-hypervisor" | "qemu" */
+        const char *program;       /* executable looked up in PATH */
+        int (*build_argv)(const nbx_vm_spec *spec, const char *program, nbx_strv *ret_argv,
+                          nbx_error **err);
+        /* Wait until the API socket answers (event: socket appears + handshake), with deadline. */
+        int (*wait_api)(const char *api_socket, uint64_t deadline_ms, nbx_error **err);
+        int (*info)(const char *api_socket, nbx_vm_info *ret, nbx_error **err);
+        int (*add_disk)(const char *api_socket, const nbx_vm_disk *disk, nbx_error **err);
+        int (*add_fs)(const char *api_socket, const nbx_vm_share *share, nbx_error **err);
+        int (*remove_device)(const char *api_socket, const char *id, nbx_error **err);
+        int (*power_button)(const char *api_socket, nbx_error **err);
+} nbx_hv_ops;
+
+extern const nbx_hv_ops nbx_hv_qemu;
+extern const nbx_hv_ops nbx_hv_cloud_hypervisor;
+
+/* auto: cloud-hypervisor when installed, else QEMU; an explicit choice that is not installed is
+ * an NBX_EXIT_PREREQ error naming the package. */
+int nbx_hv_select(enum nbx_hypervisor want, const nbx_hv_ops **ret, nbx_error **err);
+
+/* auto → KVM only when /dev/kvm can really run a guest (probed with KVM ioctls: create VM and a
+ * vCPU, bounded in time), else TCG.  An explicit kvm that does not work is an error. */
+int nbx_accel_resolve(enum nbx_accel want, enum nbx_accel *ret, nbx_error **err);
