@@ -1,7 +1,58 @@
 #include "cli.h"
 
+#include <stdio.h>
+
+#include "../config/prereq.h"
+
+static const char *status_word(enum nbx_check_status s) {
+        return s == NBX_CHECK_OK ? "OK" : s == NBX_CHECK_WARN ? "WARN" : "MISSING";
+}
+
+static const char *status_color(enum nbx_check_status s) {
+        return s == NBX_CHECK_OK ? "32" : s == NBX_CHECK_WARN ? "33" : "31";
+}
+
+static void line(nbx_cli *cli, enum nbx_check_status s, const char *name, const char *detail,
+                 const char *fix) {
+        bool color = cli->ui.color && isatty(fileno(cli->ui.out));
+        if (color)
+                fprintf(cli->ui.out, "\033[%sm%-8s\033[0m", status_color(s), status_word(s));
+        else
+                fprintf(cli->ui.out, "%-8s", status_word(s));
+        fprintf(cli->ui.out, "%-20s %s\n", name, detail);
+        if (fix && *fix && s != NBX_CHECK_OK)
+                fprintf(cli->ui.out, "        %-20s fix: %s\n", "", fix);
+}
+
 int cmd_doctor(nbx_cli *cli, int argc, char **argv) {
         if (nbx_cli_wants_help(argc, argv))
                 return nbx_cli_print_usage(cli, "doctor");
-        return nbx_cli_not_available(cli, "doctor", "prerequisite checks");
+        if (argc > 1)
+                return nbx_cli_usage_error(cli, "doctor", "doctor takes no arguments");
+
+        nbx_check checks[NBX_MAX_CHECKS];
+        size_t n;
+        nbx_prereq_run(checks, &n);
+        bool missing = false;
+        for (size_t i = 0; i < n; i++) {
+                line(cli, checks[i].status, checks[i].name, checks[i].detail, checks[i].fix);
+                missing |= checks[i].required && checks[i].status == NBX_CHECK_MISSING;
+        }
+
+        /* The project's config, when run inside one. */
+        _cleanup_error_ nbx_error *err = NULL;
+        nbx_project p;
+        if (nbx_cli_project(cli, &p, &err) < 0) {
+                line(cli, NBX_CHECK_WARN, "project", "not inside a nixbox project",
+                     "`nixbox init` creates one");
+        } else {
+                line(cli, NBX_CHECK_OK, "project", p.config_path, NULL);
+                nbx_project_done(&p);
+        }
+        if (missing) {
+                fprintf(cli->ui.out, "\nSomething required is missing: apply the fixes above.\n");
+                return NBX_EXIT_PREREQ;
+        }
+        fprintf(cli->ui.out, "\nAll required prerequisites are present.\n");
+        return NBX_EXIT_OK;
 }
