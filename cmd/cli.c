@@ -221,10 +221,17 @@ static char *find_data_dir(void) {
                         if (!slash)
                                 break;
                         *slash = '\0';
-                        char probe[PATH_MAX + 32];
+                        char probe[PATH_MAX + 48];
                         snprintf(probe, sizeof(probe), "%s/nix/eval-config.nix", exe);
                         if (nbx_is_file(probe))
                                 return strdup(exe);
+                        /* installed: PREFIX/bin/nixbox → PREFIX/share/nixbox, whatever PREFIX
+                         * the binary was compiled with */
+                        snprintf(probe, sizeof(probe), "%s/share/nixbox/nix/eval-config.nix", exe);
+                        if (nbx_is_file(probe)) {
+                                char *r = NULL;
+                                return asprintf(&r, "%s/share/nixbox", exe) < 0 ? NULL : r;
+                        }
                 }
         }
         return strdup(NBX_DATADIR);
