@@ -1,0 +1,437 @@
+#include "ssh.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../config/fsutil.h"
+#include "../config/proc.h"
+#include "../config/timeutil.h"
+#include "creds.h"
+
+static nbx_spawn_opts as_user(uid_t uid, gid_t gid) {
+        nbx_spawn_opts o = NBX_SPAWN_OPTS_INIT;
+        o.drop_privileges = true;
+        o.uid = uid;
+        o.gid = gid;
+        return o;
+}
+
+static int keygen(const char *path, const char *comment, uid_t uid, gid_t gid, nbx_error **err) {
+        _cleanup_free_ char *pub = NULL;
+        if (asprintf(&pub, "%s.pub", path) < 0)
+                return nbx_error_set(err, ENOMEM, "ssh key %s", path);
+        if (nbx_is_file(path) && nbx_is_file(pub))
+                return 0;
+        /* half there (interrupted earlier): start over */
+        (void) unlink(path);
+        (void) unlink(pub);
+        char *argv[] = {"ssh-keygen", "-q",    "-t", "ed25519",    "-N", "", "-C",
+                        (char *) comment, "-f", (char *) path, NULL};
+        nbx_spawn_opts o = as_user(uid, gid);
+        int status = 0;
+        _cleanup_free_ char *out = NULL, *errout = NULL;
+        int r = nbx_run_capture(argv, &o, nbx_deadline_in(30000), &status, &out, &errout, err);
+        if (r < 0)
+                return nbx_error_wrap(err, "generate SSH key %s", path);
+        if (nbx_status_code(status) != 0 || !nbx_is_file(path) || !nbx_is_file(pub))
+                return nbx_error_set(err, EIO, "ssh-keygen failed for %s (exit %d)", path,
+                                     nbx_status_code(status));
+        return 0;
+}
+
+int nbx_ssh_keys_ensure(const char *ssh_dir, uid_t uid, gid_t gid, nbx_error **err) {
+        int r = nbx_mkdir_p(ssh_dir, 0700, err);
+        if (r < 0)
+                return r;
+        if ((r = nbx_chown_if_root(ssh_dir, uid, gid, err)) < 0)
+                return r;
+        if (chmod(ssh_dir, 0700) < 0)
+                return nbx_error_set(err, errno, "chmod %s", ssh_dir);
+        _cleanup_free_ char *client = nbx_path_join(ssh_dir, NBX_SSH_CLIENT_KEY);
+        _cleanup_free_ char *host = nbx_path_join(ssh_dir, NBX_SSH_HOST_KEY);
+        if (!client || !host)
+                return nbx_error_set(err, ENOMEM, "ssh keys");
+        if ((r = keygen(client, "nixbox-client", uid, gid, err)) < 0)
+                return r;
+        return keygen(host, "nixbox-guest", uid, gid, err);
+}
+
+int nbx_ssh_known_hosts_write(const char *ssh_dir, const char *host, uid_t uid, gid_t gid,
+                              nbx_error **err) {
+        _cleanup_free_ char *pub_path = NULL;
+        if (asprintf(&pub_path, "%s/%s.pub", ssh_dir, NBX_SSH_HOST_KEY) < 0)
+                return nbx_error_set(err, ENOMEM, "known_hosts");
+        _cleanup_free_ char *pub = NULL;
+        size_t len;
+        int r = nbx_read_file(pub_path, 16384, &pub, &len, err);
+        if (r < 0)
+                return r;
+        /* "ssh-ed25519 BASE64 comment": keep type and key */
+        char type[32], key[1024];
+        if (sscanf(pub, "%31s %1023s", type, key) != 2 || strcmp(type, "ssh-ed25519") != 0)
+                return nbx_error_set(err, EINVAL, "%s: not an ed25519 public key", pub_path);
+        _cleanup_free_ char *line = NULL;
+        if (asprintf(&line, "%s %s %s\n", host, type, key) < 0)
+                return nbx_error_set(err, ENOMEM, "known_hosts");
+        _cleanup_free_ char *kh = nbx_path_join(ssh_dir, NBX_SSH_KNOWN_HOSTS);
+        if (!kh)
+                return nbx_error_set(err, ENOMEM, "known_hosts");
+        if ((r = nbx_write_file(kh, line, strlen(line), 0600, err)) < 0)
+                return r;
+        return nbx_chown_if_root(kh, uid, gid, err);
+}
+
+int nbx_ssh_argv(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote,
+                 nbx_strv *ret, nbx_error **err) {
+        if (!t->ssh_dir || !t->host || !t->user)
+                return nbx_error_set(err, EINVAL, "ssh: incomplete target");
+        if (t->control_path && strlen(t->control_path) > NBX_SSH_CONTROL_PATH_MAX)
+                return nbx_error_set(err, ENAMETOOLONG, "ssh control socket path %s",
+                                     t->control_path);
+        if ((mode == NBX_SSH_MASTER || mode == NBX_SSH_MASTER_EXIT) && !t->control_path)
+                return nbx_error_set(err, EINVAL, "ssh: no control socket for the master");
+        nbx_strv v = {0};
+        int r = 0;
+#define PUSH(s) (r = r < 0 ? r : nbx_strv_push(&v, (s)))
+#define PUSHF(...) (r = r < 0 ? r : nbx_strv_pushf(&v, __VA_ARGS__))
+        PUSH("ssh");
+        PUSH("-F");
+        PUSH("none");
+        PUSH("-i");
+        PUSHF("%s/%s", t->ssh_dir, NBX_SSH_CLIENT_KEY);
+        PUSH("-o");
+        PUSH("IdentitiesOnly=yes");
+        PUSH("-o");
+        PUSH("IdentityAgent=none");
+        PUSH("-o");
+        PUSHF("UserKnownHostsFile=%s/%s", t->ssh_dir, NBX_SSH_KNOWN_HOSTS);
+        PUSH("-o");
+        PUSH("GlobalKnownHostsFile=/dev/null");
+        PUSH("-o");
+        PUSH("StrictHostKeyChecking=yes");
+        PUSH("-o");
+        PUSH("HostKeyAlgorithms=ssh-ed25519");
+        PUSH("-o");
+        PUSH("UpdateHostKeys=no");
+        PUSH("-o");
+        PUSH("BatchMode=yes");
+        PUSH("-o");
+        PUSH("LogLevel=ERROR");
+        PUSH("-o");
+        PUSH("ConnectTimeout=10");
+        PUSH("-o");
+        PUSH("ServerAliveInterval=15");
+        if (t->control_path) {
+                PUSH("-o");
+                PUSHF("ControlPath=%s", t->control_path);
+        }
+        switch (mode) {
+        case NBX_SSH_MASTER:
+                PUSH("-o");
+                PUSH("ControlMaster=yes");
+                PUSH("-o");
+                PUSH("ControlPersist=no");
+                PUSH("-N");
+                break;
+        case NBX_SSH_MASTER_EXIT:
+                PUSH("-O");
+                PUSH("exit");
+                break;
+        case NBX_SSH_BATCH:
+        case NBX_SSH_TTY:
+                /* use the master when it is there, else connect directly */
+                PUSH("-o");
+                PUSH("ControlMaster=no");
+                PUSH(mode == NBX_SSH_TTY ? "-t" : "-T");
+                break;
+        }
+        if (t->port && t->port != 22) {
+                PUSH("-p");
+                PUSHF("%u", (unsigned) t->port);
+        }
+        PUSH("-l");
+        PUSH(t->user);
+        PUSH(t->host);
+        if (remote && (mode == NBX_SSH_BATCH || mode == NBX_SSH_TTY)) {
+                PUSH("--");
+                PUSH(remote);
+        }
+#undef PUSH
+#undef PUSHF
+        if (r < 0) {
+                nbx_strv_clear(&v);
+                return nbx_error_set(err, ENOMEM, "ssh argv");
+        }
+        *ret = v;
+        return 0;
+}
+
+/* "cd 'WS' 2>/dev/null; " or "" */
+static int cd_prefix(FILE *f, const char *workdir) {
+        if (!workdir || !*workdir)
+                return 0;
+        _cleanup_free_ char *q = nbx_sh_quote(workdir);
+        if (!q)
+                return -ENOMEM;
+        fprintf(f, "cd %s 2>/dev/null; ", q);
+        return 0;
+}
+
+/* Close the memstream (which is what sets *buf) and hand the string out. */
+static char *finish(FILE *f, char **buf, int r) {
+        if (fclose(f) != 0 || r < 0) {
+                free(*buf);
+                return NULL;
+        }
+        return *buf;
+}
+
+char *nbx_ssh_run_command(const char *workdir, char *const *args, size_t n_args) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        int r = cd_prefix(f, workdir);
+        fputs("exec sh -lc '\"$@\"' sh", f);
+        for (size_t i = 0; r >= 0 && i < n_args; i++) {
+                char *q = nbx_sh_quote(args[i]);
+                if (!q) {
+                        r = -ENOMEM;
+                        break;
+                }
+                fprintf(f, " %s", q);
+                free(q);
+        }
+        return finish(f, &buf, r);
+}
+
+char *nbx_ssh_shell_command(const char *workdir) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        int r = cd_prefix(f, workdir);
+        fputs("exec \"${SHELL:-/bin/sh}\" -l", f);
+        return finish(f, &buf, r);
+}
+
+char *nbx_ssh_mount_command(const char *tag, const char *target, bool readonly) {
+        _cleanup_free_ char *qt = nbx_sh_quote(target);
+        _cleanup_free_ char *qtag = nbx_sh_quote(tag);
+        if (!qt || !qtag)
+                return NULL;
+        char *s = NULL;
+        if (asprintf(&s, "mkdir -p %s && mount -t virtiofs %s%s %s", qt,
+                     readonly ? "-o ro " : "", qtag, qt) < 0)
+                return NULL;
+        return s;
+}
+
+char *nbx_ssh_script_command(const char *workdir) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        int r = cd_prefix(f, workdir);
+        /* The script arrives on stdin; stored in the guest's /tmp so its #! line is honoured. */
+        fputs("exec sh -lc 'f=$(mktemp) || exit 1; cat >\"$f\" && chmod 700 \"$f\" && \"$f\"; "
+              "rc=$?; rm -f \"$f\"; exit $rc'",
+              f);
+        return finish(f, &buf, r);
+}
+
+/* One non-blocking connect + banner read attempt, bounded by the deadline.  0 when an SSH banner
+ * arrived. */
+static int try_banner(const struct sockaddr_in *sa, uint64_t deadline_ms) {
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) < 0 && errno != EINPROGRESS)
+                return -errno;
+        char buf[8];
+        size_t got = 0;
+        for (;;) {
+                uint64_t now = nbx_now_ms();
+                if (now >= deadline_ms)
+                        return -ETIMEDOUT;
+                uint64_t wait = deadline_ms - now;
+                struct pollfd p = {.fd = fd, .events = got == 0 ? POLLOUT | POLLIN : POLLIN};
+                int n = poll(&p, 1, (int) (wait > 1000 ? 1000 : wait));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        continue;
+                if (p.revents & (POLLERR | POLLHUP) && !(p.revents & POLLIN)) {
+                        int soerr = 0;
+                        socklen_t sl = sizeof(soerr);
+                        (void) getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+                        return -(soerr ? soerr : ECONNRESET);
+                }
+                if (!(p.revents & POLLIN))
+                        continue; /* connected; wait for the banner */
+                ssize_t r = read(fd, buf + got, 4 - got);
+                if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (r <= 0)
+                        return r < 0 ? -errno : -ECONNRESET;
+                got += (size_t) r;
+                if (got >= 4)
+                        return memcmp(buf, "SSH-", 4) == 0 ? 0 : -EPROTO;
+        }
+}
+
+int nbx_ssh_wait_port(const char *host, uint16_t port, uint64_t deadline_ms, nbx_error **err) {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+        if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+                return nbx_error_set(err, EINVAL, "ssh: bad address %s", host);
+        nbx_backoff b = NBX_BACKOFF_INIT;
+        b.max_us = 250000;
+        int last = 0;
+        for (;;) {
+                last = try_banner(&sa, deadline_ms);
+                if (last == 0)
+                        return 0;
+                if (!nbx_backoff_sleep(&b, deadline_ms))
+                        break;
+        }
+        return nbx_error_set(err, ETIMEDOUT, "SSH on %s:%u did not answer in time (last: %s)",
+                             host, (unsigned) port, strerror(-last));
+}
+
+static bool socket_exists(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Start the master; 0 when its control socket appeared (= authenticated), -EAGAIN when it exited
+ * (guest not ready, auth refused), -ETIMEDOUT at the deadline. */
+static int master_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, pid_t *ret_pid,
+                      nbx_error **err) {
+        _cleanup_strv_ nbx_strv argv = {0};
+        int r = nbx_ssh_argv(t, NBX_SSH_MASTER, NULL, &argv, err);
+        if (r < 0)
+                return r;
+        (void) unlink(t->control_path);
+        nbx_spawn_opts o = as_user(t->uid, t->gid);
+        o.new_session = true;
+        o.stdout_fd = log_fd;
+        o.stderr_fd = log_fd;
+        pid_t pid;
+        if ((r = nbx_spawn(argv.v, &o, &pid, err)) < 0)
+                return r;
+        nbx_backoff b = NBX_BACKOFF_INIT;
+        for (;;) {
+                if (socket_exists(t->control_path)) {
+                        *ret_pid = pid;
+                        return 0;
+                }
+                int status;
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        return -EAGAIN;
+                if (!nbx_backoff_sleep(&b, deadline_ms)) {
+                        (void) nbx_stop_pid(pid, nbx_deadline_in(1000));
+                        return -ETIMEDOUT;
+                }
+        }
+}
+
+static int plain_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, nbx_error **err) {
+        _cleanup_strv_ nbx_strv argv = {0};
+        int r = nbx_ssh_argv(t, NBX_SSH_BATCH, "true", &argv, err);
+        if (r < 0)
+                return r;
+        nbx_spawn_opts o = as_user(t->uid, t->gid);
+        o.stdout_fd = log_fd;
+        o.stderr_fd = log_fd;
+        pid_t pid;
+        if ((r = nbx_spawn(argv.v, &o, &pid, err)) < 0)
+                return r;
+        int status = 0;
+        r = nbx_wait_pid(pid, deadline_ms, &status, NULL);
+        if (r == -ETIMEDOUT) {
+                (void) nbx_stop_pid(pid, nbx_deadline_in(1000));
+                return -ETIMEDOUT;
+        }
+        return r == 0 && nbx_status_code(status) == 0 ? 0 : -EAGAIN;
+}
+
+int nbx_ssh_connect(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, pid_t *ret_pid,
+                    nbx_error **err) {
+        int r = nbx_ssh_wait_port(t->host, t->port ? t->port : 22, deadline_ms, err);
+        if (r < 0)
+                return r;
+        nbx_backoff b = NBX_BACKOFF_INIT;
+        b.max_us = 500000;
+        unsigned attempts = 0;
+        for (;;) {
+                pid_t pid = 0;
+                attempts++;
+                r = t->control_path ? master_try(t, log_fd, deadline_ms, &pid, err)
+                                    : plain_try(t, log_fd, deadline_ms, err);
+                if (r == 0) {
+                        *ret_pid = pid;
+                        return 0;
+                }
+                if (r != -EAGAIN && r != -ETIMEDOUT)
+                        return r;
+                if (r == -ETIMEDOUT || !nbx_backoff_sleep(&b, deadline_ms))
+                        return nbx_error_set(err, ETIMEDOUT,
+                                             "SSH login to %s@%s failed (%u attempts): host key "
+                                             "or authorized key not accepted in time",
+                                             t->user, t->host, attempts);
+        }
+}
+
+int nbx_ssh_master_stop(const nbx_ssh_target *t, pid_t pid, uint64_t start_time) {
+        if (t->control_path && socket_exists(t->control_path)) {
+                _cleanup_strv_ nbx_strv argv = {0};
+                if (nbx_ssh_argv(t, NBX_SSH_MASTER_EXIT, NULL, &argv, NULL) == 0) {
+                        nbx_spawn_opts o = as_user(t->uid, t->gid);
+                        o.stdout_fd = -1;
+                        o.stderr_fd = -1;
+                        int status;
+                        (void) nbx_run_capture(argv.v, &o, nbx_deadline_in(5000), &status, NULL,
+                                               NULL, NULL);
+                }
+        }
+        if (pid > 0)
+                (void) nbx_terminate(pid, start_time, nbx_deadline_in(2000), NULL);
+        if (t->control_path)
+                (void) unlink(t->control_path);
+        return 0;
+}
+
+int nbx_ssh_exec(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote, int stdin_fd,
+                 int stdout_fd, int stderr_fd, int *ret_code, nbx_error **err) {
+        _cleanup_strv_ nbx_strv argv = {0};
+        int r = nbx_ssh_argv(t, mode, remote, &argv, err);
+        if (r < 0)
+                return r;
+        nbx_spawn_opts o = as_user(t->uid, t->gid);
+        o.stdin_fd = stdin_fd;
+        o.stdout_fd = stdout_fd;
+        o.stderr_fd = stderr_fd;
+        pid_t pid;
+        if ((r = nbx_spawn(argv.v, &o, &pid, err)) < 0)
+                return r;
+        int status = 0;
+        if ((r = nbx_wait_pid(pid, 0, &status, err)) < 0)
+                return r;
+        *ret_code = nbx_status_code(status);
+        return 0;
+}
