@@ -7,7 +7,7 @@ DATADIR = $(PREFIX)/share/nixbox
 MANDIR = $(PREFIX)/share/man/man1
 
 CC ?= cc
-PKGS = libnftnl libmnl libcurl jansson
+PKGS = libnftnl libmnl libcurl jansson libidn2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)

@@ -52,6 +52,17 @@ typedef struct nbx_ip {
         };
 } nbx_ip;
 
+/* Where each resolved value came from: "default", "user", or a plugin's name (a built-in's name,
+ * or a path plugin's path relative to the config file's folder, e.g. "./my-plugin.nix").  List
+ * origins run parallel to the lists in nbx_config (domains.v[i] came from origins.domains.v[i]);
+ * a mount's origin is in nbx_mount.origin. */
+typedef struct nbx_config_origins {
+        char *name, *vcpus, *memory_mb, *net_mode, *allow_private, *hypervisor, *image, *accel;
+        nbx_strv domains, ports, upstream_dns, nix_packages, nix_ld_libraries, scripts, env;
+        nbx_strv hooks[NBX_HOOK_COUNT];
+        nbx_strv plugins; /* each plugin's name as used in origins, parallel to plugins */
+} nbx_config_origins;
+
 typedef struct nbx_config {
         char *project_dir;         /* absolute */
         char *config_path;         /* absolute path of .nixbox/config.nix */
@@ -82,7 +93,17 @@ typedef struct nbx_config {
         enum nbx_hypervisor hypervisor;
         char *image;               /* absolute folder holding image.json; NULL = nixbox build's */
         enum nbx_accel accel;
+
+        /* Added by config resolution (issue 4): */
+        nbx_strv plugin_files;     /* absolute .nix file of each plugin, parallel to plugins */
+        nbx_config_origins origins; /* where each value came from, for `nixbox config` */
 } nbx_config;
+
+/* Facts about the host that resource defaults and limits come from. */
+typedef struct nbx_host_facts {
+        unsigned cores;     /* online CPUs */
+        uint64_t memory_mb; /* MemTotal */
+} nbx_host_facts;
 
 /* Evaluate `<project>/.nixbox/config.nix` and its plugins with nix-instantiate, merge and validate.
  * plugins_dir: where built-in plugins live (NULL = the installed/default location).
@@ -92,8 +113,28 @@ typedef struct nbx_config_opts {
         const char *nix_dir;     /* where nix/eval-config.nix lives (NULL = installed default) */
         const char *host_home;   /* for ~ in mount sources (NULL = invoking user's home) */
         const char *guest_home;  /* for ~ in mount targets (NULL = /home/<guest user>) */
+        /* Added by config resolution (issue 4), all optional: */
+        const nbx_host_facts *host;     /* cores and RAM (NULL = this machine's) */
+        const char *resolv_conf;           /* NULL = /etc/resolv.conf */
+        const char *resolv_conf_fallback;  /* NULL = /run/systemd/resolve/resolv.conf */
+        const char *nix_instantiate;       /* NULL = nix-instantiate from PATH */
 } nbx_config_opts;
+
+int nbx_host_facts_get(nbx_host_facts *ret, nbx_error **err);
+
+/* The host's resolvers: nameserver lines of path; when path holds only the systemd-resolved stub
+ * (127.0.0.53/127.0.0.54), those of fallback instead.  Capped at NBX_MAX_DNS. */
+int nbx_resolv_conf_read(const char *path, const char *fallback, nbx_ip **ret, size_t *ret_n,
+                         nbx_error **err);
+/* "192.0.2.1" / "2001:db8::1" into buf (INET6_ADDRSTRLEN). */
+const char *nbx_ip_to_string(const nbx_ip *ip, char *buf, size_t size);
 
 int nbx_config_load(const char *project_dir, const nbx_config_opts *opts, nbx_config *ret,
                     nbx_error **err);
 void nbx_config_done(nbx_config *c);
+
+/* The resolved config as JSON (shape: docs/config.md, "nixbox config --json"): the values in
+ * config.nix's own shape plus "origins".  env values are "********" unless show_secrets. */
+int nbx_config_to_json(const nbx_config *c, bool show_secrets, char **ret, nbx_error **err);
+/* The same as readable text, one value a line with its origin. */
+int nbx_config_to_text(const nbx_config *c, bool show_secrets, char **ret, nbx_error **err);
