@@ -104,3 +104,38 @@ typedef struct nbx_net_info {
 int nbx_net_info_get(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
                      nbx_net_info *ret, nbx_error **err);
 void nbx_net_info_done(nbx_net_info *i);
+
+/* ---- additions (network slots developer) --------------------------------------------------- */
+
+/* The pool from <runtime_dir>/pool (written by `nixbox setup --pool`), the default when absent. */
+int nbx_pool_load(const char *runtime_dir, nbx_pool *ret, nbx_error **err);
+/* Record the host-wide pool in <runtime_dir>/pool (for `nixbox setup --pool`). */
+int nbx_pool_save(const char *runtime_dir, const nbx_pool *pool, nbx_error **err);
+
+/* Dotted quads of a slot's addresses. */
+typedef struct nbx_slot_addr_text {
+        char network[INET_ADDRSTRLEN], host_ip[INET_ADDRSTRLEN], guest_ip[INET_ADDRSTRLEN],
+                broadcast[INET_ADDRSTRLEN];
+} nbx_slot_addr_text;
+void nbx_slot_addr_str(const nbx_slot_addr *a, nbx_slot_addr_text *ret);
+
+/* <runtime_dir>/slots/<slot> (malloc'd): the slot's dnsmasq config, pid record, leases and log. */
+char *nbx_slot_dir(const char *runtime_dir, unsigned slot);
+
+/* Docker hosts: where the iptables(-nft) FORWARD chain (`table ip filter`) has policy drop, VM
+ * traffic needs an accept for nixbox TAPs there, since a packet must pass every base chain on the
+ * forward hook.  nixbox adds `iifname "nbx*" accept` and `oifname "nbx*" accept` (the DOCKER-USER
+ * chain when Docker made one, else FORWARD) on bring-up; its own `inet nixbox` table still decides
+ * what a slot may reach. */
+typedef struct nbx_docker_status {
+        bool filter_forward;     /* table ip filter has a FORWARD chain */
+        bool policy_drop;        /* ... whose policy is drop */
+        bool docker_user;        /* a DOCKER-USER chain exists (our rules go there) */
+        bool nixbox_rules;       /* our accept rules are present */
+} nbx_docker_status;
+/* Look only (for `nixbox doctor`): fills *ret; needs CAP_NET_ADMIN to read the ruleset. */
+int nbx_net_docker_check(nbx_docker_status *ret, nbx_error **err);
+/* Add the accept rules when FORWARD drops and they are missing (idempotent). */
+int nbx_net_docker_ensure(nbx_error **err);
+/* Remove them (when no nixbox slot is left); absent counts as removed. */
+int nbx_net_docker_remove(nbx_error **err);

@@ -1,0 +1,486 @@
+/* One dnsmasq per slot.  Its configuration is a file (0600) in the slot folder, never a command
+ * line built from data; the command line holds only fixed options and our own paths. */
+#include "dnsmasq.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../config/domain.h"
+#include "../config/fsutil.h"
+#include "../config/proc.h"
+#include "../config/timeutil.h"
+
+#define RECORD "dnsmasq.json"
+#define PIDFILE "dnsmasq.pid"
+#define ERRFILE "dnsmasq.err"
+#define LEASES "dnsmasq.leases"
+#define LOG_TAIL_MAX (256 * 1024)
+
+
+int nbx_dnsmasq_domain_check(const char *domain, nbx_error **err) {
+        _cleanup_free_ char *norm = NULL;
+        int r = nbx_domain_normalize(domain, &norm, err);
+        if (r < 0)
+                return r;
+        /* the config layer hands us normalized names; anything that still changes is not one */
+        if (strcmp(norm, domain) != 0) {
+                _cleanup_free_ char *q = nbx_quote(domain, 80);
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                      "%s is not a normalized domain name (expected \"%s\")",
+                                      q ? q : "domain", norm);
+        }
+        /* last line of defence for the config file syntax: nothing but [a-z0-9.-] */
+        for (const char *c = domain; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+                      *c == '-')) {
+                        _cleanup_free_ char *q = nbx_quote(domain, 80);
+                        return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                              "%s is not a valid domain name", q ? q : "domain");
+                }
+        return 0;
+}
+
+static const char *ip_text(const nbx_ip *ip, char buf[INET6_ADDRSTRLEN]) {
+        return inet_ntop(ip->family, ip->family == AF_INET ? (const void *) &ip->v4
+                                                           : (const void *) &ip->v6,
+                         buf, INET6_ADDRSTRLEN);
+}
+
+int nbx_dnsmasq_config(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
+                       const char *nft_set, char **ret_text, nbx_error **err) {
+        if (p->mode != NBX_NET_OFF && p->mode != NBX_NET_FILTERED && p->mode != NBX_NET_OPEN)
+                return nbx_error_set(err, EINVAL, "dnsmasq: unknown network mode %d", p->mode);
+        if (p->mode != NBX_NET_OFF && p->n_upstream_dns == 0)
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                      "network.upstreamDns is empty; mode %s needs at least one "
+                                      "upstream DNS server",
+                                      nbx_net_mode_name(p->mode));
+        if (p->n_upstream_dns > NBX_MAX_DNS)
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                      "network.upstreamDns: at most %d servers", NBX_MAX_DNS);
+        if (p->mode == NBX_NET_FILTERED && p->domains && p->domains->n > NBX_MAX_DOMAINS)
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                      "network.domains: at most %d names", NBX_MAX_DOMAINS);
+        /* every string that reaches the file is checked before a byte is written */
+        if (p->mode == NBX_NET_FILTERED && p->domains)
+                for (size_t i = 0; i < p->domains->n; i++) {
+                        int r = nbx_dnsmasq_domain_check(p->domains->v[i], err);
+                        if (r < 0)
+                                return nbx_error_wrap(err, "network.domains");
+                }
+        if (p->mode == NBX_NET_FILTERED) {
+                if (!nft_set || !*nft_set || strspn(nft_set, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+                                                     strlen(nft_set))
+                        return nbx_error_set(err, EINVAL, "dnsmasq: bad nftables set name");
+        }
+        if (strpbrk(slot_dir, "\n\r"))
+                return nbx_error_set(err, EINVAL, "dnsmasq: slot folder contains a newline");
+
+        nbx_slot_addr_text t;
+        nbx_slot_addr_str(a, &t);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        if (!f)
+                return nbx_error_set(err, ENOMEM, "dnsmasq config");
+        fprintf(f, "# nixbox slot %u, mode %s: generated, rewritten on every up/reload\n", a->slot,
+                nbx_net_mode_name(p->mode));
+        /* listen on the slot's TAP, on its host address only; DHCP sockets bound to the TAP */
+        fprintf(f, "interface=%s\nexcept-interface=lo\nlisten-address=%s\nbind-interfaces\n",
+                a->tap, t.host_ip);
+        fprintf(f, "no-resolv\nno-hosts\nno-poll\n");
+        fprintf(f, "log-facility=%s/%s\n", slot_dir, NBX_DNSMASQ_LOG);
+        /* DHCP: one static lease, the guest's MAC gets the guest address */
+        fprintf(f, "dhcp-range=%s,static,255.255.255.252,12h\n", t.guest_ip);
+        fprintf(f, "dhcp-host=%s,%s\n", a->mac_str, t.guest_ip);
+        fprintf(f, "dhcp-authoritative\ndhcp-leasefile=%s/%s\n", slot_dir, LEASES);
+        fprintf(f, "dhcp-option=option:router,%s\n", t.host_ip);
+
+        if (p->mode == NBX_NET_OFF) {
+                /* DHCP only: no DNS service, no DNS server handed out */
+                fprintf(f, "port=0\ndhcp-option=option:dns-server\n");
+        } else {
+                fprintf(f, "dhcp-option=option:dns-server,%s\n", t.host_ip);
+                /* TTLs matched to the allow set's element timeout (see dnsmasq.h) */
+                fprintf(f, "max-cache-ttl=%d\nmax-ttl=%d\n", NBX_DNSMASQ_MAX_CACHE_TTL_S,
+                        NBX_DNSMASQ_MAX_TTL_S);
+                /* no IPv6 leaves a slot: do not hand out AAAA records */
+                fprintf(f, "filter-AAAA\ndomain-needed\nbogus-priv\n");
+        }
+        char ip[INET6_ADDRSTRLEN];
+        if (p->mode == NBX_NET_OPEN) {
+                for (size_t i = 0; i < p->n_upstream_dns; i++)
+                        fprintf(f, "server=%s\n", ip_text(&p->upstream_dns[i], ip));
+        } else if (p->mode == NBX_NET_FILTERED) {
+                fprintf(f, "log-queries\n");
+                for (size_t d = 0; p->domains && d < p->domains->n; d++) {
+                        const char *dom = p->domains->v[d];
+                        for (size_t i = 0; i < p->n_upstream_dns; i++)
+                                fprintf(f, "server=/%s/%s\n", dom, ip_text(&p->upstream_dns[i], ip));
+                        fprintf(f, "nftset=/%s/4#inet#%s#%s\n", dom, NBX_NFT_TABLE, nft_set);
+                }
+                /* every other name: NXDOMAIN at once, never forwarded (no DNS tunnelling) */
+                fprintf(f, "address=/#/\n");
+        }
+        if (fclose(f) != 0) {
+                free(text);
+                return nbx_error_set(err, ENOMEM, "dnsmasq config");
+        }
+        *ret_text = text;
+        return 0;
+}
+
+static char *slot_file(const char *slot_dir, const char *name) {
+        return nbx_path_join(slot_dir, name);
+}
+
+static int record_read(const char *slot_dir, pid_t *ret_pid, uint64_t *ret_start) {
+        _cleanup_free_ char *path = slot_file(slot_dir, RECORD);
+        _cleanup_free_ char *data = NULL;
+        if (!path)
+                return -ENOMEM;
+        int r = nbx_read_file(path, 4096, &data, NULL, NULL);
+        if (r < 0)
+                return r;
+        json_auto_t *j = json_loads(data, 0, NULL);
+        json_int_t pid = 0, st = 0;
+        if (!j || json_unpack(j, "{s:I, s:I}", "pid", &pid, "start_time", &st) < 0 || pid <= 0)
+                return -EBADMSG;
+        *ret_pid = (pid_t) pid;
+        *ret_start = (uint64_t) st;
+        return 0;
+}
+
+bool nbx_dnsmasq_running(const char *slot_dir) {
+        pid_t pid;
+        uint64_t st;
+        return record_read(slot_dir, &pid, &st) == 0 && nbx_pid_alive(pid, st);
+}
+
+int nbx_dnsmasq_pid(const char *slot_dir, pid_t *ret) {
+        pid_t pid;
+        uint64_t st;
+        if (record_read(slot_dir, &pid, &st) < 0 || !nbx_pid_alive(pid, st))
+                return -ENOENT;
+        *ret = pid;
+        return 0;
+}
+
+/* A CHAOS TXT version.bind query: dnsmasq answers it itself, never forwards it. */
+static size_t probe_query(uint8_t *buf, uint16_t id) {
+        static const uint8_t q[] = {0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+                                    7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 4, 'b', 'i', 'n', 'd', 0,
+                                    0, 16, 0, 3};
+        memcpy(buf, q, sizeof(q));
+        buf[0] = (uint8_t) (id >> 8);
+        buf[1] = (uint8_t) id;
+        return sizeof(q);
+}
+
+/* One DNS probe: 1 answered, 0 not yet, < 0 error. */
+static int probe_dns(struct in_addr host, uint16_t id, int wait_ms) {
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53), .sin_addr = host};
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return 0;
+        uint8_t q[64];
+        size_t n = probe_query(q, id);
+        if (send(fd, q, n, 0) < 0)
+                return 0;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, wait_ms) <= 0)
+                return 0;
+        uint8_t r[512];
+        ssize_t got = recv(fd, r, sizeof(r), 0);
+        if (got < 12) /* ECONNREFUSED: nothing bound yet */
+                return 0;
+        return (r[0] == (uint8_t) (id >> 8) && r[1] == (uint8_t) id && (r[2] & 0x80)) ? 1 : 0;
+}
+
+/* Is a UDP socket of process pid bound to port (in this network namespace)? */
+static bool udp_port_bound_by(pid_t pid, unsigned port) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        DIR *d = opendir(path);
+        if (!d)
+                return false;
+        unsigned long inodes[64];
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)) && n < NBX_ARRAY_SIZE(inodes)) {
+                char link[PATH_MAX], target[128];
+                snprintf(link, sizeof(link), "%s/%s", path, de->d_name);
+                ssize_t l = readlink(link, target, sizeof(target) - 1);
+                if (l <= 0)
+                        continue;
+                target[l] = '\0';
+                unsigned long ino;
+                if (sscanf(target, "socket:[%lu]", &ino) == 1)
+                        inodes[n++] = ino;
+        }
+        closedir(d);
+        _cleanup_fclose_ FILE *f = fopen("/proc/net/udp", "re");
+        if (!f)
+                return false;
+        char line[512];
+        while (fgets(line, sizeof(line), f)) {
+                unsigned local_port;
+                unsigned long ino;
+                if (sscanf(line, " %*d: %*x:%x %*x:%*x %*x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+                           &local_port, &ino) != 2)
+                        continue;
+                if (local_port != port)
+                        continue;
+                for (size_t i = 0; i < n; i++)
+                        if (inodes[i] == ino)
+                                return true;
+        }
+        return false;
+}
+
+static void read_errfile(const char *slot_dir, char *buf, size_t size) {
+        _cleanup_free_ char *path = slot_file(slot_dir, ERRFILE);
+        _cleanup_free_ char *data = NULL;
+        buf[0] = '\0';
+        if (path && nbx_read_file(path, 16384, &data, NULL, NULL) == 0) {
+                size_t l = strlen(data);
+                while (l && (data[l - 1] == '\n' || data[l - 1] == ' '))
+                        data[--l] = '\0';
+                snprintf(buf, size, "%s", data);
+        }
+}
+
+static int wait_ready(pid_t pid, const nbx_slot_addr *a, bool dns, const char *slot_dir,
+                      uint64_t deadline_ms, nbx_error **err) {
+        nbx_backoff b = NBX_BACKOFF_INIT;
+        uint16_t id = (uint16_t) (pid ^ 0x6e62);
+        for (;;) {
+                int status;
+                pid_t w = waitpid(pid, &status, WNOHANG);
+                if (w == pid) {
+                        char msg[1024];
+                        read_errfile(slot_dir, msg, sizeof(msg));
+                        return nbx_error_set(err, EIO, "dnsmasq for %s exited (status %d)%s%s",
+                                             a->tap, nbx_status_code(status), msg[0] ? ": " : "",
+                                             msg);
+                }
+                if (dns) {
+                        int r = probe_dns(a->host_ip, id++, 20);
+                        if (r < 0)
+                                return nbx_error_set(err, r, "probe dnsmasq on %s", a->tap);
+                        if (r > 0)
+                                return 0;
+                } else if (udp_port_bound_by(pid, 67)) {
+                        return 0;
+                }
+                if (!nbx_backoff_sleep(&b, deadline_ms))
+                        return nbx_error_set(err, ETIMEDOUT,
+                                             "dnsmasq for %s did not become ready in time",
+                                             a->tap);
+        }
+}
+
+static int record_write(const char *slot_dir, pid_t pid, uint64_t st, nbx_error **err) {
+        _cleanup_free_ char *path = slot_file(slot_dir, RECORD);
+        char text[96];
+        int n = snprintf(text, sizeof(text), "{\"pid\": %d, \"start_time\": %llu}\n", (int) pid,
+                         (unsigned long long) st);
+        if (!path)
+                return nbx_error_set(err, ENOMEM, "dnsmasq record");
+        return nbx_write_file(path, text, (size_t) n, 0600, err);
+}
+
+int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
+                      const char *nft_set, uint64_t deadline_ms, nbx_error **err) {
+        _cleanup_free_ char *text = NULL;
+        int r = nbx_dnsmasq_config(a, p, slot_dir, nft_set, &text, err);
+        if (r < 0)
+                return r;
+        r = nbx_mkdir_p(slot_dir, 0700, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *conf = slot_file(slot_dir, NBX_DNSMASQ_CONF);
+        _cleanup_free_ char *pidf = slot_file(slot_dir, PIDFILE);
+        _cleanup_free_ char *errf = slot_file(slot_dir, ERRFILE);
+        if (!conf || !pidf || !errf)
+                return nbx_error_set(err, ENOMEM, "dnsmasq paths");
+        r = nbx_write_file(conf, text, strlen(text), 0600, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int efd =
+                open(errf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (efd < 0)
+                return nbx_error_set(err, errno, "open %s", errf);
+
+        _cleanup_free_ char *conf_opt = NULL, *pid_opt = NULL;
+        if (asprintf(&conf_opt, "--conf-file=%s", conf) < 0 ||
+            asprintf(&pid_opt, "--pid-file=%s", pidf) < 0)
+                return nbx_error_set(err, ENOMEM, "dnsmasq argv");
+        char *argv[] = {"dnsmasq", "--keep-in-foreground", conf_opt, pid_opt, NULL};
+        nbx_spawn_opts o = NBX_SPAWN_OPTS_INIT;
+        o.stdout_fd = efd;
+        o.stderr_fd = efd;
+        o.new_session = true; /* outlives `nixbox up`; stopped by pid + start time */
+        pid_t pid;
+        r = nbx_spawn(argv, &o, &pid, err);
+        if (r < 0) {
+                if (r == -ENOENT && err && *err)
+                        (*err)->exit_code = NBX_EXIT_PREREQ;
+                return nbx_error_wrap(err, "start dnsmasq (install dnsmasq >= 2.87)");
+        }
+        uint64_t st = nbx_pid_start_time(pid);
+        r = record_write(slot_dir, pid, st, err);
+        if (r >= 0)
+                r = wait_ready(pid, a, p->mode != NBX_NET_OFF, slot_dir, deadline_ms, err);
+        if (r < 0) {
+                (void) nbx_terminate(pid, st, nbx_deadline_in(2000), NULL);
+                (void) waitpid(pid, NULL, WNOHANG);
+                return r;
+        }
+        return 0;
+}
+
+/* Without a record (a crash between spawn and record): the pid file, if that process is a
+ * dnsmasq running with this slot's config file. */
+static int pidfile_fallback(const char *slot_dir, pid_t *ret) {
+        _cleanup_free_ char *pidf = slot_file(slot_dir, PIDFILE);
+        _cleanup_free_ char *conf = slot_file(slot_dir, NBX_DNSMASQ_CONF);
+        _cleanup_free_ char *data = NULL;
+        if (!pidf || !conf || nbx_read_file(pidf, 64, &data, NULL, NULL) < 0)
+                return -ENOENT;
+        pid_t pid = (pid_t) atoi(data);
+        if (pid <= 0)
+                return -ENOENT;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
+        _cleanup_free_ char *cmd = NULL;
+        size_t len = 0;
+        if (nbx_read_file(path, 8192, &cmd, &len, NULL) < 0)
+                return -ENOENT;
+        bool is_dnsmasq = false, has_conf = false;
+        for (size_t off = 0; off < len; off += strlen(cmd + off) + 1) {
+                const char *arg = cmd + off;
+                const char *base = strrchr(arg, '/');
+                if (off == 0 && strcmp(base ? base + 1 : arg, "dnsmasq") == 0)
+                        is_dnsmasq = true;
+                if (strncmp(arg, "--conf-file=", 12) == 0 && strcmp(arg + 12, conf) == 0)
+                        has_conf = true;
+        }
+        if (!is_dnsmasq || !has_conf)
+                return -ENOENT;
+        *ret = pid;
+        return 0;
+}
+
+int nbx_dnsmasq_stop(const char *slot_dir, nbx_error **err) {
+        pid_t pid;
+        uint64_t st;
+        int r = record_read(slot_dir, &pid, &st);
+        if (r < 0) {
+                if (pidfile_fallback(slot_dir, &pid) < 0)
+                        return 0;
+                st = nbx_pid_start_time(pid);
+        }
+        r = nbx_terminate(pid, st, nbx_deadline_in(3000), err);
+        if (r < 0)
+                return nbx_error_wrap(err, "stop dnsmasq");
+        _cleanup_free_ char *path = slot_file(slot_dir, RECORD);
+        if (path)
+                (void) unlink(path);
+        return 0;
+}
+
+int nbx_dnsmasq_denied_parse(const char *log, size_t max, nbx_strv *ret) {
+        nbx_strv all = {0};
+        const char *line = log;
+        while (line && *line) {
+                const char *end = strchr(line, '\n');
+                size_t len = end ? (size_t) (end - line) : strlen(line);
+                /* "<date> dnsmasq[pid]: config NAME is NXDOMAIN": answered by address=/#/ */
+                const char *c = memmem(line, len, "]: config ", 10);
+                static const char tail[] = " is NXDOMAIN";
+                if (c && len > sizeof(tail) &&
+                    memcmp(line + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1) == 0) {
+                        const char *name = c + 10;
+                        size_t nlen = (size_t) (line + len - (sizeof(tail) - 1) - name);
+                        if (nlen > 0 && nlen <= 253) {
+                                char buf[256];
+                                memcpy(buf, name, nlen);
+                                buf[nlen] = '\0';
+                                /* most recent last: move a repeated name to the end */
+                                for (size_t i = 0; i < all.n; i++)
+                                        if (strcmp(all.v[i], buf) == 0) {
+                                                free(all.v[i]);
+                                                memmove(&all.v[i], &all.v[i + 1],
+                                                        (all.n - i - 1) * sizeof(char *));
+                                                all.n--;
+                                                all.v[all.n] = NULL;
+                                                break;
+                                        }
+                                if (nbx_strv_push(&all, buf) < 0) {
+                                        nbx_strv_clear(&all);
+                                        return -ENOMEM;
+                                }
+                        }
+                }
+                line = end ? end + 1 : NULL;
+        }
+        nbx_strv out = {0};
+        size_t from = all.n > max ? all.n - max : 0;
+        for (size_t i = from; i < all.n; i++)
+                if (nbx_strv_push(&out, all.v[i]) < 0) {
+                        nbx_strv_clear(&all);
+                        nbx_strv_clear(&out);
+                        return -ENOMEM;
+                }
+        nbx_strv_clear(&all);
+        *ret = out;
+        return 0;
+}
+
+int nbx_dnsmasq_denied(const char *slot_dir, size_t max, nbx_strv *ret, nbx_error **err) {
+        _cleanup_free_ char *path = slot_file(slot_dir, NBX_DNSMASQ_LOG);
+        if (!path)
+                return nbx_error_set(err, ENOMEM, "query log");
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ENOENT) {
+                        *ret = (nbx_strv){0};
+                        return 0;
+                }
+                return nbx_error_set(err, errno, "open %s", path);
+        }
+        struct stat s;
+        if (fstat(fd, &s) < 0)
+                return nbx_error_set(err, errno, "stat %s", path);
+        off_t from = s.st_size > LOG_TAIL_MAX ? s.st_size - LOG_TAIL_MAX : 0;
+        _cleanup_free_ char *buf = malloc(LOG_TAIL_MAX + 1);
+        if (!buf)
+                return nbx_error_set(err, ENOMEM, "query log");
+        ssize_t n = pread(fd, buf, LOG_TAIL_MAX, from);
+        if (n < 0)
+                return nbx_error_set(err, errno, "read %s", path);
+        buf[n] = '\0';
+        char *start = buf;
+        if (from > 0) { /* skip the partial first line */
+                char *nl = strchr(buf, '\n');
+                start = nl ? nl + 1 : buf + n;
+        }
+        if (nbx_dnsmasq_denied_parse(start, max, ret) < 0)
+                return nbx_error_set(err, ENOMEM, "query log");
+        return 0;
+}

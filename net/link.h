@@ -1,0 +1,30 @@
+/* Internal to net/: the slot's TAP device (TUN ioctls) and its addresses/state (rtnetlink through
+ * net/nl.h), the route-overlap check and the sysctls a slot needs.  No `ip` subprocess. */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../config/error.h"
+#include "nl.h"
+
+/* Create a persistent TAP (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, IFF_MULTI_QUEUE when asked) owned
+ * by uid:gid, left down.  The hypervisor later opens it with the same name and flags. */
+int nbx_link_tap_create(const char *name, uid_t uid, gid_t gid, bool multi_queue, nbx_error **err);
+bool nbx_link_exists(const char *name);
+/* RTM_NEWADDR: local/prefix with broadcast on ifname (replaces an identical address). */
+int nbx_link_addr_add(nbx_nl *nl, const char *ifname, struct in_addr local, unsigned prefix_len,
+                      struct in_addr broadcast, nbx_error **err);
+/* RTM_NEWLINK: set IFF_UP on or off. */
+int nbx_link_set_up(nbx_nl *nl, const char *ifname, bool up, nbx_error **err);
+/* RTM_DELLINK; a link that does not exist counts as deleted. */
+int nbx_link_delete(nbx_nl *nl, const char *ifname, nbx_error **err);
+/* Fail (NBX_EXIT_CONFIG, -EADDRINUSE) when net/prefix_len overlaps a route in this namespace
+ * (RTM_GETROUTE dump; default routes, the local table and routes via skip_ifname ignored). */
+int nbx_link_route_overlap_check(nbx_nl *nl, struct in_addr net, unsigned prefix_len,
+                                 const char *skip_ifname, nbx_error **err);
+/* net.ipv4.ip_forward = 1 in this namespace (no-op when already on). */
+int nbx_link_ip_forward_enable(nbx_error **err);
+/* net.ipv6.conf.<ifname>.disable_ipv6 = 1 (no-op when IPv6 is not built in). */
+int nbx_link_ipv6_disable(const char *ifname, nbx_error **err);

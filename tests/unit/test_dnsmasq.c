@@ -1,0 +1,254 @@
+#include "support/testutil.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/strv.h"
+#include "net/dnsmasq.h"
+#include "net/net.h"
+
+static nbx_slot_addr slot3(void) {
+        nbx_pool pool;
+        nbx_slot_addr a;
+        assert_int_equal(nbx_pool_parse("172.16.0.0", &pool, NULL), 0);
+        assert_int_equal(nbx_slot_addr_derive(&pool, 3, &a, NULL), 0);
+        return a;
+}
+
+static nbx_ip ip4(const char *s) {
+        nbx_ip ip = {.family = AF_INET};
+        assert_int_equal(inet_pton(AF_INET, s, &ip.v4), 1);
+        return ip;
+}
+
+static char *config(enum nbx_net_mode mode, const nbx_strv *domains, nbx_error **err) {
+        nbx_slot_addr a = slot3();
+        nbx_ip dns[2] = {ip4("198.51.100.53"), {.family = AF_INET6}};
+        assert_int_equal(inet_pton(AF_INET6, "2001:db8::53", &dns[1].v6), 1);
+        uint16_t ports[] = {80, 443};
+        nbx_net_policy p = {.mode = mode,
+                            .domains = domains,
+                            .ports = ports,
+                            .n_ports = 2,
+                            .upstream_dns = dns,
+                            .n_upstream_dns = 2};
+        char *text = NULL;
+        if (nbx_dnsmasq_config(&a, &p, "/run/nixbox/slots/3", "allow3", &text, err) < 0)
+                return NULL;
+        return text;
+}
+
+static void has(const char *text, const char *line) {
+        char *want = NULL;
+        assert_true(asprintf(&want, "\n%s\n", line) > 0);
+        if (!strstr(text, want))
+                fail_msg("missing line \"%s\" in:\n%s", line, text);
+        free(want);
+}
+
+static void lacks(const char *text, const char *needle) {
+        if (strstr(text, needle))
+                fail_msg("unexpected \"%s\" in:\n%s", needle, text);
+}
+
+static void common(const char *t) {
+        has(t, "interface=nbx3");
+        has(t, "except-interface=lo");
+        has(t, "listen-address=172.16.12.1");
+        has(t, "bind-interfaces");
+        has(t, "no-resolv");
+        has(t, "no-hosts");
+        has(t, "dhcp-range=172.16.12.2,static,255.255.255.252,12h");
+        has(t, "dhcp-host=02:6e:62:78:00:03,172.16.12.2");
+        has(t, "dhcp-option=option:router,172.16.12.1");
+        has(t, "dhcp-leasefile=/run/nixbox/slots/3/dnsmasq.leases");
+        has(t, "log-facility=/run/nixbox/slots/3/dnsmasq.log");
+}
+
+static void test_filtered(void **state) {
+        (void) state;
+        nbx_strv d = {0};
+        assert_int_equal(nbx_strv_push(&d, "allowed.test"), 0);
+        assert_int_equal(nbx_strv_push(&d, "github.com"), 0);
+        _cleanup_error_ nbx_error *err = NULL;
+        _cleanup_free_ char *t = config(NBX_NET_FILTERED, &d, &err);
+        assert_non_null(t);
+        common(t);
+        has(t, "dhcp-option=option:dns-server,172.16.12.1");
+        has(t, "server=/allowed.test/198.51.100.53");
+        has(t, "server=/allowed.test/2001:db8::53");
+        has(t, "nftset=/allowed.test/4#inet#nixbox#allow3");
+        has(t, "server=/github.com/198.51.100.53");
+        has(t, "nftset=/github.com/4#inet#nixbox#allow3");
+        has(t, "address=/#/");
+        has(t, "log-queries");
+        has(t, "filter-AAAA");
+        char ttl[64];
+        snprintf(ttl, sizeof(ttl), "max-cache-ttl=%d", NBX_DNSMASQ_MAX_CACHE_TTL_S);
+        has(t, ttl);
+        snprintf(ttl, sizeof(ttl), "max-ttl=%d", NBX_DNSMASQ_MAX_TTL_S);
+        has(t, ttl);
+        assert_true(NBX_DNSMASQ_MAX_CACHE_TTL_S + NBX_DNSMASQ_MAX_TTL_S < NBX_NFT_ALLOW_TIMEOUT_S);
+        /* nothing is forwarded except the allowed suffixes */
+        lacks(t, "\nserver=198");
+        lacks(t, "port=0");
+        nbx_strv_clear(&d);
+}
+
+static void test_filtered_no_domains(void **state) {
+        (void) state;
+        _cleanup_error_ nbx_error *err = NULL;
+        _cleanup_free_ char *t = config(NBX_NET_FILTERED, NULL, &err);
+        assert_non_null(t);
+        has(t, "address=/#/");
+        lacks(t, "server=");
+        lacks(t, "nftset=");
+}
+
+static void test_open(void **state) {
+        (void) state;
+        _cleanup_error_ nbx_error *err = NULL;
+        _cleanup_free_ char *t = config(NBX_NET_OPEN, NULL, &err);
+        assert_non_null(t);
+        common(t);
+        has(t, "server=198.51.100.53");
+        has(t, "server=2001:db8::53");
+        has(t, "dhcp-option=option:dns-server,172.16.12.1");
+        lacks(t, "address=/#/");
+        lacks(t, "nftset=");
+        lacks(t, "port=0");
+}
+
+static void test_off(void **state) {
+        (void) state;
+        _cleanup_error_ nbx_error *err = NULL;
+        _cleanup_free_ char *t = config(NBX_NET_OFF, NULL, &err);
+        assert_non_null(t);
+        common(t);
+        has(t, "port=0");
+        has(t, "dhcp-option=option:dns-server");
+        lacks(t, "server=");
+        lacks(t, "nftset=");
+        lacks(t, "dns-server,172");
+}
+
+static void test_needs_upstream(void **state) {
+        (void) state;
+        nbx_slot_addr a = slot3();
+        nbx_net_policy p = {.mode = NBX_NET_OPEN};
+        char *t = NULL;
+        _cleanup_error_ nbx_error *err = NULL;
+        assert_true(nbx_dnsmasq_config(&a, &p, "/x", "allow3", &t, &err) < 0);
+        assert_null(t);
+        assert_non_null(strstr(err->msg, "upstreamDns"));
+}
+
+static void test_hostile_domains_rejected(void **state) {
+        (void) state;
+        static const char *const hostile[] = {
+                "evil.com/#/1.2.3.4",
+                "evil.com\naddress=/#/1.2.3.4",
+                "evil.com\nserver=1.2.3.4",
+                "evil.com#",
+                "#",
+                "evil com",
+                " evil.com",
+                "evil.com\t",
+                "evil.com\r",
+                "/evil.com",
+                "evil.com/",
+                "",
+                "..",
+                "-evil.com",
+                "evil..com",
+                "EVIL.com", /* not normalized: the config layer lowercases */
+                "*.evil.com",
+                "evil.com.",
+                "1.2.3.4",
+                "evil.com\\",
+                "ev\"il.com",
+                "evil.com\x01",
+        };
+        for (size_t i = 0; i < NBX_ARRAY_SIZE(hostile); i++) {
+                nbx_strv d = {0};
+                assert_int_equal(nbx_strv_push(&d, "good.test"), 0);
+                assert_int_equal(nbx_strv_push(&d, hostile[i]), 0);
+                nbx_error *err = NULL;
+                char *t = config(NBX_NET_FILTERED, &d, &err);
+                if (t)
+                        fail_msg("hostile domain #%zu accepted:\n%s", i, t);
+                assert_non_null(err);
+                assert_int_equal(err->exit_code, NBX_EXIT_CONFIG);
+                assert_non_null(strstr(err->msg, "network.domains"));
+                nbx_error_free(err);
+                nbx_strv_clear(&d);
+
+                err = NULL;
+                assert_true(nbx_dnsmasq_domain_check(hostile[i], &err) < 0);
+                nbx_error_free(err);
+        }
+        /* a long but valid name passes; one over 253 characters does not */
+        char name[300];
+        memset(name, 0, sizeof(name));
+        for (int i = 0; i < 4; i++)
+                strcat(name, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.");
+        strcat(name, "test");
+        assert_int_equal(strlen(name), 256);
+        assert_true(nbx_dnsmasq_domain_check(name, NULL) < 0);
+        assert_int_equal(nbx_dnsmasq_domain_check(name + 8, NULL), 0);
+}
+
+static void test_too_many_domains(void **state) {
+        (void) state;
+        nbx_strv d = {0};
+        for (int i = 0; i <= NBX_MAX_DOMAINS; i++)
+                assert_int_equal(nbx_strv_pushf(&d, "d%d.test", i), 0);
+        _cleanup_error_ nbx_error *err = NULL;
+        assert_null(config(NBX_NET_FILTERED, &d, &err));
+        assert_non_null(strstr(err->msg, "at most"));
+        nbx_strv_clear(&d);
+}
+
+static void test_denied_parse(void **state) {
+        (void) state;
+        const char *log =
+                "Nov 23 14:16:52 dnsmasq[2415]: started, version 2.90 cachesize 150\n"
+                "Nov 23 14:16:53 dnsmasq[2415]: query[A] other.test from 172.16.12.2\n"
+                "Nov 23 14:16:53 dnsmasq[2415]: config other.test is NXDOMAIN\n"
+                "Nov 23 14:16:53 dnsmasq[2415]: query[A] allowed.test from 172.16.12.2\n"
+                "Nov 23 14:16:53 dnsmasq[2415]: forwarded allowed.test to 198.51.100.53\n"
+                "Nov 23 14:16:53 dnsmasq[2415]: reply allowed.test is 198.51.100.10\n"
+                "Nov 23 14:16:54 dnsmasq[2415]: reply missing.allowed.test is NXDOMAIN\n"
+                "Nov 23 14:16:54 dnsmasq[2415]: config a.tunnel.test is NXDOMAIN\n"
+                "Nov 23 14:16:55 dnsmasq[2415]: config other.test is NXDOMAIN\n"
+                "Nov 23 14:16:55 dnsmasq[2415]: config b.tunnel.test is NXDOMAIN";
+        nbx_strv v = {0};
+        assert_int_equal(nbx_dnsmasq_denied_parse(log, 10, &v), 0);
+        assert_int_equal(v.n, 3);
+        assert_string_equal(v.v[0], "a.tunnel.test");
+        assert_string_equal(v.v[1], "other.test"); /* moved to its latest position */
+        assert_string_equal(v.v[2], "b.tunnel.test");
+        nbx_strv_clear(&v);
+        assert_int_equal(nbx_dnsmasq_denied_parse(log, 2, &v), 0);
+        assert_int_equal(v.n, 2);
+        assert_string_equal(v.v[0], "other.test");
+        nbx_strv_clear(&v);
+        assert_int_equal(nbx_dnsmasq_denied_parse("", 5, &v), 0);
+        assert_int_equal(v.n, 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_filtered),
+                cmocka_unit_test(test_filtered_no_domains),
+                cmocka_unit_test(test_open),
+                cmocka_unit_test(test_off),
+                cmocka_unit_test(test_needs_upstream),
+                cmocka_unit_test(test_hostile_domains_rejected),
+                cmocka_unit_test(test_too_many_domains),
+                cmocka_unit_test(test_denied_parse),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
