@@ -141,32 +141,31 @@ static const schema_field top_f[] = {{"plugins", K_PLUGINS, NULL},  {"name", K_S
                               {"hooks", K_OBJ, hooks_f},      {"vm", K_OBJ, vm_f},
                               {0}};
 
+/* Optimal string alignment distance (edits and adjacent transpositions), case-insensitive. */
 static size_t edit_distance(const char *a, const char *b) {
         size_t la = strlen(a), lb = strlen(b);
         if (la > 64 || lb > 64)
                 return SIZE_MAX;
-        size_t row[65];
+        size_t d[65][65];
+        for (size_t i = 0; i <= la; i++)
+                d[i][0] = i;
         for (size_t j = 0; j <= lb; j++)
-                row[j] = j;
-        for (size_t i = 1; i <= la; i++) {
-                size_t diag = row[0];
-                row[0] = i;
+                d[0][j] = j;
+        for (size_t i = 1; i <= la; i++)
                 for (size_t j = 1; j <= lb; j++) {
-                        size_t up = row[j];
-                        size_t cost = tolower((unsigned char) a[i - 1]) ==
-                                                      tolower((unsigned char) b[j - 1])
-                                              ? 0
-                                              : 1;
-                        size_t best = diag + cost;
-                        if (row[j] + 1 < best)
-                                best = row[j] + 1;
-                        if (row[j - 1] + 1 < best)
-                                best = row[j - 1] + 1;
-                        row[j] = best;
-                        diag = up;
+                        int ca = tolower((unsigned char) a[i - 1]);
+                        int cb = tolower((unsigned char) b[j - 1]);
+                        size_t best = d[i - 1][j - 1] + (ca != cb);
+                        if (d[i - 1][j] + 1 < best)
+                                best = d[i - 1][j] + 1;
+                        if (d[i][j - 1] + 1 < best)
+                                best = d[i][j - 1] + 1;
+                        if (i > 1 && j > 1 && ca == tolower((unsigned char) b[j - 2]) &&
+                            tolower((unsigned char) a[i - 2]) == cb && d[i - 2][j - 2] + 1 < best)
+                                best = d[i - 2][j - 2] + 1;
+                        d[i][j] = best;
                 }
-        }
-        return row[lb];
+        return d[la][lb];
 }
 
 static const schema_field *find_field(const schema_field *fs, const char *key) {
