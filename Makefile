@@ -36,7 +36,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
 
 .PHONY: all check check-unit check-san check-valgrind check-net check-e2e bench demo fuzz \
-        install clean deps unit-bins format
+        install clean deps unit-bins net-bins format
 
 all: $(B)/nixbox
 
@@ -71,6 +71,14 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(B)/libnixbox-cli.a $(B)/l
 
 unit-bins: $(UNIT_BIN) $(B)/nixbox
 
+# Helpers of the network tier (tests/net/*.c: tap wire, library driver), linked with the library.
+NET_SRC := $(sort $(wildcard tests/net/*.c))
+NET_BIN := $(NET_SRC:tests/net/%.c=$(B)/tests/net/%)
+$(B)/tests/net/%: $(B)/obj/tests/net/%.o $(B)/libnixbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+net-bins: $(NET_BIN)
+
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 # ---- tests ---------------------------------------------------------------------------------
@@ -86,7 +94,7 @@ check-valgrind: unit-bins
 	NIXBOX_BUILD=$(B) NIXBOX_VALGRIND=1 tests/run-unit $(B)/tests $(UNIT_BIN:$(B)/tests/%=%)
 
 # Network tier: real kernel, nftables, dnsmasq inside namespaces the tests create (needs root).
-check-net: all
+check-net: all net-bins
 	tests/run-integration net
 
 # End-to-end: real VMs (QEMU) in a sandboxed world of namespaces (needs root).

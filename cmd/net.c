@@ -8,7 +8,7 @@
 #include "../net/net.h"
 
 static void print_list(FILE *f, const char *label, const nbx_strv *v, const char *none) {
-        fprintf(f, "%-12s", label);
+        fprintf(f, "%-13s", label);
         if (v->n == 0)
                 fprintf(f, "%s", none);
         for (size_t i = 0; i < v->n; i++)
@@ -85,24 +85,24 @@ static int show(nbx_cli *cli, bool json) {
                         json_decref(j);
                 }
         } else {
-                fprintf(o, "%-12sslot %u: %s, guest %s (%s), gateway %s\n", "network:", slot,
+                fprintf(o, "%-13sslot %u: %s, guest %s (%s), gateway %s\n", "network:", slot,
                         a.tap, t.guest_ip, a.mac_str, t.host_ip);
-                fprintf(o, "%-12s%s\n", "mode:", nbx_net_mode_name(info.mode));
+                fprintf(o, "%-13s%s\n", "mode:", nbx_net_mode_name(info.mode));
                 if (info.mode == NBX_NET_FILTERED) {
                         print_list(o, "domains:", &info.domains, "(none: every name is refused)");
                         print_list(o, "ports:", &info.ports, "(none)");
                         print_list(o, "allow set:", &info.allowed_addrs,
                                    "(empty: no allowed name resolved yet)");
                 }
-                fprintf(o, "%-12s%llu packets, %llu bytes\n", "dropped:",
+                fprintf(o, "%-13s%llu packets, %llu bytes\n", "dropped:",
                         (unsigned long long) info.dropped_packets,
                         (unsigned long long) info.dropped_bytes);
                 if (info.mode == NBX_NET_FILTERED)
                         print_list(o, "refused DNS:", &info.denied_names, "(none)");
                 if (info.dnsmasq_pid)
-                        fprintf(o, "%-12spid %d\n", "dnsmasq:", (int) info.dnsmasq_pid);
+                        fprintf(o, "%-13spid %d\n", "dnsmasq:", (int) info.dnsmasq_pid);
                 else
-                        fprintf(o, "%-12snot running (DHCP/DNS for the guest are down)\n",
+                        fprintf(o, "%-13snot running (DHCP/DNS for the guest are down)\n",
                                 "dnsmasq:");
         }
         nbx_net_info_done(&info);

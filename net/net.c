@@ -19,22 +19,6 @@
 #include "nft.h"
 #include "nl.h"
 
-/* Weak until net/nft.c (the firewall, written in parallel) is in the tree: the library must link
- * without it, and bring-up fails closed with a clear error when it is missing. */
-#pragma weak nbx_nft_slot_add
-#pragma weak nbx_nft_slot_update
-#pragma weak nbx_nft_slot_del
-#pragma weak nbx_nft_allow_set_name
-#pragma weak nbx_nft_slot_counters
-#pragma weak nbx_nft_allow_list
-
-static int nft_missing(nbx_error **err) {
-        if (nbx_nft_slot_add && nbx_nft_slot_update && nbx_nft_slot_del && nbx_nft_allow_set_name &&
-            nbx_nft_slot_counters && nbx_nft_allow_list)
-                return 0;
-        return nbx_error_set(err, ENOSYS, "this nixbox was built without the firewall (net/nft.c)");
-}
-
 #define POLICY_FILE "policy.json"
 #define DENIED_MAX 20
 
@@ -126,10 +110,7 @@ static void set_allow_name(unsigned slot, char name[32]) {
 int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
         nbx_slot_addr a;
         _cleanup_free_ char *dir = NULL;
-        int r = nft_missing(err);
-        if (r < 0)
-                return r;
-        r = derive(p->runtime_dir, &p->pool, p->slot, &a, &dir, err);
+        int r = derive(p->runtime_dir, &p->pool, p->slot, &a, &dir, err);
         if (r < 0)
                 return r;
         nbx_slot_addr_text t;
@@ -207,10 +188,7 @@ undo_files:
 int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, nbx_error **err) {
         nbx_slot_addr a;
         _cleanup_free_ char *dir = NULL;
-        int r = nft_missing(err);
-        if (r < 0)
-                return r;
-        r = derive(runtime_dir, pool, slot, &a, &dir, err);
+        int r = derive(runtime_dir, pool, slot, &a, &dir, err);
         if (r < 0)
                 return r;
         _cleanup_nl_ nbx_nl rt = {0};
@@ -228,10 +206,7 @@ int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, n
 int nbx_net_reload(const nbx_net_params *p, nbx_error **err) {
         nbx_slot_addr a;
         _cleanup_free_ char *dir = NULL;
-        int r = nft_missing(err);
-        if (r < 0)
-                return r;
-        r = derive(p->runtime_dir, &p->pool, p->slot, &a, &dir, err);
+        int r = derive(p->runtime_dir, &p->pool, p->slot, &a, &dir, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *pol = nbx_path_join(dir, POLICY_FILE);
@@ -285,10 +260,7 @@ int nbx_net_info_get(const char *runtime_dir, const nbx_pool *pool, unsigned slo
                      nbx_net_info *ret, nbx_error **err) {
         nbx_slot_addr a;
         _cleanup_free_ char *dir = NULL;
-        int r = nft_missing(err);
-        if (r < 0)
-                return r;
-        r = derive(runtime_dir, pool, slot, &a, &dir, err);
+        int r = derive(runtime_dir, pool, slot, &a, &dir, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *pol = nbx_path_join(dir, POLICY_FILE);
