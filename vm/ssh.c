@@ -295,7 +295,19 @@ static int try_banner(const struct sockaddr_in *sa, uint64_t deadline_ms) {
         }
 }
 
+static int wait_port(const nbx_ssh_target *t, const char *host, uint16_t port,
+                     uint64_t deadline_ms, nbx_error **err);
+
 int nbx_ssh_wait_port(const char *host, uint16_t port, uint64_t deadline_ms, nbx_error **err) {
+        return wait_port(NULL, host, port, deadline_ms, err);
+}
+
+static bool gave_up(const nbx_ssh_target *t) {
+        return t && t->keep_waiting && !t->keep_waiting(t->keep_waiting_data);
+}
+
+static int wait_port(const nbx_ssh_target *t, const char *host, uint16_t port,
+                     uint64_t deadline_ms, nbx_error **err) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
         if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
                 return nbx_error_set(err, EINVAL, "ssh: bad address %s", host);
@@ -303,9 +315,14 @@ int nbx_ssh_wait_port(const char *host, uint16_t port, uint64_t deadline_ms, nbx
         b.max_us = 250000;
         int last = 0;
         for (;;) {
-                last = try_banner(&sa, deadline_ms);
+                /* each attempt is bounded so a dead VM is noticed */
+                uint64_t attempt = nbx_now_ms() + 2000;
+                last = try_banner(&sa, attempt < deadline_ms ? attempt : deadline_ms);
                 if (last == 0)
                         return 0;
+                if (gave_up(t))
+                        return nbx_error_set(err, ECONNABORTED,
+                                             "stopped waiting for SSH on %s: the VM is gone", host);
                 if (!nbx_backoff_sleep(&b, deadline_ms))
                         break;
         }
@@ -372,7 +389,7 @@ static int plain_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, 
 
 int nbx_ssh_connect(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, pid_t *ret_pid,
                     nbx_error **err) {
-        int r = nbx_ssh_wait_port(t->host, t->port ? t->port : 22, deadline_ms, err);
+        int r = wait_port(t, t->host, t->port ? t->port : 22, deadline_ms, err);
         if (r < 0)
                 return r;
         nbx_backoff b = NBX_BACKOFF_INIT;
@@ -389,6 +406,10 @@ int nbx_ssh_connect(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, p
                 }
                 if (r != -EAGAIN && r != -ETIMEDOUT)
                         return r;
+                if (gave_up(t))
+                        return nbx_error_set(err, ECONNABORTED,
+                                             "stopped waiting for SSH on %s: the VM is gone",
+                                             t->host);
                 if (r == -ETIMEDOUT || !nbx_backoff_sleep(&b, deadline_ms))
                         return nbx_error_set(err, ETIMEDOUT,
                                              "SSH login to %s@%s failed (%u attempts): host key "

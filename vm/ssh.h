@@ -33,6 +33,9 @@ typedef struct nbx_ssh_target {
         const char *control_path; /* connection master socket; NULL = none */
         uid_t uid;                /* ssh runs as this user (the invoker) */
         gid_t gid;
+        /* Optional: nbx_ssh_connect gives up early when this returns false (the VM died). */
+        bool (*keep_waiting)(void *data);
+        void *keep_waiting_data;
 } nbx_ssh_target;
 
 enum nbx_ssh_mode {
