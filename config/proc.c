@@ -165,6 +165,7 @@ static int drain(int out_fd, int err_fd, char **out, size_t *out_len, char **err
                                         return -ENOMEM;
                                 *bufs[i] = nb;
                                 caps[i] = cap;
+                                nb[*lens[i]] = '\0'; /* terminated even if EOF comes next */
                         }
                         ssize_t n = read(p[i].fd, *bufs[i] + *lens[i], 4096);
                         if (n < 0 && errno == EINTR)
