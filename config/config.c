@@ -28,13 +28,13 @@ int nbx_host_facts_get(nbx_host_facts *ret, nbx_error **err) {
         unsigned long long kb = 0;
         if (!p || sscanf(p, "MemTotal: %llu kB", &kb) != 1 || kb == 0)
                 return nbx_error_set(err, EINVAL, "no MemTotal in /proc/meminfo");
-        *ret = (nbx_host_facts){.cores = (unsigned) cores, .memory_mb = kb / 1024};
+        *ret = (nbx_host_facts){.cores = (unsigned)cores, .memory_mb = kb / 1024};
         return 0;
 }
 
 const char *nbx_ip_to_string(const nbx_ip *ip, char *buf, size_t size) {
-        const void *a = ip->family == AF_INET6 ? (const void *) &ip->v6 : (const void *) &ip->v4;
-        if (!inet_ntop(ip->family == AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t) size))
+        const void *a = ip->family == AF_INET6 ? (const void *)&ip->v6 : (const void *)&ip->v4;
+        if (!inet_ntop(ip->family == AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)size))
                 snprintf(buf, size, "?");
         return buf;
 }
@@ -65,8 +65,8 @@ static int read_nameservers(const char *path, nbx_ip *out, size_t *n, nbx_error 
                         continue;
                 bool dup = false;
                 for (size_t i = 0; i < *n; i++)
-                        dup = dup || (out[i].family == ip.family &&
-                                      memcmp(&out[i], &ip, sizeof(ip)) == 0);
+                        dup = dup ||
+                              (out[i].family == ip.family && memcmp(&out[i], &ip, sizeof(ip)) == 0);
                 if (!dup && *n < NBX_MAX_DNS)
                         out[(*n)++] = ip;
         }
@@ -196,11 +196,11 @@ int nbx_config_load(const char *project_dir, const nbx_config_opts *opts, nbx_co
         _cleanup_free_ char *plugins_dir = abs_dir(opts->plugins_dir, "plugins");
         _cleanup_free_ char *nix_dir = abs_dir(opts->nix_dir, "nix");
         if (!plugins_dir || !nix_dir)
-                return nbx_error_setx(err, NBX_EXIT_PREREQ, errno ? errno : ENOENT,
-                                      "nixbox's data folder (%s) is missing",
-                                      !nix_dir ? (opts->nix_dir ? opts->nix_dir : "nix")
-                                               : (opts->plugins_dir ? opts->plugins_dir
-                                                                    : "plugins"));
+                return nbx_error_setx(
+                        err, NBX_EXIT_PREREQ, errno ? errno : ENOENT,
+                        "nixbox's data folder (%s) is missing",
+                        !nix_dir ? (opts->nix_dir ? opts->nix_dir : "nix")
+                                 : (opts->plugins_dir ? opts->plugins_dir : "plugins"));
 
         nbx_invoker inv = {0};
         bool have_inv = false;
@@ -250,8 +250,8 @@ int nbx_config_load(const char *project_dir, const nbx_config_opts *opts, nbx_co
                                       .host_home = opts->host_home ? opts->host_home : inv.home,
                                       .guest_home = guest_home,
                                       .host = host,
-                                      .resolv_conf = opts->resolv_conf ? opts->resolv_conf
-                                                                       : RESOLV_CONF,
+                                      .resolv_conf =
+                                              opts->resolv_conf ? opts->resolv_conf : RESOLV_CONF,
                                       .resolv_conf_fallback = opts->resolv_conf_fallback};
                 c.project_dir = strdup(root);
                 c.config_path = strdup(cfg);

@@ -24,8 +24,8 @@ static json_t *dns_json(const nbx_config *c) {
         json_t *a = json_array();
         for (size_t i = 0; a && i < c->n_upstream_dns; i++) {
                 char buf[INET6_ADDRSTRLEN];
-                json_array_append_new(a, json_string(nbx_ip_to_string(&c->upstream_dns[i], buf,
-                                                                       sizeof(buf))));
+                json_array_append_new(
+                        a, json_string(nbx_ip_to_string(&c->upstream_dns[i], buf, sizeof(buf))));
         }
         return a;
 }
@@ -34,10 +34,10 @@ static json_t *values_json(const nbx_config *c, bool show_secrets) {
         json_t *mounts = json_array(), *ports = json_array(), *env = json_object(),
                *hooks = json_object(), *plugins = json_array();
         for (size_t i = 0; i < c->n_mounts; i++)
-                json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "source",
-                                                        c->mounts[i].source, "target",
-                                                        c->mounts[i].target, "readonly",
-                                                        c->mounts[i].readonly));
+                json_array_append_new(mounts,
+                                      json_pack("{s:s, s:s, s:b}", "source", c->mounts[i].source,
+                                                "target", c->mounts[i].target, "readonly",
+                                                c->mounts[i].readonly));
         for (size_t i = 0; i < c->n_ports; i++)
                 json_array_append_new(ports, json_integer(c->ports[i]));
         for (size_t i = 0; i < c->n_env; i++)
@@ -53,18 +53,18 @@ static json_t *values_json(const nbx_config *c, bool show_secrets) {
                                                 "file",
                                                 i < c->plugin_files.n ? c->plugin_files.v[i] : "",
                                                 "builtin", !strchr(c->plugins.v[i], '/')));
-        return json_pack(
-                "{s:s, s:s, s:o, s:s, s:{s:I, s:I}, s:o, s:{s:s, s:o, s:o, s:o, s:b},"
-                " s:{s:o, s:o}, s:o, s:o, s:o, s:{s:s, s:s?, s:s}}",
-                "projectDir", c->project_dir, "configPath", c->config_path, "plugins", plugins,
-                "name", c->name, "resources", "vcpus", (json_int_t) c->vcpus, "memoryMB",
-                (json_int_t) c->memory_mb, "mounts", mounts, "network", "mode",
-                nbx_net_mode_name(c->net_mode), "domains", strv_json(&c->domains), "ports", ports,
-                "upstreamDns", dns_json(c), "allowPrivate", c->allow_private, "nix", "packages",
-                strv_json(&c->nix_packages), "ldLibraries", strv_json(&c->nix_ld_libraries),
-                "scripts", strv_json(&c->scripts), "env", env, "hooks", hooks, "vm", "hypervisor",
-                nbx_hypervisor_name(c->hypervisor), "image", c->image, "accel",
-                nbx_accel_name(c->accel));
+        return json_pack("{s:s, s:s, s:o, s:s, s:{s:I, s:I}, s:o, s:{s:s, s:o, s:o, s:o, s:b},"
+                         " s:{s:o, s:o}, s:o, s:o, s:o, s:{s:s, s:s?, s:s}}",
+                         "projectDir", c->project_dir, "configPath", c->config_path, "plugins",
+                         plugins, "name", c->name, "resources", "vcpus", (json_int_t)c->vcpus,
+                         "memoryMB", (json_int_t)c->memory_mb, "mounts", mounts, "network", "mode",
+                         nbx_net_mode_name(c->net_mode), "domains", strv_json(&c->domains), "ports",
+                         ports, "upstreamDns", dns_json(c), "allowPrivate", c->allow_private, "nix",
+                         "packages", strv_json(&c->nix_packages), "ldLibraries",
+                         strv_json(&c->nix_ld_libraries), "scripts", strv_json(&c->scripts), "env",
+                         env, "hooks", hooks, "vm", "hypervisor",
+                         nbx_hypervisor_name(c->hypervisor), "image", c->image, "accel",
+                         nbx_accel_name(c->accel));
 }
 
 static json_t *origins_json(const nbx_config *c) {
@@ -165,8 +165,7 @@ int nbx_config_to_text(const nbx_config *c, bool show_secrets, char **ret, nbx_e
         list(&b, "network.domains", &c->domains, &o->domains);
         for (size_t i = 0; i < c->n_ports; i++) {
                 snprintf(tmp, sizeof(tmp), "%u", c->ports[i]);
-                line(&b, i == 0 ? "network.ports" : "", tmp,
-                     i < o->ports.n ? o->ports.v[i] : NULL);
+                line(&b, i == 0 ? "network.ports" : "", tmp, i < o->ports.n ? o->ports.v[i] : NULL);
         }
         if (c->n_upstream_dns == 0)
                 line(&b, "network.upstreamDns", "[]", NULL);
@@ -185,8 +184,7 @@ int nbx_config_to_text(const nbx_config *c, bool show_secrets, char **ret, nbx_e
                 if (asprintf(&key, "env.%s", c->env[i].name) < 0)
                         key = NULL;
                 val = nbx_quote(show_secrets ? c->env[i].value : SECRET_MASK, 200);
-                line(&b, key ? key : "env", val ? val : "?",
-                     i < o->env.n ? o->env.v[i] : NULL);
+                line(&b, key ? key : "env", val ? val : "?", i < o->env.n ? o->env.v[i] : NULL);
         }
         for (int h = 0; h < NBX_HOOK_COUNT; h++) {
                 snprintf(tmp, sizeof(tmp), "hooks.%s", nbx_hook_name(h));

@@ -100,10 +100,10 @@ int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err
                         "",
                         "--argstr",
                         "configFile",
-                        (char *) o->config_path,
+                        (char *)o->config_path,
                         "--argstr",
                         "pluginsDir",
-                        (char *) o->plugins_dir,
+                        (char *)o->plugins_dir,
                         wrapper,
                         NULL};
 
@@ -115,8 +115,7 @@ int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err
                 so.gid = o->gid;
                 if (o->home) {
                         if (env_with_home(o->home, &env) < 0)
-                                return nbx_error_set(err, ENOMEM, "evaluating %s",
-                                                     o->config_path);
+                                return nbx_error_set(err, ENOMEM, "evaluating %s", o->config_path);
                         so.envp = env.v;
                 }
         }

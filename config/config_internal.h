@@ -36,5 +36,4 @@ typedef struct nbx_config_eval_opts {
 int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err);
 
 /* Validate each source (user config and plugins) and merge them into c (zeroed by the caller). */
-int nbx_config_merge(const json_t *eval, const nbx_config_ctx *ctx, nbx_config *c,
-                     nbx_error **err);
+int nbx_config_merge(const json_t *eval, const nbx_config_ctx *ctx, nbx_config *c, nbx_error **err);

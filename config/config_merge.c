@@ -43,9 +43,8 @@ static int failv(const source *s, nbx_error **err, const char *field, const char
         if (s->is_user)
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, 0, "%s%s%s (%s)", field ? field : "",
                                       field ? ": " : "", body ? body : fmt, s->file);
-        return nbx_error_setx(err, NBX_EXIT_CONFIG, 0, "%s%s%s (plugin %s: %s)",
-                              field ? field : "", field ? ": " : "", body ? body : fmt, s->origin,
-                              s->file);
+        return nbx_error_setx(err, NBX_EXIT_CONFIG, 0, "%s%s%s (plugin %s: %s)", field ? field : "",
+                              field ? ": " : "", body ? body : fmt, s->origin, s->file);
 }
 
 static int fail(const source *s, nbx_error **err, const char *field, const char *fmt, ...)
@@ -63,7 +62,7 @@ static int fail_wrap(const source *s, nbx_error **err, const char *field) {
         if (!err || !*err)
                 return -EINVAL;
         (*err)->exit_code = NBX_EXIT_CONFIG;
-        (void) nbx_error_wrap(err, "%s", field);
+        (void)nbx_error_wrap(err, "%s", field);
         if (s->is_user)
                 return nbx_error_append(err, " (%s)", s->file);
         return nbx_error_append(err, " (plugin %s: %s)", s->origin, s->file);
@@ -121,25 +120,32 @@ typedef struct schema_field {
 } schema_field;
 
 static const schema_field resources_f[] = {{"vcpus", K_INT, NULL}, {"memoryMB", K_INT, NULL}, {0}};
-static const schema_field network_f[] = {{"mode", K_STR, NULL},          {"domains", K_STRLIST, NULL},
-                                  {"ports", K_INTLIST, NULL},     {"upstreamDns", K_STRLIST, NULL},
-                                  {"allowPrivate", K_BOOL, NULL}, {0}};
-static const schema_field nix_f[] = {{"packages", K_STRLIST, NULL}, {"ldLibraries", K_STRLIST, NULL}, {0}};
+static const schema_field network_f[] = {
+        {"mode", K_STR, NULL},          {"domains", K_STRLIST, NULL},
+        {"ports", K_INTLIST, NULL},     {"upstreamDns", K_STRLIST, NULL},
+        {"allowPrivate", K_BOOL, NULL}, {0}};
+static const schema_field nix_f[] = {
+        {"packages", K_STRLIST, NULL}, {"ldLibraries", K_STRLIST, NULL}, {0}};
 static const schema_field hooks_f[] = {{"pre-up", K_STRLIST, NULL},
-                                {"post-up", K_STRLIST, NULL},
-                                {"pre-down", K_STRLIST, NULL},
-                                {"post-down", K_STRLIST, NULL},
-                                {0}};
+                                       {"post-up", K_STRLIST, NULL},
+                                       {"pre-down", K_STRLIST, NULL},
+                                       {"post-down", K_STRLIST, NULL},
+                                       {0}};
 static const schema_field vm_f[] = {
         {"hypervisor", K_STR, NULL}, {"image", K_STR, NULL}, {"accel", K_STR, NULL}, {0}};
 static const schema_field mount_f[] = {
         {"source", K_STR, NULL}, {"target", K_STR, NULL}, {"readonly", K_BOOL, NULL}, {0}};
-static const schema_field top_f[] = {{"plugins", K_PLUGINS, NULL},  {"name", K_STR, NULL},
-                              {"resources", K_OBJ, resources_f}, {"mounts", K_MOUNTS, mount_f},
-                              {"network", K_OBJ, network_f},  {"nix", K_OBJ, nix_f},
-                              {"scripts", K_STRLIST, NULL},   {"env", K_STRMAP, NULL},
-                              {"hooks", K_OBJ, hooks_f},      {"vm", K_OBJ, vm_f},
-                              {0}};
+static const schema_field top_f[] = {{"plugins", K_PLUGINS, NULL},
+                                     {"name", K_STR, NULL},
+                                     {"resources", K_OBJ, resources_f},
+                                     {"mounts", K_MOUNTS, mount_f},
+                                     {"network", K_OBJ, network_f},
+                                     {"nix", K_OBJ, nix_f},
+                                     {"scripts", K_STRLIST, NULL},
+                                     {"env", K_STRMAP, NULL},
+                                     {"hooks", K_OBJ, hooks_f},
+                                     {"vm", K_OBJ, vm_f},
+                                     {0}};
 
 /* Optimal string alignment distance (edits and adjacent transpositions), case-insensitive. */
 static size_t edit_distance(const char *a, const char *b) {
@@ -153,15 +159,15 @@ static size_t edit_distance(const char *a, const char *b) {
                 d[0][j] = j;
         for (size_t i = 1; i <= la; i++)
                 for (size_t j = 1; j <= lb; j++) {
-                        int ca = tolower((unsigned char) a[i - 1]);
-                        int cb = tolower((unsigned char) b[j - 1]);
+                        int ca = tolower((unsigned char)a[i - 1]);
+                        int cb = tolower((unsigned char)b[j - 1]);
                         size_t best = d[i - 1][j - 1] + (ca != cb);
                         if (d[i - 1][j] + 1 < best)
                                 best = d[i - 1][j] + 1;
                         if (d[i][j - 1] + 1 < best)
                                 best = d[i][j - 1] + 1;
-                        if (i > 1 && j > 1 && ca == tolower((unsigned char) b[j - 2]) &&
-                            tolower((unsigned char) a[i - 2]) == cb && d[i - 2][j - 2] + 1 < best)
+                        if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                            tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1 < best)
                                 best = d[i - 2][j - 2] + 1;
                         d[i][j] = best;
                 }
@@ -189,8 +195,8 @@ static char *index_path(const char *prefix, size_t i) {
         return p;
 }
 
-static int fail_unknown(const source *s, nbx_error **err, const schema_field *fs, const char *prefix,
-                        const char *key) {
+static int fail_unknown(const source *s, nbx_error **err, const schema_field *fs,
+                        const char *prefix, const char *key) {
         _cleanup_free_ char *path = join_path(prefix, key);
         const schema_field *best = NULL;
         size_t best_d = SIZE_MAX;
@@ -232,13 +238,14 @@ static int check_value(const source *s, const schema_field *f, const json_t *v, 
         case K_INT:
                 return json_is_integer(v) ? 0 : fail_type(s, err, path, "an integer", v);
         case K_BOOL:
-                return json_is_boolean(v) ? 0 : fail_type(s, err, path, "a boolean (true or false)", v);
+                return json_is_boolean(v) ? 0
+                                          : fail_type(s, err, path, "a boolean (true or false)", v);
         case K_STRMAP: {
                 if (!json_is_object(v))
                         return fail_type(s, err, path, "an attribute set of strings", v);
                 const char *k;
                 json_t *x;
-                json_object_foreach((json_t *) v, k, x) {
+                json_object_foreach((json_t *)v, k, x) {
                         if (!json_is_string(x)) {
                                 _cleanup_free_ char *p = join_path(path, k);
                                 return fail_type(s, err, p, "a string", x);
@@ -265,14 +272,14 @@ static int check_value(const source *s, const schema_field *f, const json_t *v, 
                         if (f->kind == K_INTLIST && !json_is_integer(x))
                                 return fail_type(s, err, p, "an integer", x);
                         if (f->kind == K_PLUGINS && !json_is_string(x))
-                                return fail_type(s, err, p,
-                                                 "a plugin name (\"aws\") or path (./my-plugin.nix)",
-                                                 x);
+                                return fail_type(
+                                        s, err, p,
+                                        "a plugin name (\"aws\") or path (./my-plugin.nix)", x);
                         if (f->kind == K_MOUNTS) {
                                 if (!json_is_object(x))
-                                        return fail_type(
-                                                s, err, p,
-                                                "a mount { source = ...; target = ...; }", x);
+                                        return fail_type(s, err, p,
+                                                         "a mount { source = ...; target = ...; }",
+                                                         x);
                                 int r = check_obj(s, f->sub, x, p, err);
                                 if (r < 0)
                                         return r;
@@ -281,8 +288,9 @@ static int check_value(const source *s, const schema_field *f, const json_t *v, 
                                         const json_t *y = json_object_get(x, need[k]);
                                         if (!y || json_is_null(y)) {
                                                 _cleanup_free_ char *pp = join_path(p, need[k]);
-                                                return fail(s, err, pp, "missing (a mount needs "
-                                                                        "source and target)");
+                                                return fail(s, err, pp,
+                                                            "missing (a mount needs "
+                                                            "source and target)");
                                         }
                                 }
                         }
@@ -297,7 +305,7 @@ static int check_obj(const source *s, const schema_field *fs, const json_t *o, c
                      nbx_error **err) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *) o, k, v) {
+        json_object_foreach((json_t *)o, k, v) {
                 const schema_field *f = find_field(fs, k);
                 if (!f)
                         return fail_unknown(s, err, fs, prefix, k);
@@ -338,10 +346,10 @@ static bool valid_name(const char *n) {
         size_t len = strlen(n);
         if (len == 0 || len > NBX_MAX_NAME)
                 return false;
-        if (!(islower((unsigned char) n[0]) || isdigit((unsigned char) n[0])))
+        if (!(islower((unsigned char)n[0]) || isdigit((unsigned char)n[0])))
                 return false;
         for (const char *p = n; *p; p++)
-                if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) || *p == '-'))
+                if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-'))
                         return false;
         return true;
 }
@@ -351,22 +359,22 @@ static bool valid_attr_path(const char *p) {
         if (len == 0 || len > MAX_ATTR_PATH || p[0] == '.' || p[len - 1] == '.' || strstr(p, ".."))
                 return false;
         for (const char *c = p; *c; c++)
-                if (!(isalnum((unsigned char) *c) || strchr("_.+-", *c)))
+                if (!(isalnum((unsigned char)*c) || strchr("_.+-", *c)))
                         return false;
         return true;
 }
 
 static bool valid_env_name(const char *n) {
-        if (!*n || strlen(n) > MAX_ENV_NAME || !(isalpha((unsigned char) n[0]) || n[0] == '_'))
+        if (!*n || strlen(n) > MAX_ENV_NAME || !(isalpha((unsigned char)n[0]) || n[0] == '_'))
                 return false;
         for (const char *p = n; *p; p++)
-                if (!(isalnum((unsigned char) *p) || *p == '_'))
+                if (!(isalnum((unsigned char)*p) || *p == '_'))
                         return false;
         return true;
 }
 
 static bool has_control(const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
                 if (*p < 0x20 || *p == 0x7f)
                         return true;
         return false;
@@ -374,8 +382,8 @@ static bool has_control(const char *s) {
 
 /* A host path: "~" and "~/..." from the host home, relative from the project folder; must
  * exist.  *ret is canonical (realpath). */
-static int host_path(const source *s, const nbx_config_ctx *ctx, const char *field,
-                     const char *in, char **ret, nbx_error **err) {
+static int host_path(const source *s, const nbx_config_ctx *ctx, const char *field, const char *in,
+                     char **ret, nbx_error **err) {
         _cleanup_free_ char *q = nbx_quote(in, 200);
         if (!*in)
                 return fail(s, err, field, "empty path");
@@ -384,8 +392,8 @@ static int host_path(const source *s, const nbx_config_ctx *ctx, const char *fie
         _cleanup_free_ char *abs = NULL;
         if (in[0] == '~') {
                 if (in[1] != '\0' && in[1] != '/')
-                        return fail(s, err, field,
-                                    "%s: only ~ and ~/... are supported (not ~user)", q);
+                        return fail(s, err, field, "%s: only ~ and ~/... are supported (not ~user)",
+                                    q);
                 if (asprintf(&abs, "%s%s", ctx->host_home, in + 1) < 0)
                         return -ENOMEM;
         } else if (in[0] == '/') {
@@ -406,14 +414,14 @@ static int host_path(const source *s, const nbx_config_ctx *ctx, const char *fie
 
 /* A guest path: "~" and "~/..." from the guest home, else absolute; normalized (no "//", no
  * trailing "/"); "." and ".." components and "/" itself are rejected. */
-static int guest_path(const source *s, const nbx_config_ctx *ctx, const char *field,
-                      const char *in, char **ret, nbx_error **err) {
+static int guest_path(const source *s, const nbx_config_ctx *ctx, const char *field, const char *in,
+                      char **ret, nbx_error **err) {
         _cleanup_free_ char *q = nbx_quote(in, 200);
         _cleanup_free_ char *abs = NULL;
         if (in[0] == '~') {
                 if (in[1] != '\0' && in[1] != '/')
-                        return fail(s, err, field,
-                                    "%s: only ~ and ~/... are supported (not ~user)", q);
+                        return fail(s, err, field, "%s: only ~ and ~/... are supported (not ~user)",
+                                    q);
                 if (asprintf(&abs, "%s/%s", ctx->guest_home, in + 1) < 0)
                         return -ENOMEM;
         } else if (in[0] == '/') {
@@ -437,7 +445,7 @@ static int guest_path(const source *s, const nbx_config_ctx *ctx, const char *fi
                 if (!*p)
                         break;
                 char *end = strchrnul(p, '/');
-                size_t n = (size_t) (end - p);
+                size_t n = (size_t)(end - p);
                 if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
                         return fail(s, err, field, "%s: \".\" and \"..\" are not allowed", q);
                 *o++ = '/';
@@ -499,7 +507,7 @@ static int parse_enum(const source *s, const char *field, const char *v, const c
                       size_t n, int *ret, nbx_error **err) {
         for (size_t i = 0; i < n; i++)
                 if (strcmp(v, names[i]) == 0) {
-                        *ret = (int) i;
+                        *ret = (int)i;
                         return 0;
                 }
         char list[256] = "";
@@ -518,16 +526,16 @@ static const char *const accel_names[] = {"auto", "kvm", "tcg"};
 static const char *const hook_names[] = {"pre-up", "post-up", "pre-down", "post-down"};
 
 const char *nbx_net_mode_name(enum nbx_net_mode m) {
-        return (unsigned) m < NBX_ARRAY_SIZE(mode_names) ? mode_names[m] : "?";
+        return (unsigned)m < NBX_ARRAY_SIZE(mode_names) ? mode_names[m] : "?";
 }
 const char *nbx_hypervisor_name(enum nbx_hypervisor h) {
-        return (unsigned) h < NBX_ARRAY_SIZE(hv_names) ? hv_names[h] : "?";
+        return (unsigned)h < NBX_ARRAY_SIZE(hv_names) ? hv_names[h] : "?";
 }
 const char *nbx_accel_name(enum nbx_accel a) {
-        return (unsigned) a < NBX_ARRAY_SIZE(accel_names) ? accel_names[a] : "?";
+        return (unsigned)a < NBX_ARRAY_SIZE(accel_names) ? accel_names[a] : "?";
 }
 const char *nbx_hook_name(enum nbx_hook h) {
-        return (unsigned) h < NBX_ARRAY_SIZE(hook_names) ? hook_names[h] : "?";
+        return (unsigned)h < NBX_ARRAY_SIZE(hook_names) ? hook_names[h] : "?";
 }
 
 /* A deduplicated list of validated strings (domains, packages, ...). */
@@ -585,10 +593,10 @@ static int merge_ports(const source *s, const json_t *list, nbx_config *c, nbx_e
                 json_int_t v = json_integer_value(x);
                 if (v < 1 || v > 65535)
                         return fail(s, err, p, "expected a TCP port 1..65535, got %lld",
-                                    (long long) v);
+                                    (long long)v);
                 bool dup = false;
                 for (size_t k = 0; k < c->n_ports; k++)
-                        dup = dup || c->ports[k] == (uint16_t) v;
+                        dup = dup || c->ports[k] == (uint16_t)v;
                 if (dup)
                         continue;
                 if (c->n_ports >= NBX_MAX_PORTS)
@@ -597,7 +605,7 @@ static int merge_ports(const source *s, const json_t *list, nbx_config *c, nbx_e
                 if (!n)
                         return -ENOMEM;
                 c->ports = n;
-                c->ports[c->n_ports++] = (uint16_t) v;
+                c->ports[c->n_ports++] = (uint16_t)v;
                 if (nbx_strv_pushf(&c->origins.ports, "%s", s->origin) < 0)
                         return -ENOMEM;
         }
@@ -684,7 +692,7 @@ static int merge_env(const source *s, const json_t *env, nbx_config *c, nbx_erro
                 return 0;
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *) env, k, x) {
+        json_object_foreach((json_t *)env, k, x) {
                 _cleanup_free_ char *p = join_path("env", k);
                 _cleanup_free_ char *q = nbx_quote(k, 80);
                 if (!valid_env_name(k))
@@ -701,8 +709,7 @@ static int merge_env(const source *s, const json_t *env, nbx_config *c, nbx_erro
                                 idx = i; /* shallow merge: the later source wins */
                 if (idx == c->n_env) {
                         if (c->n_env >= NBX_MAX_ENV)
-                                return fail(s, err, "env", "more than %d variables",
-                                            NBX_MAX_ENV);
+                                return fail(s, err, "env", "more than %d variables", NBX_MAX_ENV);
                         nbx_env_var *n = realloc(c->env, (c->n_env + 1) * sizeof(*n));
                         if (!n)
                                 return -ENOMEM;
@@ -741,8 +748,7 @@ static int merge_hooks(const source *s, const json_t *hooks, nbx_config *c, nbx_
                                 return fail(s, err, p, "command longer than %d bytes",
                                             MAX_HOOK_LEN);
                         if (c->hooks[h].n >= NBX_MAX_HOOKS)
-                                return fail(s, err, field, "more than %d commands",
-                                            NBX_MAX_HOOKS);
+                                return fail(s, err, field, "more than %d commands", NBX_MAX_HOOKS);
                         if (push_with_origin(&c->hooks[h], &c->origins.hooks[h], cmd, s) < 0)
                                 return -ENOMEM;
                 }
@@ -760,7 +766,7 @@ static int merge_source(const source *s, const nbx_config_ctx *ctx, nbx_config *
                 if (!n)
                         return -ENOMEM;
                 for (char *p = n; *p; p++)
-                        *p = (char) tolower((unsigned char) *p);
+                        *p = (char)tolower((unsigned char)*p);
                 if (!valid_name(n)) {
                         _cleanup_free_ char *q = nbx_quote(json_string_value(v), 80);
                         return fail(s, err, "name",
@@ -773,21 +779,21 @@ static int merge_source(const source *s, const nbx_config_ctx *ctx, nbx_config *
         }
         if ((v = at(o, "resources", "vcpus"))) {
                 json_int_t n = json_integer_value(v);
-                if (n < 1 || (uint64_t) n > ctx->host.cores)
+                if (n < 1 || (uint64_t)n > ctx->host.cores)
                         return fail(s, err, "resources.vcpus",
                                     "expected 1..%u (this host's CPU count), got %lld",
-                                    ctx->host.cores, (long long) n);
-                c->vcpus = (unsigned) n;
+                                    ctx->host.cores, (long long)n);
+                c->vcpus = (unsigned)n;
                 if (set_origin(&c->origins.vcpus, s) < 0)
                         return -ENOMEM;
         }
         if ((v = at(o, "resources", "memoryMB"))) {
                 json_int_t n = json_integer_value(v);
-                if (n < 256 || (uint64_t) n > ctx->host.memory_mb)
+                if (n < 256 || (uint64_t)n > ctx->host.memory_mb)
                         return fail(s, err, "resources.memoryMB",
                                     "expected 256..%llu (this host's RAM in MB), got %lld",
-                                    (unsigned long long) ctx->host.memory_mb, (long long) n);
-                c->memory_mb = (unsigned) n;
+                                    (unsigned long long)ctx->host.memory_mb, (long long)n);
+                c->memory_mb = (unsigned)n;
                 if (set_origin(&c->origins.memory_mb, s) < 0)
                         return -ENOMEM;
         }
@@ -805,7 +811,7 @@ static int merge_source(const source *s, const nbx_config_ctx *ctx, nbx_config *
                 if ((r = parse_enum(s, "network.mode", json_string_value(v), mode_names,
                                     NBX_ARRAY_SIZE(mode_names), &m, err)) < 0)
                         return r;
-                c->net_mode = (enum nbx_net_mode) m;
+                c->net_mode = (enum nbx_net_mode)m;
                 if (set_origin(&c->origins.net_mode, s) < 0)
                         return -ENOMEM;
         }
@@ -821,8 +827,8 @@ static int merge_source(const source *s, const nbx_config_ctx *ctx, nbx_config *
                 if (set_origin(&c->origins.allow_private, s) < 0)
                         return -ENOMEM;
         }
-        if ((r = merge_strlist(s, at(o, "nix", "packages"), "nix.packages", norm_attr,
-                               MAX_PACKAGES, &c->nix_packages, &c->origins.nix_packages, err)) < 0)
+        if ((r = merge_strlist(s, at(o, "nix", "packages"), "nix.packages", norm_attr, MAX_PACKAGES,
+                               &c->nix_packages, &c->origins.nix_packages, err)) < 0)
                 return r;
         if ((r = merge_strlist(s, at(o, "nix", "ldLibraries"), "nix.ldLibraries", norm_attr,
                                MAX_PACKAGES, &c->nix_ld_libraries, &c->origins.nix_ld_libraries,
@@ -839,7 +845,7 @@ static int merge_source(const source *s, const nbx_config_ctx *ctx, nbx_config *
                 if ((r = parse_enum(s, "vm.hypervisor", json_string_value(v), hv_names,
                                     NBX_ARRAY_SIZE(hv_names), &h, err)) < 0)
                         return r;
-                c->hypervisor = (enum nbx_hypervisor) h;
+                c->hypervisor = (enum nbx_hypervisor)h;
                 if (set_origin(&c->origins.hypervisor, s) < 0)
                         return -ENOMEM;
         }
@@ -848,7 +854,7 @@ static int merge_source(const source *s, const nbx_config_ctx *ctx, nbx_config *
                 if ((r = parse_enum(s, "vm.accel", json_string_value(v), accel_names,
                                     NBX_ARRAY_SIZE(accel_names), &a, err)) < 0)
                         return r;
-                c->accel = (enum nbx_accel) a;
+                c->accel = (enum nbx_accel)a;
                 if (set_origin(&c->origins.accel, s) < 0)
                         return -ENOMEM;
         }
@@ -881,9 +887,9 @@ static char *default_name(const char *project_dir) {
         char out[NBX_MAX_NAME + 1];
         size_t n = 0;
         for (const char *p = base; *p && n < NBX_MAX_NAME; p++) {
-                unsigned char ch = (unsigned char) tolower((unsigned char) *p);
+                unsigned char ch = (unsigned char)tolower((unsigned char)*p);
                 if (isalnum(ch) && ch < 0x80)
-                        out[n++] = (char) ch;
+                        out[n++] = (char)ch;
                 else if (n > 0 && out[n - 1] != '-')
                         out[n++] = '-';
         }
@@ -903,7 +909,7 @@ static int set_defaults(const nbx_config_ctx *ctx, const json_t *user, nbx_confi
                 mem = 4096;
         if (mem > ctx->host.memory_mb)
                 mem = ctx->host.memory_mb;
-        c->memory_mb = (unsigned) mem;
+        c->memory_mb = (unsigned)mem;
         c->net_mode = NBX_NET_OPEN;
         c->allow_private = false;
         c->hypervisor = NBX_HV_AUTO;
@@ -953,7 +959,7 @@ static char *builtin_list(const char *plugins_dir) {
                         _cleanup_free_ char *f = NULL;
                         if (asprintf(&f, "%s/%s/default.nix", plugins_dir, de->d_name) >= 0 &&
                             nbx_is_file(f))
-                                (void) nbx_strv_push(&names, de->d_name);
+                                (void)nbx_strv_push(&names, de->d_name);
                 }
                 closedir(d);
         }
@@ -984,9 +990,9 @@ static char *builtin_list(const char *plugins_dir) {
 static const char *nix_type_name(const char *t) {
         static const struct {
                 const char *nix, *text;
-        } map[] = {{"int", "an integer"}, {"float", "a float"},   {"bool", "a boolean"},
-                   {"string", "a string"}, {"path", "a path"},    {"null", "null"},
-                   {"set", "an attribute set"}, {"list", "a list"}, {"lambda", "a function"}};
+        } map[] = {{"int", "an integer"},       {"float", "a float"}, {"bool", "a boolean"},
+                   {"string", "a string"},      {"path", "a path"},   {"null", "null"},
+                   {"set", "an attribute set"}, {"list", "a list"},   {"lambda", "a function"}};
         for (size_t i = 0; t && i < NBX_ARRAY_SIZE(map); i++)
                 if (strcmp(map[i].nix, t) == 0)
                         return map[i].text;
@@ -1012,7 +1018,7 @@ typedef struct plugin_src {
 
 static int load_plugin(const json_t *p, const nbx_config_ctx *ctx, const source *user,
                        plugin_src *ret, nbx_error **err) {
-        size_t index = (size_t) json_integer_value(json_object_get(p, "index"));
+        size_t index = (size_t)json_integer_value(json_object_get(p, "index"));
         _cleanup_free_ char *field = index_path("plugins", index);
         const char *error = json_string_value(json_object_get(p, "error"));
         const char *spec = json_string_value(json_object_get(p, "spec"));
@@ -1036,9 +1042,8 @@ static int load_plugin(const json_t *p, const nbx_config_ctx *ctx, const source 
         if (!spec || !kind || !file)
                 return nbx_error_set(err, EINVAL, "unexpected plugin record from eval-config.nix");
 
-        _cleanup_free_ char *origin = strcmp(kind, "builtin") == 0
-                                              ? strdup(spec)
-                                              : plugin_display(spec, ctx->config_dir);
+        _cleanup_free_ char *origin =
+                strcmp(kind, "builtin") == 0 ? strdup(spec) : plugin_display(spec, ctx->config_dir);
         _cleanup_free_ char *real = realpath(file, NULL);
         if (!origin || !real)
                 return nbx_error_set(err, errno ? errno : ENOMEM, "plugin %s", file);
@@ -1094,14 +1099,13 @@ int nbx_config_merge(const json_t *eval, const nbx_config_ctx *ctx, nbx_config *
                 for (size_t k = 0; k < i && r >= 0; k++)
                         if (strcmp(ps[k].file, ps[i].file) == 0) {
                                 _cleanup_free_ char *f = index_path("plugins", i);
-                                r = fail(&user, err, f, "plugin %s is listed twice",
-                                         ps[i].origin);
+                                r = fail(&user, err, f, "plugin %s is listed twice", ps[i].origin);
                         }
                 /* built-ins are recorded by name, path plugins by their absolute file */
-                if (r >= 0 && (nbx_strv_push(&c->plugins, ps[i].builtin ? ps[i].origin
-                                                                        : ps[i].file) < 0 ||
-                               nbx_strv_push(&c->plugin_files, ps[i].file) < 0 ||
-                               nbx_strv_push(&c->origins.plugins, ps[i].origin) < 0))
+                if (r >= 0 &&
+                    (nbx_strv_push(&c->plugins, ps[i].builtin ? ps[i].origin : ps[i].file) < 0 ||
+                     nbx_strv_push(&c->plugin_files, ps[i].file) < 0 ||
+                     nbx_strv_push(&c->origins.plugins, ps[i].origin) < 0))
                         r = nbx_error_set(err, ENOMEM, "plugins");
         }
         if (r >= 0)

@@ -25,14 +25,14 @@ char *nbx_quote(const char *s, size_t max) {
         char *o = out;
         *o++ = '"';
         for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char) s[i];
+                unsigned char c = (unsigned char)s[i];
                 if (c == '"' || c == '\\') {
                         *o++ = '\\';
-                        *o++ = (char) c;
+                        *o++ = (char)c;
                 } else if (c < 0x20 || c == 0x7f) {
                         o += sprintf(o, "\\x%02x", c);
                 } else {
-                        *o++ = (char) c;
+                        *o++ = (char)c;
                 }
         }
         *o++ = '"';
@@ -90,7 +90,7 @@ int nbx_domain_normalize(const char *in, char **ret, nbx_error **err) {
                 return bad(err, in, "empty");
 
         bool ascii = true;
-        for (const unsigned char *p = (const unsigned char *) in; *p; p++) {
+        for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
                 char buf[32];
                 if (*p == '/' || *p == '#' || isspace(*p) || *p < 0x20 || *p == 0x7f)
                         return bad(err, in, "contains %s", char_name(*p, buf));
@@ -113,8 +113,8 @@ int nbx_domain_normalize(const char *in, char **ret, nbx_error **err) {
                 if (rc != IDN2_OK) {
                         int r = bad(err, in, "not a valid internationalized name (%s)",
                                     idn2_strerror(rc));
-                        (void) nbx_error_append(err, "\nhint: write the name in punycode "
-                                                     "(xn--...), e.g. as `idn2` prints it");
+                        (void)nbx_error_append(err, "\nhint: write the name in punycode "
+                                                    "(xn--...), e.g. as `idn2` prints it");
                         return r;
                 }
                 /* libidn2 allocates with malloc(); hand it to our own free() */
@@ -130,16 +130,17 @@ int nbx_domain_normalize(const char *in, char **ret, nbx_error **err) {
                 return bad(err, in, "longer than %d characters", NBX_DOMAIN_MAX);
 
         for (char *p = work; *p; p++)
-                *p = (char) tolower((unsigned char) *p);
+                *p = (char)tolower((unsigned char)*p);
 
         const char *label = work;
         bool all_digits = true;
         for (const char *p = work;; p++) {
                 if (*p == '.' || *p == '\0') {
-                        size_t l = (size_t) (p - label);
+                        size_t l = (size_t)(p - label);
                         if (l == 0)
-                                return bad(err, in, "empty label (two dots in a row, or a dot "
-                                                    "at the start)");
+                                return bad(err, in,
+                                           "empty label (two dots in a row, or a dot "
+                                           "at the start)");
                         if (l > NBX_DOMAIN_LABEL_MAX)
                                 return bad(err, in, "label longer than %d characters",
                                            NBX_DOMAIN_LABEL_MAX);
@@ -154,15 +155,16 @@ int nbx_domain_normalize(const char *in, char **ret, nbx_error **err) {
                 char buf[32];
                 if (*p == '*')
                         return bad(err, in, "'*' is only allowed as a leading \"*.\"");
-                if (!(isalnum((unsigned char) *p) || *p == '-'))
+                if (!(isalnum((unsigned char)*p) || *p == '-'))
                         return bad(err, in, "contains %s (letters, digits, '-' and '.' only)",
-                                   char_name((unsigned char) *p, buf));
-                if (!isdigit((unsigned char) *p))
+                                   char_name((unsigned char)*p, buf));
+                if (!isdigit((unsigned char)*p))
                         all_digits = false;
         }
         if (all_digits)
-                return bad(err, in, "looks like an IP address (the last label is all digits); "
-                                    "list domain names");
+                return bad(err, in,
+                           "looks like an IP address (the last label is all digits); "
+                           "list domain names");
         *ret = TAKE_PTR(work);
         return 0;
 }

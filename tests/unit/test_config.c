@@ -113,7 +113,7 @@ static size_t strv_index(const nbx_strv *s, const char *v) {
 /* ---- defaults ----------------------------------------------------------------------------- */
 
 static void test_defaults(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p, "{ }", &c);
@@ -152,7 +152,7 @@ static void test_defaults(void **state) {
 }
 
 static void test_memory_default_bounds(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         proj_init(&p, "{ }");
@@ -173,12 +173,15 @@ static void test_memory_default_bounds(void **state) {
 }
 
 static void test_default_name_from_folder(void **state) {
-        (void) state;
+        (void)state;
         char *tmp = nbx_test_tmpdir();
         char *dir = nbx_path_join(tmp, "My_Project.v2");
         nbx_test_write(dir, ".nixbox/config.nix", "{ network.upstreamDns = [ \"192.0.2.1\" ]; }");
-        nbx_config_opts o = {.plugins_dir = "plugins", .nix_dir = "nix", .host_home = tmp,
-                             .guest_home = "/home/t", .host = &host};
+        nbx_config_opts o = {.plugins_dir = "plugins",
+                             .nix_dir = "nix",
+                             .host_home = tmp,
+                             .guest_home = "/home/t",
+                             .host = &host};
         nbx_config c;
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_config_load(dir, &o, &c, &err), 0);
@@ -193,7 +196,7 @@ static void test_default_name_from_folder(void **state) {
 #define TWO_PLUGINS "plugins = [ ./plugins/first.nix ./plugins/second.nix ];"
 
 static void test_scalars_last_plugin_wins(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p, "{ " TWO_PLUGINS " }", &c);
@@ -213,7 +216,7 @@ static void test_scalars_last_plugin_wins(void **state) {
 }
 
 static void test_scalars_user_wins(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p,
@@ -231,7 +234,7 @@ static void test_scalars_user_wins(void **state) {
 }
 
 static void test_lists_concatenate_and_dedup(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p,
@@ -267,7 +270,7 @@ static void test_lists_concatenate_and_dedup(void **state) {
 }
 
 static void test_hooks_plugins_first_no_dedup(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p,
@@ -291,7 +294,7 @@ static void test_hooks_plugins_first_no_dedup(void **state) {
 }
 
 static void test_scripts_concatenate(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p, "{ " TWO_PLUGINS " scripts = [ ./setup.sh \"file.txt\" ]; }", &c);
@@ -306,7 +309,7 @@ static void test_scripts_concatenate(void **state) {
 }
 
 static void test_env_user_only_and_masking(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p, "{ env = { B_TOKEN = \"secret value\"; _x1 = \"\"; }; }", &c);
@@ -327,12 +330,13 @@ static void test_env_user_only_and_masking(void **state) {
         nbx_config_done(&c);
         proj_done(&p);
         /* plugins may not set env at all, so the user's values are the only ones */
-        _cleanup_free_ char *msg = load_bad("{ plugins = [ ./plugins/with-env.nix ]; env.A = \"1\"; }");
+        _cleanup_free_ char *msg =
+                load_bad("{ plugins = [ ./plugins/with-env.nix ]; env.A = \"1\"; }");
         assert_contains(msg, "plugin ./plugins/with-env.nix may not set env");
 }
 
 static void test_plugin_mounts_keep_workspace(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p, "{ plugins = [ \"claude-code\" ./plugins/second.nix ]; }", &c);
@@ -355,7 +359,7 @@ static void test_plugin_mounts_keep_workspace(void **state) {
 }
 
 static void test_user_mounts_replace_workspace(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p,
@@ -382,7 +386,7 @@ static void test_user_mounts_replace_workspace(void **state) {
 }
 
 static void test_upstream_dns(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         /* the user's list replaces the host's resolvers */
@@ -400,13 +404,13 @@ static void test_upstream_dns(void **state) {
         /* resolv.conf holding only the systemd-resolved stub: the fallback file is read */
         proj_init(&p, "{ }");
         nbx_test_write(p.tmp, "resolv.conf", "nameserver 127.0.0.53\noptions edns0\n");
-        nbx_test_write(p.tmp, "resolved.conf",
-                       "nameserver 198.51.100.1\nnameserver fe80::1%eth0\nnameserver 2001:db8::1\n");
+        nbx_test_write(
+                p.tmp, "resolved.conf",
+                "nameserver 198.51.100.1\nnameserver fe80::1%eth0\nnameserver 2001:db8::1\n");
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(proj_load(&p, &c, &err), 0);
         assert_int_equal(c.n_upstream_dns, 2);
-        assert_string_equal(nbx_ip_to_string(&c.upstream_dns[0], buf, sizeof(buf)),
-                            "198.51.100.1");
+        assert_string_equal(nbx_ip_to_string(&c.upstream_dns[0], buf, sizeof(buf)), "198.51.100.1");
         assert_string_equal(nbx_ip_to_string(&c.upstream_dns[1], buf, sizeof(buf)), "2001:db8::1");
         nbx_config_done(&c);
 
@@ -431,7 +435,7 @@ static void test_upstream_dns(void **state) {
 }
 
 static void test_plugins_builtin_and_path(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p, "{ plugins = [ \"aws\" \"scala-sbt\" \"./plugins/folder\" ]; }", &c);
@@ -455,7 +459,7 @@ static void test_plugins_builtin_and_path(void **state) {
 /* ---- validation: accepted values ---------------------------------------------------------- */
 
 static void test_accepted_values(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p,
@@ -496,7 +500,7 @@ static void test_accepted_values(void **state) {
 }
 
 static void test_json_shape(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         nbx_config c;
         load_ok(&p, "{ plugins = [ \"aws\" ]; network.ports = [ 22 ]; }", &c);
@@ -514,8 +518,8 @@ static void test_json_shape(void **state) {
         assert_string_equal(json_string_value(json_object_get(pl, "name")), "aws");
         assert_true(json_is_true(json_object_get(pl, "builtin")));
         json_t *o = json_object_get(j, "origins");
-        assert_string_equal(json_string_value(json_array_get(json_object_get(o, "network.ports"), 2)),
-                            "user");
+        assert_string_equal(
+                json_string_value(json_array_get(json_object_get(o, "network.ports"), 2)), "user");
         assert_string_equal(
                 json_string_value(json_array_get(json_object_get(o, "nix.packages"), 0)), "aws");
         assert_true(json_is_null(json_object_get(json_object_get(j, "vm"), "image")));
@@ -532,7 +536,7 @@ static void test_json_shape(void **state) {
 /* ---- validation: rejected configs (fixtures) ---------------------------------------------- */
 
 static void test_rejected_fixtures(void **state) {
-        (void) state;
+        (void)state;
         DIR *d = opendir(FIXTURES "/reject");
         assert_non_null(d);
         struct dirent *de;
@@ -572,12 +576,15 @@ static void test_rejected_fixtures(void **state) {
 }
 
 static void test_missing_nix_is_prereq(void **state) {
-        (void) state;
+        (void)state;
         proj p;
         proj_init(&p, "{ }");
         nbx_config c;
-        nbx_config_opts o = {.plugins_dir = "plugins", .nix_dir = "nix", .host_home = p.home,
-                             .guest_home = "/home/t", .host = &host,
+        nbx_config_opts o = {.plugins_dir = "plugins",
+                             .nix_dir = "nix",
+                             .host_home = p.home,
+                             .guest_home = "/home/t",
+                             .host = &host,
                              .nix_instantiate = "nix-instantiate-does-not-exist"};
         _cleanup_error_ nbx_error *err = NULL;
         assert_true(nbx_config_load(p.dir, &o, &c, &err) < 0);

@@ -30,7 +30,7 @@ static void run(result *r, const char *project, const char *a1, const char *a2, 
         char bin[PATH_MAX], proj[PATH_MAX];
         snprintf(bin, sizeof(bin), "%s/nixbox", b && *b ? b : "build");
         snprintf(proj, sizeof(proj), PROJECTS "/%s", project);
-        char *argv[8] = {bin, "-C", proj, (char *) a1, (char *) a2, (char *) a3, NULL};
+        char *argv[8] = {bin, "-C", proj, (char *)a1, (char *)a2, (char *)a3, NULL};
         nbx_strv env = {0};
         for (char **e = environ; *e; e++)
                 if (strncmp(*e, "HOME=", 5) != 0 && strncmp(*e, "SUDO_", 5) != 0)
@@ -93,13 +93,13 @@ static void assert_strs(json_t *list, const char *const *want) {
 static bool has_str(json_t *list, const char *s) {
         size_t i;
         json_t *v;
-        json_array_foreach(list, i, v) if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-                return true;
+        json_array_foreach(list, i, v) if (json_is_string(v) &&
+                                           strcmp(json_string_value(v), s) == 0) return true;
         return false;
 }
 
 static void test_no_plugins(void **state) {
-        (void) state;
+        (void)state;
         json_t *j = run_json("no-plugins");
         nbx_host_facts h;
         _cleanup_error_ nbx_error *err = NULL;
@@ -108,8 +108,8 @@ static void test_no_plugins(void **state) {
         assert_int_equal(json_array_size(json_object_get(j, "plugins")), 0);
         assert_int_equal(int_at(j, "resources", "vcpus"), h.cores);
         json_int_t mem = int_at(j, "resources", "memoryMB");
-        assert_true(mem <= (json_int_t) h.memory_mb);
-        assert_true(mem >= (json_int_t) (h.memory_mb < 4096 ? h.memory_mb : 4096));
+        assert_true(mem <= (json_int_t)h.memory_mb);
+        assert_true(mem >= (json_int_t)(h.memory_mb < 4096 ? h.memory_mb : 4096));
         json_t *net = json_object_get(j, "network");
         assert_string_equal(str_at(net, "mode", NULL), "open");
         assert_strs(json_object_get(net, "domains"), (const char *[]){"nixos.org", NULL});
@@ -136,24 +136,27 @@ static void test_no_plugins(void **state) {
 }
 
 static void test_builtin_plugins(void **state) {
-        (void) state;
+        (void)state;
         json_t *j = run_json("builtin-plugins");
         json_t *pl = json_object_get(j, "plugins");
         assert_int_equal(json_array_size(pl), 3);
         assert_string_equal(str_at(json_array_get(pl, 0), "name", NULL), "claude-code");
         assert_string_equal(str_at(json_array_get(pl, 2), "name", NULL), "scala-sbt");
         assert_true(json_is_true(json_object_get(json_array_get(pl, 1), "builtin")));
-        assert_non_null(strstr(str_at(json_array_get(pl, 1), "file", NULL), "plugins/aws/default.nix"));
+        assert_non_null(
+                strstr(str_at(json_array_get(pl, 1), "file", NULL), "plugins/aws/default.nix"));
         json_t *net = json_object_get(j, "network");
         assert_string_equal(str_at(net, "mode", NULL), "filtered");
         json_t *d = json_object_get(net, "domains");
-        const char *want[] = {"nixos.org", "anthropic.com", "claude.ai", "claude.com", "sentry.io",
-                              "amazonaws.com", "aws.amazon.com", "awsapps.com", "repo1.maven.org"};
+        const char *want[] = {"nixos.org",      "anthropic.com", "claude.ai",
+                              "claude.com",     "sentry.io",     "amazonaws.com",
+                              "aws.amazon.com", "awsapps.com",   "repo1.maven.org"};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(want); i++)
                 if (!has_str(d, want[i]))
                         fail_msg("domain %s missing", want[i]);
         json_t *pk = json_object_get(json_object_get(j, "nix"), "packages");
-        assert_strs(pk, (const char *[]){"claude-code", "awscli2", "sbt", "scala", "scala-cli", NULL});
+        assert_strs(pk,
+                    (const char *[]){"claude-code", "awscli2", "sbt", "scala", "scala-cli", NULL});
         json_t *o = json_object_get(j, "origins");
         assert_strs(json_object_get(o, "nix.packages"),
                     (const char *[]){"claude-code", "aws", "scala-sbt", "scala-sbt", "scala-sbt",
@@ -168,14 +171,14 @@ static void test_builtin_plugins(void **state) {
 }
 
 static void test_path_plugin(void **state) {
-        (void) state;
+        (void)state;
         json_t *j = run_json("path-plugin");
         json_t *pl = json_object_get(j, "plugins");
         assert_string_equal(str_at(json_array_get(pl, 0), "name", NULL), "./tools.nix");
         assert_string_equal(str_at(json_array_get(pl, 1), "name", NULL), "./folder-plugin");
         assert_true(json_is_false(json_object_get(json_array_get(pl, 0), "builtin")));
-        assert_non_null(strstr(str_at(json_array_get(pl, 1), "file", NULL),
-                               "/folder-plugin/default.nix"));
+        assert_non_null(
+                strstr(str_at(json_array_get(pl, 1), "file", NULL), "/folder-plugin/default.nix"));
         json_t *net = json_object_get(j, "network");
         assert_string_equal(str_at(net, "mode", NULL), "filtered");
         json_t *o = json_object_get(j, "origins");
@@ -196,7 +199,7 @@ static void test_path_plugin(void **state) {
 }
 
 static void test_overrides(void **state) {
-        (void) state;
+        (void)state;
         json_t *j = run_json("overrides");
         json_t *o = json_object_get(j, "origins");
         assert_string_equal(str_at(j, "name", NULL), "override-test");
@@ -260,7 +263,7 @@ static void broken(const char *project, const char *field, const char *what) {
 }
 
 static void test_broken_configs(void **state) {
-        (void) state;
+        (void)state;
         broken("broken-syntax", "config.nix:4", "syntax error");
         broken("broken-type", "resources.vcpus", "expected an integer, got a string \"four\"");
         broken("broken-unknown-key", "network.domian", "did you mean network.domains?");
@@ -268,7 +271,7 @@ static void test_broken_configs(void **state) {
 }
 
 static void test_usage(void **state) {
-        (void) state;
+        (void)state;
         result r;
         run(&r, "no-plugins", "config", "--bogus", NULL);
         assert_int_equal(r.code, NBX_EXIT_USAGE);
@@ -276,14 +279,14 @@ static void test_usage(void **state) {
 }
 
 static int setup(void **state) {
-        (void) state;
+        (void)state;
         home_dir = nbx_test_tmpdir();
         nbx_test_write(home_dir, ".claude/settings.json", "{}");
         return 0;
 }
 
 static int teardown(void **state) {
-        (void) state;
+        (void)state;
         nbx_test_rmdir(home_dir);
         return 0;
 }

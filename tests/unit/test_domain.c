@@ -27,7 +27,7 @@ static void bad(const char *in, const char *why) {
 }
 
 static void test_lowercase_and_wildcard(void **state) {
-        (void) state;
+        (void)state;
         ok("GitHub.com", "github.com");
         ok("*.example.org", "example.org");
         ok("example.org.", "example.org");
@@ -36,14 +36,14 @@ static void test_lowercase_and_wildcard(void **state) {
 }
 
 static void test_idn_to_punycode(void **state) {
-        (void) state;
+        (void)state;
         ok("bücher.de", "xn--bcher-kva.de");
         ok("*.MÜNCHEN.de", "xn--mnchen-3ya.de");
         ok("xn--bcher-kva.de", "xn--bcher-kva.de");
 }
 
 static void test_rejects_dnsmasq_metacharacters(void **state) {
-        (void) state;
+        (void)state;
         bad("evil.com/#/1.2.3.4", "contains '/'");
         bad("evil.com#x", "contains '#'");
         bad("a b.com", "a space");
@@ -54,7 +54,7 @@ static void test_rejects_dnsmasq_metacharacters(void **state) {
 }
 
 static void test_rejects_bad_shapes(void **state) {
-        (void) state;
+        (void)state;
         bad("", "empty");
         bad(".", "empty");
         bad("a..com", "empty label");
@@ -70,7 +70,7 @@ static void test_rejects_bad_shapes(void **state) {
 }
 
 static void test_length_limits(void **state) {
-        (void) state;
+        (void)state;
         char label[80];
         memset(label, 'a', 63);
         strcpy(label + 63, ".com");
@@ -102,7 +102,7 @@ static void test_length_limits(void **state) {
 }
 
 static void test_quote_escapes(void **state) {
-        (void) state;
+        (void)state;
         char *q = nbx_quote("a\"b\\c\n", 80);
         assert_string_equal(q, "\"a\\\"b\\\\c\\x0a\"");
         free(q);
