@@ -35,6 +35,9 @@ CMD_OBJ := $(CMD_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
 
+# keep intermediate objects (test objects would otherwise be rebuilt every run)
+.SECONDARY:
+
 .PHONY: all check check-unit check-san check-valgrind check-net check-e2e bench demo fuzz \
         install clean deps unit-bins net-bins format
 
@@ -84,7 +87,9 @@ net-bins: $(NET_BIN)
 # ---- tests ---------------------------------------------------------------------------------
 # Unit tier: no root needed.  Runs under ASan+UBSan (build/san) — the same sources, the same
 # tests — and then plain under valgrind.
-check-unit: check-san check-valgrind
+check-unit:
+	$(MAKE) --no-print-directory check-san
+	$(MAKE) --no-print-directory check-valgrind
 
 check-san:
 	$(MAKE) --no-print-directory B=build/san CFLAGS='$(SAN_FLAGS)' unit-bins
