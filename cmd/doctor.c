@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "../config/config.h"
+#include "../config/fsutil.h"
 #include "../config/prereq.h"
 
 static const char *status_word(enum nbx_check_status s) {
@@ -46,7 +48,23 @@ int cmd_doctor(nbx_cli *cli, int argc, char **argv) {
                 line(cli, NBX_CHECK_WARN, "project", "not inside a nixbox project",
                      "`nixbox init` creates one");
         } else {
-                line(cli, NBX_CHECK_OK, "project", p.config_path, NULL);
+                nbx_config cfg;
+                nbx_config_opts o = {.plugins_dir = NULL, .nix_dir = NULL};
+                _cleanup_free_ char *plugins = nbx_path_join(cli->data_dir, "plugins");
+                _cleanup_free_ char *nix = nbx_path_join(cli->data_dir, "nix");
+                o.plugins_dir = plugins;
+                o.nix_dir = nix;
+                if (nbx_config_load(p.root, &o, &cfg, &err) < 0) {
+                        line(cli, NBX_CHECK_MISSING, "project config", err->msg,
+                             "fix the field named above; `nixbox config` shows the result");
+                        missing = true;
+                } else {
+                        char d[512];
+                        snprintf(d, sizeof(d), "%s: valid (name %s, network %s)", p.config_path,
+                                 cfg.name, nbx_net_mode_name(cfg.net_mode));
+                        line(cli, NBX_CHECK_OK, "project config", d, NULL);
+                        nbx_config_done(&cfg);
+                }
                 nbx_project_done(&p);
         }
         if (missing) {
