@@ -5,6 +5,7 @@
 #include "../config/config.h"
 #include "../config/fsutil.h"
 #include "../config/prereq.h"
+#include "../net/net.h"
 
 static const char *status_word(enum nbx_check_status s) {
         return s == NBX_CHECK_OK ? "OK" : s == NBX_CHECK_WARN ? "WARN" : "MISSING";
@@ -39,6 +40,28 @@ int cmd_doctor(nbx_cli *cli, int argc, char **argv) {
         for (size_t i = 0; i < n; i++) {
                 line(cli, checks[i].status, checks[i].name, checks[i].detail, checks[i].fix);
                 missing |= checks[i].required && checks[i].status == NBX_CHECK_MISSING;
+        }
+
+        /* Docker's iptables FORWARD policy: a drop there would drop VM traffic too. */
+        {
+                _cleanup_error_ nbx_error *derr = NULL;
+                nbx_docker_status d;
+                if (nbx_net_docker_check(&d, &derr) < 0)
+                        line(cli, NBX_CHECK_WARN, "iptables FORWARD",
+                             derr ? derr->msg : "cannot read the ruleset",
+                             "run `sudo nixbox doctor` to inspect it");
+                else if (!d.filter_forward || !d.policy_drop)
+                        line(cli, NBX_CHECK_OK, "iptables FORWARD",
+                             d.filter_forward ? "policy accept" : "no iptables FORWARD chain",
+                             NULL);
+                else
+                        line(cli, d.nixbox_rules ? NBX_CHECK_OK : NBX_CHECK_WARN,
+                             "iptables FORWARD",
+                             d.nixbox_rules ? "policy drop (Docker?); nixbox's accept rules for "
+                                              "nbx* are in place"
+                                            : "policy drop (Docker?); `nixbox up` adds accept "
+                                              "rules for nbx* interfaces",
+                             "nothing to do: up adds them, down removes them with the last VM");
         }
 
         /* The project's config, when run inside one. */
