@@ -281,6 +281,8 @@ static int run_plugin_command(nbx_cli *cli, int argc, char **argv) {
 }
 
 int cmd_help(nbx_cli *cli, int argc, char **argv) {
+        if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+                return nbx_cli_print_usage(cli, "help");
         if (argc < 2) {
                 print_overview(cli->ui.out);
                 return NBX_EXIT_OK;

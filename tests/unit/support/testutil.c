@@ -33,3 +33,54 @@ void nbx_test_write(const char *dir, const char *rel, const char *content) {
         assert_int_equal(nbx_write_file(path, content, strlen(content), 0644, &err), 0);
         free(path);
 }
+
+#include <limits.h>
+
+#include "config/proc.h"
+#include "config/strv.h"
+#include "config/timeutil.h"
+
+extern char **environ;
+
+static bool replaced(const char *entry, const char *const *extra) {
+        for (size_t i = 0; extra && extra[i]; i++) {
+                const char *eq = strchr(extra[i], '=');
+                size_t n = eq ? (size_t) (eq - extra[i]) + 1 : strlen(extra[i]);
+                if (strncmp(entry, extra[i], n) == 0)
+                        return true;
+        }
+        return false;
+}
+
+int nbx_test_nixbox(nbx_test_result *r, const char *const *args, const char *const *extra_env) {
+        const char *b = getenv("NIXBOX_BUILD");
+        char bin[PATH_MAX];
+        snprintf(bin, sizeof(bin), "%s/nixbox", b && *b ? b : "build");
+        nbx_strv argv = {0}, env = {0};
+        assert_int_equal(nbx_strv_push(&argv, bin), 0);
+        for (size_t i = 0; args[i]; i++)
+                assert_int_equal(nbx_strv_push(&argv, args[i]), 0);
+        for (char **e = environ; *e; e++)
+                if (!replaced(*e, extra_env))
+                        assert_int_equal(nbx_strv_push(&env, *e), 0);
+        for (size_t i = 0; extra_env && extra_env[i]; i++)
+                assert_int_equal(nbx_strv_push(&env, extra_env[i]), 0);
+        nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
+        so.envp = env.v;
+        int status = 0;
+        nbx_error *err = NULL;
+        *r = (nbx_test_result){0};
+        if (nbx_run_capture(argv.v, &so, nbx_now_ms() + 60000, &status, &r->out, &r->err, &err) <
+            0)
+                fail_msg("running %s: %s", bin, err->msg);
+        r->code = nbx_status_code(status);
+        nbx_strv_clear(&argv);
+        nbx_strv_clear(&env);
+        return r->code;
+}
+
+void nbx_test_result_done(nbx_test_result *r) {
+        free(r->out);
+        free(r->err);
+        *r = (nbx_test_result){0};
+}

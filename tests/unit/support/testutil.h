@@ -12,3 +12,14 @@ char *nbx_test_tmpdir(void);
 void nbx_test_rmdir(char *dir);
 /* Write a file under dir (creating parent folders). */
 void nbx_test_write(const char *dir, const char *rel, const char *content);
+
+/* Run $NIXBOX_BUILD/nixbox (default build/nixbox) with args (NULL-terminated) and optional extra
+ * environment entries (NULL-terminated, "NAME=value"; they replace inherited ones of that name).
+ * Captures stdout and stderr; returns the exit code (128+signal). */
+typedef struct nbx_test_result {
+        int code;
+        char *out;
+        char *err;
+} nbx_test_result;
+int nbx_test_nixbox(nbx_test_result *r, const char *const *args, const char *const *extra_env);
+void nbx_test_result_done(nbx_test_result *r);
