@@ -3,11 +3,10 @@
  *   table inet nixbox
  *     base chains (policy accept):   prerouting (raw, -300)  iifname vmap @pre_if
  *                                    input      (filter, 0)  iifname vmap @in_if
- *                                    forward    (filter, 0)  iifname vmap @fwd_if, oifname vmap @to_if
- *                                    postrouting (nat, 100)  ip saddr vmap @nat_src
- *     each dispatch is followed by a catch-all drop of "nbx*" interfaces without rules.
- *     per slot s: chains pre<s> in<s> fwd<s> to<s> nat<s> refuse<s>, sets allow<s> ports<s>,
- *                 counters refused<s> silent<s>, one element in each map.
+ *                                    forward    (filter, 0)  iifname vmap @fwd_if, oifname vmap
+ * @to_if postrouting (nat, 100)  ip saddr vmap @nat_src each dispatch is followed by a catch-all
+ * drop of "nbx*" interfaces without rules. per slot s: chains pre<s> in<s> fwd<s> to<s> nat<s>
+ * refuse<s>, sets allow<s> ports<s>, counters refused<s> silent<s>, one element in each map.
  *
  * Every change is one nfnetlink batch in one sendto: the kernel applies it whole or not at all. */
 #include "nft.h"
@@ -178,7 +177,7 @@ static void put_chain(nbx_nft_batch *b, uint16_t type, const char *name, int hoo
         }
         nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
         if (hook >= 0) {
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t) hook);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
                 nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
                 if (nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, ctype) < 0) {
@@ -186,8 +185,7 @@ static void put_chain(nbx_nft_batch *b, uint16_t type, const char *name, int hoo
                         return;
                 }
         }
-        struct nlmsghdr *nlh =
-                msg_hdr(b, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0);
+        struct nlmsghdr *nlh = msg_hdr(b, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0);
         if (!nlh)
                 return;
         nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -310,7 +308,7 @@ static void put_elem(nbx_nft_batch *b, uint16_t type, const char *set, const voi
         }
         nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, key_len);
         if (goto_chain) {
-                nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t) NFT_GOTO);
+                nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_GOTO);
                 if (nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, goto_chain) < 0) {
                         nftnl_set_elem_free(e);
                         batch_fail(b, -ENOMEM);
@@ -430,7 +428,7 @@ static void e_lookup(rule *R, uint32_t sreg, const char *set, int dreg) {
         if (nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set) < 0)
                 R->fail = true;
         if (dreg >= 0)
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, (uint32_t) dreg);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, (uint32_t)dreg);
 }
 
 static void e_verdict(rule *R, int verdict, const char *chain) {
@@ -438,7 +436,7 @@ static void e_verdict(rule *R, int verdict, const char *chain) {
         if (!e)
                 return;
         nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t) verdict);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
         if (chain && nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain) < 0)
                 R->fail = true;
 }
@@ -472,7 +470,7 @@ static void e_dynset_update(rule *R, uint32_t sreg, const char *set) {
 }
 
 static void e_masq(rule *R) {
-        (void) expr(R, "masq");
+        (void)expr(R, "masq");
 }
 
 /* match helpers */
@@ -487,7 +485,7 @@ static void m_l4proto(rule *R, uint8_t proto) {
 /* interface name prefix (no trailing NUL compared): "nbx*" */
 static void m_ifprefix(rule *R, uint32_t key, const char *prefix) {
         e_meta(R, key, NFT_REG_1);
-        e_cmp(R, NFT_REG_1, NFT_CMP_EQ, prefix, (uint32_t) strlen(prefix));
+        e_cmp(R, NFT_REG_1, NFT_CMP_EQ, prefix, (uint32_t)strlen(prefix));
 }
 static void m_ip(rule *R, uint32_t off, struct in_addr addr) {
         m_nfproto(R, NFPROTO_IPV4);
@@ -803,14 +801,14 @@ static void add_slot_rules(nbx_nft_batch *b, const nbx_slot_addr *a, const nbx_n
 
 static int check_slot(const nbx_slot_addr *a, nbx_error **err) {
         if (a->slot >= NBX_SLOTS)
-                return nbx_error_set(err, ERANGE, "nftables: slot %u out of range (0..%u)",
-                                     a->slot, NBX_SLOTS - 1);
+                return nbx_error_set(err, ERANGE, "nftables: slot %u out of range (0..%u)", a->slot,
+                                     NBX_SLOTS - 1);
         size_t l = strnlen(a->tap, IFNAMSIZ);
         if (l < 4 || l >= IFNAMSIZ || strncmp(a->tap, "nbx", 3) != 0)
                 return nbx_error_set(err, EINVAL,
                                      "nftables: interface name \"%.*s\" is not a nixbox slot "
                                      "(expected nbx<slot>)",
-                                     (int) strnlen(a->tap, IFNAMSIZ), a->tap);
+                                     (int)strnlen(a->tap, IFNAMSIZ), a->tap);
         return 0;
 }
 
@@ -822,17 +820,16 @@ int nbx_nft_batch_slot(nbx_nft_batch *b, uint32_t first_seq, const nbx_slot_addr
                 return r;
         if (p->mode != NBX_NET_OFF && p->mode != NBX_NET_FILTERED && p->mode != NBX_NET_OPEN)
                 return nbx_error_set(err, EINVAL, "nftables: unknown network mode %d",
-                                     (int) p->mode);
+                                     (int)p->mode);
         if (p->n_ports > NBX_MAX_PORTS)
                 return nbx_error_set(err, E2BIG, "nftables: %zu ports (at most %d)", p->n_ports,
                                      NBX_MAX_PORTS);
         for (size_t i = 0; i < p->n_ports; i++)
                 if (!p->ports[i])
                         return nbx_error_set(err, EINVAL, "nftables: port 0 is not a port");
-        uint64_t timeout_ms =
-                (uint64_t) (opts && opts->allow_timeout_s ? opts->allow_timeout_s
-                                                          : NBX_NFT_ALLOW_TIMEOUT_S) *
-                1000;
+        uint64_t timeout_ms = (uint64_t)(opts && opts->allow_timeout_s ? opts->allow_timeout_s
+                                                                       : NBX_NFT_ALLOW_TIMEOUT_S) *
+                              1000;
         slot_names n = names_of(a->slot);
         char key[IFNAMSIZ];
         ifkey(a->tap, key);
@@ -956,7 +953,7 @@ static int on_gen(const struct nlmsghdr *nlh, void *data) {
         _cleanup_(nftnl_gen_freep) struct nftnl_gen *g = nftnl_gen_alloc();
         if (!g || nftnl_gen_nlmsg_parse(nlh, g) < 0)
                 return MNL_CB_ERROR;
-        *(uint32_t *) data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+        *(uint32_t *)data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
         return MNL_CB_OK;
 }
 
@@ -983,7 +980,7 @@ static int on_elem(struct nftnl_set_elem *e, void *data) {
                 if (len != 4 || !inet_ntop(AF_INET, k, txt, sizeof(txt)))
                         return 0;
         } else {
-                snprintf(txt, sizeof(txt), "%.*s", (int) strnlen(k, len), (const char *) k);
+                snprintf(txt, sizeof(txt), "%.*s", (int)strnlen(k, len), (const char *)k);
         }
         if (nbx_strv_push(st->keys, txt) < 0) {
                 st->error = -ENOMEM;
@@ -997,7 +994,7 @@ static int on_elems(const struct nlmsghdr *nlh, void *data) {
         _cleanup_(nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc();
         if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0)
                 return MNL_CB_ERROR;
-        (void) nftnl_set_elem_foreach(s, on_elem, st);
+        (void)nftnl_set_elem_foreach(s, on_elem, st);
         return st->error ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
@@ -1070,8 +1067,7 @@ int nbx_nft_allow_add(nbx_nl *nl, unsigned slot, struct in_addr addr, uint32_t t
         name_t n = sname("allow", slot);
         _cleanup_nft_batch_ nbx_nft_batch b = {0};
         batch_begin(&b, nl->seq + 1, 0);
-        put_elem(&b, NFT_MSG_NEWSETELEM, n.s, &addr.s_addr, 4, NULL,
-                 (uint64_t) timeout_s * 1000);
+        put_elem(&b, NFT_MSG_NEWSETELEM, n.s, &addr.s_addr, 4, NULL, (uint64_t)timeout_s * 1000);
         batch_end(&b);
         if (b.error)
                 return nbx_error_set(err, b.error, "nftables: build allow-set element");

@@ -24,15 +24,17 @@ static int fail(nbx_error *err) {
 
 int main(int argc, char **argv) {
         if (argc < 3) {
-                fprintf(stderr, "usage: nftctl add|update|del|allow-add|allow-list|counters SLOT ...\n");
+                fprintf(stderr,
+                        "usage: nftctl add|update|del|allow-add|allow-list|counters SLOT ...\n");
                 return 2;
         }
         nbx_error *err = NULL;
         const char *cmd = argv[1];
-        unsigned slot = (unsigned) strtoul(argv[2], NULL, 10);
+        unsigned slot = (unsigned)strtoul(argv[2], NULL, 10);
         nbx_pool pool;
         nbx_slot_addr a;
-        if (nbx_pool_parse(NULL, &pool, &err) < 0 || nbx_slot_addr_derive(&pool, slot, &a, &err) < 0)
+        if (nbx_pool_parse(NULL, &pool, &err) < 0 ||
+            nbx_slot_addr_derive(&pool, slot, &a, &err) < 0)
                 return fail(err);
         if (!strcmp(cmd, "addr")) {
                 char h[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
@@ -62,14 +64,14 @@ int main(int argc, char **argv) {
                 for (int i = 4; i < argc; i++) {
                         if (!strncmp(argv[i], "ports=", 6)) {
                                 for (char *s = argv[i] + 6; *s && p.n_ports < NBX_MAX_PORTS;) {
-                                        ports[p.n_ports++] = (uint16_t) strtoul(s, &s, 10);
+                                        ports[p.n_ports++] = (uint16_t)strtoul(s, &s, 10);
                                         if (*s == ',')
                                                 s++;
                                 }
                         } else if (!strcmp(argv[i], "private")) {
                                 p.allow_private = true;
                         } else if (!strncmp(argv[i], "timeout=", 8)) {
-                                o.allow_timeout_s = (uint32_t) strtoul(argv[i] + 8, NULL, 10);
+                                o.allow_timeout_s = (uint32_t)strtoul(argv[i] + 8, NULL, 10);
                         } else {
                                 return 2;
                         }
@@ -84,7 +86,7 @@ int main(int argc, char **argv) {
                 struct in_addr x;
                 if (inet_pton(AF_INET, argv[3], &x) != 1)
                         return 2;
-                uint32_t t = argc >= 5 ? (uint32_t) strtoul(argv[4], NULL, 10) : 0;
+                uint32_t t = argc >= 5 ? (uint32_t)strtoul(argv[4], NULL, 10) : 0;
                 return nbx_nft_allow_add(&nl, slot, x, t, &err) < 0 ? fail(err) : 0;
         }
         if (!strcmp(cmd, "allow-list")) {
@@ -100,8 +102,8 @@ int main(int argc, char **argv) {
                 if (nbx_nft_slot_counters(&nl, slot, &c, &err) < 0)
                         return fail(err);
                 printf("dropped %llu %llu silent %llu %llu\n",
-                       (unsigned long long) c.dropped_packets, (unsigned long long) c.dropped_bytes,
-                       (unsigned long long) c.silent_packets, (unsigned long long) c.silent_bytes);
+                       (unsigned long long)c.dropped_packets, (unsigned long long)c.dropped_bytes,
+                       (unsigned long long)c.silent_packets, (unsigned long long)c.silent_bytes);
                 return 0;
         }
         return 2;

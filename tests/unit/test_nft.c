@@ -20,7 +20,7 @@ static nbx_slot_addr slot_addr(unsigned s) {
         a.network.s_addr = htonl(0xac100000u + 4u * s * 256u);
         a.host_ip.s_addr = htonl(ntohl(a.network.s_addr) + 1);
         a.guest_ip.s_addr = htonl(ntohl(a.network.s_addr) + 2);
-        const uint8_t mac[6] = {2, 0x6e, 0x62, 0x78, 0, (uint8_t) s};
+        const uint8_t mac[6] = {2, 0x6e, 0x62, 0x78, 0, (uint8_t)s};
         memcpy(a.mac, mac, 6);
         return a;
 }
@@ -59,8 +59,8 @@ static void decode(const nbx_nft_batch *b, const char *chain, summary *s) {
         snprintf(s->chain, sizeof(s->chain), "%s", chain ? chain : "");
         s->seq_contiguous = true;
         uint32_t expect_seq = b->first_seq;
-        const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
-        int len = (int) b->len;
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *)b->buf;
+        int len = (int)b->len;
         while (mnl_nlmsg_ok(nlh, len)) {
                 s->msgs++;
                 if (nlh->nlmsg_flags & NLM_F_ACK)
@@ -104,8 +104,7 @@ static bool has_set(const summary *s, const char *name) {
         return false;
 }
 
-static void build(nbx_nft_batch *b, unsigned slot, enum nbx_net_mode mode, bool priv,
-                  bool fresh) {
+static void build(nbx_nft_batch *b, unsigned slot, enum nbx_net_mode mode, bool priv, bool fresh) {
         static const uint16_t ports[] = {443, 80};
         nbx_slot_addr a = slot_addr(slot);
         nbx_net_policy p = {.mode = mode, .ports = ports, .n_ports = 2, .allow_private = priv};
@@ -115,7 +114,7 @@ static void build(nbx_nft_batch *b, unsigned slot, enum nbx_net_mode mode, bool 
 }
 
 static void test_names(void **state) {
-        (void) state;
+        (void)state;
         char n[32], t[64];
         nbx_nft_allow_set_name(7, n);
         assert_string_equal(n, "allow7");
@@ -128,7 +127,7 @@ static void test_names(void **state) {
 }
 
 static void test_batch_framing(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_nft_batch_ nbx_nft_batch b = {0};
         build(&b, 3, NBX_NET_FILTERED, false, true);
         summary s;
@@ -156,7 +155,7 @@ static void test_batch_framing(void **state) {
 }
 
 static void test_filtered_uses_allow_set_and_refreshes(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_nft_batch_ nbx_nft_batch b = {0};
         build(&b, 5, NBX_NET_FILTERED, false, true);
         summary s;
@@ -168,7 +167,7 @@ static void test_filtered_uses_allow_set_and_refreshes(void **state) {
 }
 
 static void test_policy_selects_rules(void **state) {
-        (void) state;
+        (void)state;
         summary open, open_priv, off, filtered;
         nbx_nft_batch b = {0};
         build(&b, 1, NBX_NET_OPEN, false, true);
@@ -204,7 +203,7 @@ static void test_policy_selects_rules(void **state) {
 }
 
 static void test_slots_do_not_share_objects(void **state) {
-        (void) state;
+        (void)state;
         summary s;
         _cleanup_nft_batch_ nbx_nft_batch b = {0};
         build(&b, 2, NBX_NET_OPEN, false, true);
@@ -214,7 +213,7 @@ static void test_slots_do_not_share_objects(void **state) {
 }
 
 static void test_del_batches(void **state) {
-        (void) state;
+        (void)state;
         nbx_slot_addr a = slot_addr(4);
         summary s;
         _cleanup_error_ nbx_error *err = NULL;
@@ -227,7 +226,7 @@ static void test_del_batches(void **state) {
         assert_int_equal(s.per_type[31 /* DESTROYOBJ */], 2);
         assert_int_equal(s.per_type[26 /* DESTROYTABLE */], 0);
         /* the generation id rides on the batch begin message */
-        const struct nlmsghdr *begin = (const struct nlmsghdr *) b.buf;
+        const struct nlmsghdr *begin = (const struct nlmsghdr *)b.buf;
         const struct nlattr *attr;
         uint32_t genid = 0;
         mnl_attr_for_each(attr, begin, sizeof(struct nfgenmsg)) {
@@ -244,7 +243,7 @@ static void test_del_batches(void **state) {
 }
 
 static void test_rejects_bad_input(void **state) {
-        (void) state;
+        (void)state;
         nbx_nft_batch b = {0};
         nbx_net_policy p = {.mode = NBX_NET_OPEN};
         nbx_slot_addr a = slot_addr(64);
