@@ -5,9 +5,13 @@
 #include <stdlib.h>
 #include <assert.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 /* large enough for any dump message nixbox asks for (sets of a few thousand elements) */
 #define NBX_NL_RECV_BUF 65536
+/* longest wait for the kernel's answer to one request or batch */
+#define NBX_NL_REPLY_TIMEOUT_S 10
 
 int nbx_nl_open(nbx_nl *ret, int bus, nbx_error **err) {
         nbx_nl nl = {.bus = bus};
@@ -22,6 +26,14 @@ int nbx_nl_open(nbx_nl *ret, int bus, nbx_error **err) {
         /* enable extended acks so the kernel can say which attribute it rejected */
         int one = 1;
         (void) mnl_socket_setsockopt(nl.sock, NETLINK_EXT_ACK, &one, sizeof(one));
+        /* never wait forever for an ack: a kernel that does not answer some message of a
+         * batch (older kernels do not ack batch begin/end) must become an error, not a hang */
+        struct timeval tv = {.tv_sec = NBX_NL_REPLY_TIMEOUT_S};
+        if (setsockopt(mnl_socket_get_fd(nl.sock), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+                int e = errno;
+                mnl_socket_close(nl.sock);
+                return nbx_error_set(err, e, "set netlink reply timeout");
+        }
         nl.portid = mnl_socket_get_portid(nl.sock);
         /* a per-socket random-ish start keeps stale replies of an earlier socket from matching */
         nl.seq = (uint32_t) (uintptr_t) nl.sock ^ (uint32_t) getpid() << 8;
@@ -106,6 +118,10 @@ int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uin
                 ssize_t n = mnl_socket_recvfrom(nl->sock, rbuf, sizeof(rbuf));
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return nbx_error_set(err, ETIMEDOUT,
+                                             "%s: the kernel did not answer within %d s", what,
+                                             NBX_NL_REPLY_TIMEOUT_S);
                 if (n < 0)
                         return nbx_error_set(err, errno, "%s: read netlink reply", what);
                 /* mnl_cb_run2 checks seq per message; a batch spans several seqs, so check the
