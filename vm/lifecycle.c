@@ -95,6 +95,31 @@ static int open_log(const char *path, uid_t uid, gid_t gid, nbx_error **err) {
         return fd;
 }
 
+/* The environment of the long-lived processes nixbox starts (hypervisor, virtiofsd, SSH master):
+ * only what they need, so nothing from the caller's environment (tokens a config reads with
+ * builtins.getEnv, for instance) lives on in them. */
+static int child_env(const nbx_invoker *inv, nbx_strv *ret, nbx_error **err) {
+        nbx_strv v = {0};
+        const char *path = getenv("PATH");
+        int r = nbx_strv_pushf(&v, "PATH=%s",
+                               path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                                                      "/usr/bin:/sbin:/bin");
+        if (r >= 0)
+                r = nbx_strv_pushf(&v, "HOME=%s", inv->home);
+        if (r >= 0)
+                r = nbx_strv_pushf(&v, "USER=%s", inv->name);
+        if (r >= 0)
+                r = nbx_strv_pushf(&v, "LOGNAME=%s", inv->name);
+        if (r >= 0)
+                r = nbx_strv_push(&v, "LANG=C.UTF-8");
+        if (r < 0) {
+                nbx_strv_clear(&v);
+                return nbx_error_set(err, ENOMEM, "environment");
+        }
+        *ret = v;
+        return 0;
+}
+
 static int wait_socket(const char *path, pid_t pid, uint64_t deadline_ms) {
         nbx_backoff b = NBX_BACKOFF_INIT;
         for (;;) {
@@ -209,6 +234,7 @@ typedef struct up_ctx {
         nbx_vm_share shares[NBX_VM_MAX_SHARES];
         size_t n_shares;
         int creds_fd;
+        nbx_strv child_env; /* for hypervisor, virtiofsd, SSH master */
         nbx_undo undo;
         char *step_log; /* log file of the step that failed, for the error */
 } up_ctx;
@@ -481,6 +507,7 @@ static int step_virtiofsd(up_ctx *u, nbx_error **err) {
                 so.uid = u->inv.uid;
                 so.gid = u->inv.gid;
                 so.new_session = true;
+                so.envp = u->child_env.v;
                 so.stdout_fd = logfd;
                 so.stderr_fd = logfd;
                 pid_t pid;
@@ -583,6 +610,7 @@ static int step_launch(up_ctx *u, nbx_error **err) {
         so.uid = u->inv.uid;
         so.gid = u->inv.gid;
         so.new_session = true;
+        so.envp = u->child_env.v;
         so.stdout_fd = logfd;
         so.stderr_fd = logfd;
         so.keep_fds = &u->creds_fd;
@@ -628,6 +656,7 @@ static int step_ssh(up_ctx *u, nbx_error **err) {
         if (logfd < 0)
                 return logfd;
         nbx_ssh_target t = ssh_target_of(u->p, &u->st, &u->inv);
+        t.master_envp = u->child_env.v;
         t.keep_waiting = vm_alive_cb;
         t.keep_waiting_data = &u->st;
         uint64_t timeout = u->accel == NBX_ACCEL_KVM ? SSH_TIMEOUT_KVM_MS : SSH_TIMEOUT_TCG_MS;
@@ -714,6 +743,8 @@ int nbx_vm_up(const nbx_project *p, const nbx_vm_opts *o, nbx_vm_up_result *ret,
                 free(u.runtime_dir);
                 return r;
         }
+        if ((r = child_env(&u.inv, &u.child_env, err)) < 0)
+                goto done;
 
         /* already running?  stale leftovers? */
         nbx_vm_state old = {.slot = -1};
@@ -838,6 +869,7 @@ fail:
                 r = -EIO;
 done:
         nbx_closep(&u.creds_fd);
+        nbx_strv_clear(&u.child_env);
         free(u.step_log);
         nbx_vm_state_done(&u.st);
         if (u.have_img)
@@ -870,9 +902,19 @@ static void note_failure(teardown *t, const char *what, nbx_error *e) {
 /* Everything but the hooks, in the order of docs/lifecycle.md.  Failures are collected. */
 static void teardown_run(teardown *t, bool graceful) {
         _cleanup_error_ nbx_error *e = NULL;
+        /* the SSH master: by the record, else by its socket's fixed place */
+        _cleanup_free_ char *cp = nbx_path_join(t->p->run_dir, "ssh.sock");
+        nbx_ssh_target sst = ssh_target_of(t->p, &t->st, t->inv);
+        if (!sst.control_path)
+                sst.control_path = cp;
+        if (!sst.host)
+                sst.host = "guest"; /* -O exit talks to the socket only */
+        if (!sst.user)
+                sst.user = t->inv->guest_user;
+        if (sst.control_path && strlen(sst.control_path) > NBX_SSH_CONTROL_PATH_MAX)
+                sst.control_path = NULL;
+        (void) nbx_ssh_master_stop(&sst, t->st.ssh_master.pid, t->st.ssh_master.start_time);
         if (t->have_state) {
-                nbx_ssh_target st = ssh_target_of(t->p, &t->st, t->inv);
-                (void) nbx_ssh_master_stop(&st, t->st.ssh_master.pid, t->st.ssh_master.start_time);
                 if (stop_hypervisor(&t->st, graceful, &e) < 0)
                         note_failure(t, "stop the hypervisor", e);
                 nbx_error_free(e), e = NULL;

@@ -346,6 +346,7 @@ static int master_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms,
         (void) unlink(t->control_path);
         nbx_spawn_opts o = as_user(t->uid, t->gid);
         o.new_session = true;
+        o.envp = t->master_envp;
         o.stdout_fd = log_fd;
         o.stderr_fd = log_fd;
         pid_t pid;

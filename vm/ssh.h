@@ -33,6 +33,9 @@ typedef struct nbx_ssh_target {
         const char *control_path; /* connection master socket; NULL = none */
         uid_t uid;                /* ssh runs as this user (the invoker) */
         gid_t gid;
+        /* Optional: environment of the long-lived connection master (NULL: inherited); nixbox
+         * passes a minimal one so no secret of the caller's environment lives on in it. */
+        char *const *master_envp;
         /* Optional: nbx_ssh_connect gives up early when this returns false (the VM died). */
         bool (*keep_waiting)(void *data);
         void *keep_waiting_data;
