@@ -1,0 +1,145 @@
+# Helpers for tests/e2e/test_lifecycle (sourced).  Expects: repo, T (temp folder), RT (runtime
+# folder), H (the world's host namespace), img (guest image folder), PROJECTS (array).
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
+step() { echo "== $*"; }
+check() { # NAME EXPECTED ACTUAL
+        if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+check_rc() { # NAME EXPECTED_RC RC OUTPUT
+        if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: exit $3 (expected $2): $4"; fi
+}
+contains() { # NAME NEEDLE HAYSTACK
+        if grep -qF -- "$2" <<<"$3"; then ok "$1"; else fail "$1: '$2' not in: $3"; fi
+}
+summary() {
+        echo "$passed passed, $failed failed"
+        [ "$failed" -eq 0 ]
+}
+
+# nixbox in the world's host namespace, on project folder $1.
+nbx() {
+        local p=$1
+        shift
+        ip netns exec "$H" env NIXBOX_RUNTIME_DIR="$RT" "$NBX_BIN" -C "$p" "$@"
+}
+
+# new_project NAME MODE DOMAINS → prints the folder.  Project "a" gets hooks and a setup script.
+new_project() {
+        local name=$1 mode=$2 domains=$3 dir=$T/$1
+        mkdir -p "$dir"
+        "$NBX_BIN" init "$dir" >/dev/null || return 1
+        local hooks="" scripts=""
+        if [ "$name" = a ]; then
+                local fmt='|$NIXBOX_NAME|$NIXBOX_SLOT|$NIXBOX_GUEST_IP|$NIXBOX_PROJECT_DIR|$PWD'
+                local log=$T/hooks-a.log
+                hooks="hooks.pre-up = [ \"echo \\\"pre-up-1$fmt\\\" >> $log\" \"echo failing-hook; exit 3\"
+                    \"echo \\\"pre-up-2$fmt\\\" >> $log\" ];
+  hooks.post-up = [ \"echo \\\"post-up$fmt\\\" >> $log\" ];
+  hooks.pre-down = [ \"echo \\\"pre-down$fmt\\\" >> $log\" ];
+  hooks.post-down = [ \"echo \\\"post-down$fmt\\\" >> $log\" ];"
+                scripts="scripts = [ ./setup.sh ];"
+        fi
+        local dom=""
+        [ -n "$domains" ] && dom="network.domains = [ $domains ];"
+        cat >"$dir/.nixbox/config.nix" <<EOF
+{
+  name = "lc$name";
+  resources.vcpus = 1;
+  resources.memoryMB = 512;
+  network.mode = "$mode";
+  $dom
+  network.upstreamDns = [ "$NBXW_DNS_IP" ];
+  env = { NBX_SECRET = builtins.getEnv "NBX_E2E_SECRET"; NBX_QUOTED = "it's \$x \`y\`"; };
+  $scripts
+  $hooks
+  vm.hypervisor = "qemu";
+  vm.accel = "tcg";
+  vm.image = "$img";
+}
+EOF
+        PROJECTS+=("$dir")
+        echo "$dir"
+}
+
+# http PROJECT HOST → the HTTP body from HOST:80 (fetched in the guest with nc), or FAIL
+http() {
+        local out
+        # shellcheck disable=SC2016
+        out=$(nbx "$1" run sh -c 'printf "GET / HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" | nc -w 5 "$1" 80' \
+                sh "$2" 2>/dev/null | tr -d '\r' | awk 'body { print } /^$/ { body = 1 }')
+        [ -n "$out" ] || { echo FAIL; return; }
+        echo "$out"
+}
+
+# JSON helpers on `status --json`
+py_field() { # JSON PROJECT FIELD
+        python3 -c '
+import json, sys
+for v in json.loads(sys.argv[1]):
+    if v.get("project") == sys.argv[2]:
+        x = v.get(sys.argv[3])
+        print("" if x is None else x)
+        break
+' "$1" "$2" "$3" 2>/dev/null
+}
+py_count_running() {
+        python3 -c 'import json,sys; print(sum(1 for v in json.loads(sys.argv[1]) if v["state"] == "running"))' "$1" 2>/dev/null
+}
+py_status_check() { # JSON PROJECT STATE MODE → "ok" or what is wrong
+        python3 -c '
+import json, sys, ipaddress
+rows = [v for v in json.loads(sys.argv[1]) if v.get("project") == sys.argv[2]]
+if len(rows) != 1: print("rows: %r" % rows); sys.exit()
+v = rows[0]
+bad = []
+if v["state"] != sys.argv[3]: bad.append("state %r" % v["state"])
+if v["mode"] != sys.argv[4]: bad.append("mode %r" % v["mode"])
+if not isinstance(v["slot"], int): bad.append("slot %r" % v["slot"])
+if not isinstance(v["pid"], int) or v["pid"] <= 0: bad.append("pid %r" % v["pid"])
+if not isinstance(v["uptime"], int) or v["uptime"] < 0: bad.append("uptime %r" % v["uptime"])
+try: ipaddress.ip_address(v["guest_ip"])
+except Exception: bad.append("guest_ip %r" % v.get("guest_ip"))
+if not v["mounts"] or not v["mounts"][0].startswith(sys.argv[2] + ":"): bad.append("mounts %r" % v["mounts"])
+if v["name"] != "lca": bad.append("name %r" % v["name"])
+print("ok" if not bad else "; ".join(bad))
+' "$1" "$2" "$3" "$4" 2>&1
+}
+
+# The host namespace's nftables state, without counters (for comparisons with a baseline).
+nft_state() {
+        ip netns exec "$H" nft list ruleset 2>/dev/null |
+                sed -E 's/packets [0-9]+ bytes [0-9]+/packets N bytes N/g; s/expires [0-9a-z]+//g'
+}
+
+wait_gone() {
+        local i
+        for i in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
+}
+
+# check_clean LABEL PROJECT... : no TAP, no per-slot nftables chain/set, no process started for
+# these projects (QEMU, virtiofsd, dnsmasq, ssh), no slot record, no VM record, only logs in run/.
+check_clean() {
+        local label=$1 p bad=""
+        shift
+        local taps
+        taps=$(ip -n "$H" -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep '^nbx[0-9]' | tr '\n' ' ')
+        [ -z "$taps" ] || bad="$bad TAPs:$taps"
+        local sets
+        sets=$(ip netns exec "$H" nft list ruleset 2>/dev/null | grep -E '^\s*(set|chain) [a-z_-]*[0-9]+ ' | tr -s ' \n' ' ')
+        [ -z "$sets" ] || bad="$bad nft:$sets"
+        local procs
+        procs=$(pgrep -af -- "$T" | grep -v -e 'test_lifecycle' -e pgrep | tr '\n' ';')
+        [ -z "$procs" ] || bad="$bad processes:$procs"
+        local slots
+        slots=$(ls -A "$RT/slots" 2>/dev/null | grep -v -e '\.lock$' -e '^history\.json$' | tr '\n' ' ')
+        [ -z "$slots" ] || bad="$bad slot files:$slots"
+        for p in "$@"; do
+                [ -e "$p/.nixbox/state/vm.json" ] && bad="$bad record:$p"
+                local left
+                left=$(ls -A "$p/.nixbox/run" 2>/dev/null | grep -v '\.log$' | tr '\n' ' ')
+                [ -z "$left" ] || bad="$bad run files($p):$left"
+        done
+        if [ -z "$bad" ]; then ok "$label: nothing left behind"; else fail "$label: left behind:$bad"; fi
+}
