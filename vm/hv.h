@@ -9,6 +9,7 @@
 
 #include "../config/config.h"
 #include "../config/error.h"
+#include "../config/proc.h"
 #include "../config/strv.h"
 #include "image.h"
 
@@ -44,7 +45,14 @@ typedef struct nbx_vm_spec {
         size_t n_shares;
         const nbx_vm_disk *disks;  /* attached at launch */
         size_t n_disks;
+        unsigned net_queues;       /* virtio-net queue pairs; 0 or 1 = single queue (the TAP must
+                                    * be multi-queue when > 1); at most NBX_VM_MAX_NET_QUEUES */
+        unsigned hotplug_slots;    /* qemu: free PCIe root ports kept for add_disk/add_fs;
+                                    * 0 = NBX_VM_MAX_SHARES + NBX_VM_MAX_DISKS */
 } nbx_vm_spec;
+
+#define NBX_VM_MAX_NET_QUEUES 16
+#define NBX_VM_MAX_VCPUS 255
 
 typedef struct nbx_vm_info {
         char state[32];            /* "running", "paused", "shutdown", ... as the backend says */
@@ -64,6 +72,11 @@ typedef struct nbx_hv_ops {
         int (*power_button)(const char *api_socket, nbx_error **err);
 } nbx_hv_ops;
 
+/* Device ids: a disk's id is nbx_vm_disk.id, a share's id is its tag (remove_device takes
+ * either).  Ids, tags and serials are [A-Za-z][A-Za-z0-9_-]* (serials may start with a digit);
+ * backends reject anything else before talking to the hypervisor.
+ * remove_device of an id that does not exist is success (already gone). */
+
 extern const nbx_hv_ops nbx_hv_qemu;
 extern const nbx_hv_ops nbx_hv_cloud_hypervisor;
 
@@ -74,3 +87,30 @@ int nbx_hv_select(enum nbx_hypervisor want, const nbx_hv_ops **ret, nbx_error **
 /* auto → KVM only when /dev/kvm can really run a guest (probed with KVM ioctls: create VM and a
  * vCPU, bounded in time), else TCG.  An explicit kvm that does not work is an error. */
 int nbx_accel_resolve(enum nbx_accel want, enum nbx_accel *ret, nbx_error **err);
+
+/* The probe nbx_accel_resolve runs, exposed so tests can point it elsewhere or replace it.
+ * run: executed in a forked child (so a hang or crash cannot take the caller with it); returns 0
+ * when a guest really ran, else < 0 with a reason in why.  The child is killed at timeout_ms. */
+typedef int (*nbx_kvm_probe_fn)(const char *device, char *why, size_t why_len);
+typedef struct nbx_accel_probe {
+        const char *device;   /* NULL: $NIXBOX_KVM_DEVICE, else /dev/kvm */
+        uint64_t timeout_ms;  /* 0: NBX_KVM_PROBE_TIMEOUT_MS */
+        nbx_kvm_probe_fn run; /* NULL: nbx_kvm_probe (KVM ioctls: VM, vCPU, run `hlt`) */
+        bool drop_privileges; /* probe as uid/gid (no supplementary groups), as the hypervisor
+                               * will run; nbx_accel_resolve sets this to the invoking user */
+        uid_t uid;
+        gid_t gid;
+} nbx_accel_probe;
+#define NBX_KVM_PROBE_TIMEOUT_MS 2000
+int nbx_accel_resolve_with(enum nbx_accel want, const nbx_accel_probe *probe, enum nbx_accel *ret,
+                           nbx_error **err);
+/* The real probe: open device, KVM_CREATE_VM, one page of guest memory holding `hlt`,
+ * KVM_CREATE_VCPU, real-mode registers, KVM_RUN, expect KVM_EXIT_HLT.  Call it in a child only
+ * (KVM_RUN may never return on a broken nested host). */
+int nbx_kvm_probe(const char *device, char *why, size_t why_len);
+
+/* Build the backend's argv from spec and start it: new session, the rest as opts say (the
+ * lifecycle passes the invoking user's uid/gid, log fds and keep_fds for inherited fds).
+ * ops->program is looked up in PATH (NBX_EXIT_PREREQ naming the package when missing). */
+int nbx_hv_launch(const nbx_hv_ops *ops, const nbx_vm_spec *spec, const nbx_spawn_opts *opts,
+                  pid_t *ret_pid, nbx_error **err);

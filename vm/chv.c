@@ -1,0 +1,430 @@
+/* cloud-hypervisor backend: command line built from the spec (syntax: cloud-hypervisor's
+ * vmm/src/config.rs, see docs/hypervisors.md), REST API over the unix socket with libcurl.
+ *
+ * cloud-hypervisor cannot be installed on our machines: the command line has unit tests and the
+ * client has contract tests against a server that follows the OpenAPI specification
+ * (tests/vm/fake_chv.py); neither has run against the real program. */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../config/timeutil.h"
+#include "hv.h"
+#include "hv_internal.h"
+
+#define API_URL "http://localhost/api/v1/"
+#define RESPONSE_MAX (4u << 20)
+#define IMAGE_DISK_ID "nbxroot"
+#define IMAGE_DISK_SERIAL "nixbox-root"
+#define FS_QUEUE_SIZE 1024
+
+static void json_decref_p(json_t **j) {
+        if (*j)
+                json_decref(*j);
+}
+#define _cleanup_json_ _cleanup_(json_decref_p)
+
+/* An expression (GNU statement expression), so that "PUSH(opt), PUSH(value)" pairs read as one. */
+#define PUSH(...)                                                                                  \
+        ({                                                                                         \
+                if (nbx_strv_pushf(&argv, __VA_ARGS__) < 0)                                        \
+                        return nbx_error_set(err, ENOMEM, "%s", "cloud-hypervisor command line");                    \
+        })
+
+static int chv_build_argv(const nbx_vm_spec *s, const char *program, nbx_strv *ret_argv,
+                          nbx_error **err) {
+        int r = nbx_hv_check_spec(s, err);
+        if (r < 0)
+                return r;
+        if (s->accel != NBX_ACCEL_KVM)
+                return nbx_error_setx(err, NBX_EXIT_PREREQ, 0,
+                                      "cloud-hypervisor needs KVM, and KVM cannot run guests "
+                                      "here: set vm.hypervisor = \"qemu\" (software emulation)");
+        _cleanup_strv_ nbx_strv argv = {0};
+        PUSH("%s", program);
+        PUSH("--api-socket"), PUSH("path=%s", s->api_socket);
+        PUSH("--kernel"), PUSH("%s", s->image->kernel);
+        if (s->image->initrd)
+                PUSH("--initramfs"), PUSH("%s", s->image->initrd);
+        if (s->image->cmdline && s->image->cmdline[0])
+                PUSH("--cmdline"), PUSH("%s", s->image->cmdline);
+        PUSH("--cpus"), PUSH("boot=%u", s->vcpus);
+        PUSH("--memory"), PUSH("size=%uM,shared=on", s->memory_mb);
+        /* A balloon of size 0 that only carries free page reporting: the guest hands pages it
+         * frees back to the host. */
+        PUSH("--balloon"), PUSH("size=0,free_page_reporting=on");
+        if (s->tap) {
+                if (s->net_queues > 1) /* num_queues counts RX and TX queues: 2 per pair */
+                        PUSH("--net"), PUSH("tap=%s,mac=%s,num_queues=%u", s->tap, s->mac,
+                                            2 * s->net_queues);
+                else
+                        PUSH("--net"), PUSH("tap=%s,mac=%s", s->tap, s->mac);
+        }
+        if (s->vsock_cid && s->vsock_socket)
+                PUSH("--vsock"), PUSH("cid=%u,socket=%s", s->vsock_cid, s->vsock_socket);
+        for (size_t i = 0; i < s->n_shares; i++)
+                PUSH("--fs"), PUSH("tag=%s,socket=%s,id=%s", s->shares[i].tag,
+                                   s->shares[i].socket, s->shares[i].tag);
+        if (s->image->disk)
+                PUSH("--disk"), PUSH("path=%s,readonly=on,id=" IMAGE_DISK_ID
+                                     ",serial=" IMAGE_DISK_SERIAL,
+                                     s->image->disk);
+        for (size_t i = 0; i < s->n_disks; i++) {
+                const nbx_vm_disk *d = &s->disks[i];
+                PUSH("--disk");
+                if (d->serial[0])
+                        PUSH("path=%s,readonly=%s,id=%s,serial=%s", d->path,
+                             d->readonly ? "on" : "off", d->id, d->serial);
+                else
+                        PUSH("path=%s,readonly=%s,id=%s", d->path, d->readonly ? "on" : "off",
+                             d->id);
+        }
+        PUSH("--serial"), PUSH("file=%s", s->serial_log);
+        PUSH("--console"), PUSH("off");
+        *ret_argv = argv;
+        argv = (nbx_strv){0};
+        return 0;
+}
+
+/* ---- REST client ---------------------------------------------------------------------------- */
+
+typedef struct response {
+        char *data;
+        size_t len;
+        bool too_big;
+} response;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        response *resp = userdata;
+        size_t n = size * nmemb;
+        if (resp->len + n > RESPONSE_MAX) {
+                resp->too_big = true;
+                return 0;
+        }
+        char *nb = realloc(resp->data, resp->len + n + 1);
+        if (!nb)
+                return 0;
+        memcpy(nb + resp->len, ptr, n);
+        resp->data = nb;
+        resp->len += n;
+        resp->data[resp->len] = '\0';
+        return n;
+}
+
+static void curl_cleanup_p(CURL **c) {
+        if (*c)
+                curl_easy_cleanup(*c);
+}
+static void slist_free_p(struct curl_slist **l) {
+        if (*l)
+                curl_slist_free_all(*l);
+}
+
+static int errno_of(CURLcode c) {
+        switch (c) {
+        case CURLE_COULDNT_CONNECT:
+                return ECONNREFUSED;
+        case CURLE_OPERATION_TIMEDOUT:
+                return ETIMEDOUT;
+        case CURLE_OUT_OF_MEMORY:
+                return ENOMEM;
+        case CURLE_GOT_NOTHING:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+                return ECONNRESET;
+        default:
+                return EPROTO;
+        }
+}
+
+/* One API request.  body NULL: no body.  *ret_status is the HTTP status; *ret_body the response
+ * text (may be empty).  Only transport failures are errors here. */
+static int request(const char *sock, const char *method, const char *endpoint, json_t *body,
+                   uint64_t deadline_ms, long *ret_status, char **ret_body, nbx_error **err) {
+        _cleanup_(curl_cleanup_p) CURL *c = curl_easy_init();
+        _cleanup_(slist_free_p) struct curl_slist *headers = NULL;
+        _cleanup_free_ char *text = NULL;
+        response resp = {0};
+        char url[128], errbuf[CURL_ERROR_SIZE] = "";
+        if (!c)
+                return nbx_error_set(err, ENOMEM, "cloud-hypervisor API: curl");
+        snprintf(url, sizeof(url), API_URL "%s", endpoint);
+        if (body) {
+                text = json_dumps(body, JSON_COMPACT);
+                if (!text)
+                        return nbx_error_set(err, ENOMEM, "cloud-hypervisor API: encode");
+                headers = curl_slist_append(headers, "Content-Type: application/json");
+        }
+        struct curl_slist *h2 = curl_slist_append(headers, "Accept: application/json");
+        if (!h2)
+                return nbx_error_set(err, ENOMEM, "cloud-hypervisor API: headers");
+        headers = h2;
+        uint64_t now = nbx_now_ms();
+        long timeout = deadline_ms > now ? (long) (deadline_ms - now) : 1;
+
+        CURLcode cc = CURLE_OK;
+#define SETOPT(opt, val)                                                                           \
+        if (cc == CURLE_OK)                                                                        \
+                cc = curl_easy_setopt(c, opt, val);
+        SETOPT(CURLOPT_UNIX_SOCKET_PATH, sock);
+        SETOPT(CURLOPT_URL, url);
+        SETOPT(CURLOPT_CUSTOMREQUEST, method);
+        SETOPT(CURLOPT_HTTPHEADER, headers);
+        SETOPT(CURLOPT_NOSIGNAL, 1L);
+        SETOPT(CURLOPT_TIMEOUT_MS, timeout);
+        SETOPT(CURLOPT_ERRORBUFFER, errbuf);
+        SETOPT(CURLOPT_WRITEFUNCTION, on_data);
+        SETOPT(CURLOPT_WRITEDATA, &resp);
+        SETOPT(CURLOPT_PROTOCOLS_STR, "http");
+        if (strcmp(method, "GET") != 0) {
+                /* PUT with the body given as a buffer (an empty one when there is no body) */
+                SETOPT(CURLOPT_POSTFIELDS, text ? text : "");
+                SETOPT(CURLOPT_POSTFIELDSIZE, (long) (text ? strlen(text) : 0));
+        }
+#undef SETOPT
+        if (cc != CURLE_OK) {
+                free(resp.data);
+                return nbx_error_set(err, EINVAL, "cloud-hypervisor API: curl setup: %s",
+                                     curl_easy_strerror(cc));
+        }
+        cc = curl_easy_perform(c);
+        if (cc != CURLE_OK) {
+                free(resp.data);
+                if (resp.too_big)
+                        return nbx_error_set(err, EMSGSIZE,
+                                             "cloud-hypervisor API %s %s: response larger than "
+                                             "%u bytes",
+                                             method, endpoint, RESPONSE_MAX);
+                return nbx_error_set(err, errno_of(cc), "cloud-hypervisor API %s %s on %s: %s",
+                                     method, endpoint, sock,
+                                     errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        }
+        long status = 0;
+        (void) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        *ret_status = status;
+        *ret_body = resp.data ? resp.data : strdup("");
+        if (!*ret_body)
+                return nbx_error_set(err, ENOMEM, "cloud-hypervisor API");
+        return 0;
+}
+
+/* First line of a response body, for error messages (cloud-hypervisor answers errors in text). */
+static void summarize(const char *body, char *out, size_t out_len) {
+        size_t n = 0;
+        for (const char *p = body; *p && *p != '\n' && n + 1 < out_len; p++)
+                out[n++] = isprint((unsigned char) *p) ? *p : '?';
+        out[n] = '\0';
+}
+
+/* Request that must answer one of the expected statuses (0-terminated list).  ret_json (may be
+ * NULL) receives the parsed body on a 200 with a body. */
+static int call(const char *sock, const char *method, const char *endpoint, json_t *body,
+                const long *expected, const char *meaning_404, long *ret_status,
+                json_t **ret_json, nbx_error **err) {
+        long status;
+        _cleanup_free_ char *text = NULL;
+        int r = request(sock, method, endpoint, body, nbx_deadline_in(NBX_HV_REQUEST_TIMEOUT_MS),
+                        &status, &text, err);
+        if (r < 0)
+                return r;
+        bool ok = false;
+        for (const long *e = expected; *e; e++)
+                ok = ok || *e == status;
+        if (!ok) {
+                char why[200];
+                summarize(text, why, sizeof(why));
+                int e = status == 404 ? ENOENT : status == 409 ? EEXIST
+                                               : status >= 500 ? EIO
+                                                               : EINVAL;
+                bool explain = status == 404 && meaning_404;
+                nbx_error_set(err, 0, "cloud-hypervisor %s %s: HTTP %ld%s%s%s%s%s", method,
+                              endpoint, status, explain ? " (" : "", explain ? meaning_404 : "",
+                              explain ? ")" : "", why[0] ? ": " : "", why);
+                if (err && *err)
+                        (*err)->errnum = e;
+                return -e;
+        }
+        if (ret_status)
+                *ret_status = status;
+        if (ret_json) {
+                *ret_json = NULL;
+                if (status == 200 && text[0]) {
+                        json_error_t jerr;
+                        *ret_json = json_loads(text, 0, &jerr);
+                        if (!*ret_json)
+                                return nbx_error_set(err, EPROTO,
+                                                     "cloud-hypervisor %s %s: invalid JSON: %s",
+                                                     method, endpoint, jerr.text);
+                }
+        }
+        return 0;
+}
+
+static const long OK_200[] = {200, 0};
+static const long OK_200_204[] = {200, 204, 0};
+
+static int chv_wait_api(const char *api_socket, uint64_t deadline_ms, nbx_error **err) {
+        nbx_backoff b = NBX_BACKOFF_INIT;
+        uint64_t start = nbx_now_ms();
+        for (;;) {
+                _cleanup_error_ nbx_error *last = NULL;
+                struct stat st;
+                if (stat(api_socket, &st) < 0) {
+                        nbx_error_set(&last, errno, "%s", api_socket);
+                } else {
+                        long status;
+                        _cleanup_free_ char *text = NULL;
+                        uint64_t d = nbx_deadline_in(NBX_HV_REQUEST_TIMEOUT_MS);
+                        if (request(api_socket, "GET", "vmm.ping", NULL,
+                                    d < deadline_ms ? d : deadline_ms, &status, &text,
+                                    &last) == 0) {
+                                _cleanup_json_ json_t *j = json_loads(text, 0, NULL);
+                                if (status == 200 &&
+                                    json_is_string(json_object_get(j, "version")))
+                                        return 0;
+                                nbx_error_set(&last, EPROTO,
+                                              "vmm.ping: HTTP %ld without a version", status);
+                        }
+                }
+                if (!nbx_backoff_sleep(&b, deadline_ms))
+                        return nbx_error_set(err, ETIMEDOUT,
+                                             "cloud-hypervisor did not answer on its API socket "
+                                             "%s within %llu ms (last: %s)",
+                                             api_socket,
+                                             (unsigned long long) (nbx_now_ms() - start),
+                                             last ? last->msg : "?");
+        }
+}
+
+static int get_info(const char *sock, json_t **ret, nbx_error **err) {
+        _cleanup_json_ json_t *j = NULL;
+        int r = call(sock, "GET", "vm.info", NULL, OK_200, "the VM is not created", NULL, &j,
+                     err);
+        if (r < 0)
+                return r;
+        if (!json_is_object(j) || !json_is_string(json_object_get(j, "state")))
+                return nbx_error_set(err, EPROTO, "cloud-hypervisor vm.info: no state");
+        *ret = TAKE_PTR(j);
+        return 0;
+}
+
+static int chv_info(const char *api_socket, nbx_vm_info *ret, nbx_error **err) {
+        _cleanup_json_ json_t *j = NULL;
+        int r = get_info(api_socket, &j, err);
+        if (r < 0)
+                return r;
+        /* VmState: Created, Running, Shutdown, Paused, BreakPoint; lowercase like QEMU's */
+        nbx_vm_info info = {0};
+        snprintf(info.state, sizeof(info.state), "%s",
+                 json_string_value(json_object_get(j, "state")));
+        for (char *p = info.state; *p; p++)
+                *p = (char) tolower((unsigned char) *p);
+        *ret = info;
+        return 0;
+}
+
+static int chv_add_disk(const char *api_socket, const nbx_vm_disk *disk, nbx_error **err) {
+        int r = nbx_hv_check_disk(disk, err);
+        if (r < 0)
+                return r;
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:b, s:s}", "path", disk->path,
+                                                "readonly", disk->readonly, "id", disk->id);
+        if (!body ||
+            (disk->serial[0] && json_object_set_new(body, "serial", json_string(disk->serial))))
+                return nbx_error_set(err, ENOMEM, "cloud-hypervisor add disk");
+        r = call(api_socket, "PUT", "vm.add-disk", body, OK_200_204, "the VM is not created",
+                 NULL, NULL, err);
+        return r < 0 ? nbx_error_wrap(err, "add disk %s (%s)", disk->id, disk->path) : 0;
+}
+
+static int chv_add_fs(const char *api_socket, const nbx_vm_share *share, nbx_error **err) {
+        int r = nbx_hv_check_share(share, err);
+        if (r < 0)
+                return r;
+        /* FsConfig requires tag, socket, num_queues and queue_size */
+        _cleanup_json_ json_t *body =
+                json_pack("{s:s, s:s, s:i, s:i, s:s}", "tag", share->tag, "socket", share->socket,
+                          "num_queues", 1, "queue_size", FS_QUEUE_SIZE, "id", share->tag);
+        if (!body)
+                return nbx_error_set(err, ENOMEM, "cloud-hypervisor add share");
+        r = call(api_socket, "PUT", "vm.add-fs", body, OK_200_204, "the VM is not created", NULL,
+                 NULL, err);
+        return r < 0 ? nbx_error_wrap(err, "add share %s (%s)", share->tag, share->socket) : 0;
+}
+
+static bool in_device_tree(json_t *info, const char *id) {
+        return json_object_get(json_object_get(info, "device_tree"), id) != NULL;
+}
+
+static int chv_remove_device(const char *api_socket, const char *id, nbx_error **err) {
+        if (!nbx_hv_valid_name(id, 23, false))
+                return nbx_error_set(err, EINVAL, "remove device: bad id \"%s\"", id ? id : "");
+        _cleanup_json_ json_t *body = json_pack("{s:s}", "id", id);
+        if (!body)
+                return nbx_error_set(err, ENOMEM, "cloud-hypervisor remove device");
+        long status;
+        _cleanup_free_ char *text = NULL;
+        int r = request(api_socket, "PUT", "vm.remove-device", body,
+                        nbx_deadline_in(NBX_HV_REQUEST_TIMEOUT_MS), &status, &text, err);
+        if (r < 0)
+                return nbx_error_wrap(err, "remove device %s", id);
+        if (status == 404)
+                return 0; /* no such device (or no VM): already gone */
+        if (status != 204) {
+                char why[200];
+                summarize(text, why, sizeof(why));
+                return nbx_error_set(err, 0,
+                                     "remove device %s: cloud-hypervisor PUT vm.remove-device: "
+                                     "HTTP %ld%s%s",
+                                     id, status, why[0] ? ": " : "", why);
+        }
+        /* The request only starts the unplug; the device is gone when the guest has ejected it
+         * and it left the device tree. */
+        uint64_t deadline = nbx_deadline_in(NBX_HV_UNPLUG_TIMEOUT_MS);
+        nbx_backoff b = NBX_BACKOFF_INIT;
+        for (;;) {
+                _cleanup_json_ json_t *info = NULL;
+                if ((r = get_info(api_socket, &info, err)) < 0)
+                        return nbx_error_wrap(err, "remove device %s", id);
+                if (!in_device_tree(info, id))
+                        return 0;
+                if (!nbx_backoff_sleep(&b, deadline))
+                        return nbx_error_set(err, ETIMEDOUT,
+                                             "remove device %s: still in the VM after %d ms (the "
+                                             "guest did not eject it)",
+                                             id, NBX_HV_UNPLUG_TIMEOUT_MS);
+        }
+}
+
+static int chv_power_button(const char *api_socket, nbx_error **err) {
+        long status;
+        _cleanup_free_ char *text = NULL;
+        int r = request(api_socket, "PUT", "vm.power-button", NULL,
+                        nbx_deadline_in(NBX_HV_REQUEST_TIMEOUT_MS), &status, &text, err);
+        if (r < 0)
+                return r;
+        if (status == 204)
+                return 0;
+        const char *why = status == 404   ? " (the VM is not created)"
+                          : status == 405 ? " (the VM is not booted)"
+                                          : "";
+        return nbx_error_set(err, 0, "cloud-hypervisor PUT vm.power-button: HTTP %ld%s", status,
+                             why);
+}
+
+const nbx_hv_ops nbx_hv_cloud_hypervisor = {
+        .name = "cloud-hypervisor",
+        .program = "cloud-hypervisor",
+        .build_argv = chv_build_argv,
+        .wait_api = chv_wait_api,
+        .info = chv_info,
+        .add_disk = chv_add_disk,
+        .add_fs = chv_add_fs,
+        .remove_device = chv_remove_device,
+        .power_button = chv_power_button,
+};
