@@ -1,7 +1,32 @@
 #include "cli.h"
 
+#include "../config/fsutil.h"
+#include "../vm/lifecycle.h"
+
 int cmd_reload(nbx_cli *cli, int argc, char **argv) {
         if (nbx_cli_wants_help(argc, argv))
                 return nbx_cli_print_usage(cli, "reload");
-        return nbx_cli_not_available(cli, "reload", "the VM lifecycle (vm/)");
+        (void) argv;
+        if (argc > 1)
+                return nbx_cli_usage_error(cli, "reload", "reload takes no arguments");
+        _cleanup_error_ nbx_error *err = NULL;
+        nbx_project p;
+        if (nbx_cli_project(cli, &p, &err) < 0)
+                return nbx_cli_fail(cli, err);
+        _cleanup_free_ char *plugins = nbx_path_join(cli->data_dir, "plugins");
+        _cleanup_free_ char *nix = nbx_path_join(cli->data_dir, "nix");
+        nbx_config_opts copts = {.plugins_dir = plugins, .nix_dir = nix};
+        nbx_vm_opts o = {.ui = &cli->ui, .config_opts = &copts};
+        _cleanup_free_ char *restart = NULL;
+        int r = nbx_vm_reload(&p, &o, &restart, &err);
+        nbx_project_done(&p);
+        if (r < 0)
+                return nbx_cli_fail(cli, err);
+        fputs("Network settings (mode, domains, ports) applied.\n", cli->ui.out);
+        if (restart && *restart)
+                fprintf(cli->ui.out,
+                        "These changes take effect only after `sudo nixbox down && sudo nixbox "
+                        "up`: %s\n",
+                        restart);
+        return NBX_EXIT_OK;
 }

@@ -1,7 +1,48 @@
 #include "cli.h"
 
+#include <stdlib.h>
+
+#include "../config/fsutil.h"
+#include "../vm/lifecycle.h"
+
 int cmd_up(nbx_cli *cli, int argc, char **argv) {
         if (nbx_cli_wants_help(argc, argv))
                 return nbx_cli_print_usage(cli, "up");
-        return nbx_cli_not_available(cli, "up", "the VM lifecycle (vm/)");
+        (void) argv;
+        if (argc > 1)
+                return nbx_cli_usage_error(cli, "up", "up takes no arguments");
+        _cleanup_error_ nbx_error *err = NULL;
+        if (!nbx_vm_have_net_admin()) {
+                nbx_error_setx(&err, NBX_EXIT_PERMISSION, 0,
+                               "nixbox up configures the VM's network and needs CAP_NET_ADMIN: "
+                               "run with sudo (`sudo nixbox up`)");
+                return nbx_cli_fail(cli, err);
+        }
+        nbx_project p;
+        if (nbx_cli_project(cli, &p, &err) < 0)
+                return nbx_cli_fail(cli, err);
+        _cleanup_free_ char *plugins = nbx_path_join(cli->data_dir, "plugins");
+        _cleanup_free_ char *nix = nbx_path_join(cli->data_dir, "nix");
+        nbx_config_opts copts = {.plugins_dir = plugins, .nix_dir = nix};
+        /* NIXBOX_FAIL_AT=<step>: test hook, see docs/lifecycle.md */
+        const char *fail_at = getenv("NIXBOX_FAIL_AT");
+        nbx_vm_opts o = {.ui = &cli->ui,
+                         .config_opts = &copts,
+                         .fail_at = fail_at && *fail_at ? fail_at : NULL};
+        nbx_vm_up_result res;
+        int r = nbx_vm_up(&p, &o, &res, &err);
+        nbx_project_done(&p);
+        if (r < 0)
+                return nbx_cli_fail(cli, err);
+        if (res.already_running)
+                fprintf(cli->ui.out, "VM %s is already running (slot %d, %s).\n", res.name,
+                        res.slot, res.guest_ip);
+        else
+                fprintf(cli->ui.out,
+                        "VM %s is up (slot %d, %s).\n"
+                        "  nixbox shell         open a shell in the workspace\n"
+                        "  nixbox run CMD ...   run a command\n"
+                        "  sudo nixbox down     stop it\n",
+                        res.name, res.slot, res.guest_ip);
+        return NBX_EXIT_OK;
 }

@@ -586,11 +586,13 @@ static int step_launch(up_ctx *u, nbx_error **err) {
                             .shares = u->shares,
                             .n_shares = u->n_shares,
                             .disks = &disk,
-                            .n_disks = 1};
-        _cleanup_free_ char *prog = nbx_find_program(u->ops->program);
-        if (!prog)
-                return nbx_error_setx(err, NBX_EXIT_PREREQ, ENOENT, "%s not found in PATH",
-                                      u->ops->program);
+                            .n_disks = 1,
+                            /* the TAP is multi-queue when vCPUs > 2 (nbx_net_params) */
+                            .net_queues = u->cfg.vcpus > 2
+                                                  ? (u->cfg.vcpus < NBX_VM_MAX_NET_QUEUES
+                                                             ? u->cfg.vcpus
+                                                             : NBX_VM_MAX_NET_QUEUES)
+                                                  : 1};
         (void) unlink(u->st.api_socket);
         (void) unlink(vsock);
         set_step_log(u, hv_log);
@@ -601,10 +603,6 @@ static int step_launch(up_ctx *u, nbx_error **err) {
         _cleanup_close_ int logfd = open_log(hv_log, u->inv.uid, u->inv.gid, err);
         if (logfd < 0)
                 return logfd;
-        _cleanup_strv_ nbx_strv argv = {0};
-        int r = u->ops->build_argv(&spec, prog, &argv, err);
-        if (r < 0)
-                return r;
         nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
         so.drop_privileges = true;
         so.uid = u->inv.uid;
@@ -616,7 +614,8 @@ static int step_launch(up_ctx *u, nbx_error **err) {
         so.keep_fds = &u->creds_fd;
         so.n_keep_fds = 1;
         pid_t pid;
-        if ((r = nbx_spawn(argv.v, &so, &pid, err)) < 0)
+        int r = nbx_hv_launch(u->ops, &spec, &so, &pid, err);
+        if (r < 0)
                 return r;
         u->st.hv = (nbx_proc_ref){.pid = pid, .start_time = nbx_pid_start_time(pid)};
         if ((r = nbx_undo_push(&u->undo, "launch", undo_launch, u, err)) < 0)
