@@ -226,10 +226,53 @@ int nbx_hv_select(enum nbx_hypervisor want, const nbx_hv_ops **ret, nbx_error **
 /* ---- acceleration --------------------------------------------------------------------------- */
 
 #define PROBE_GUEST_ADDR 0x1000
+#define PROBE_PORT 0x10
+#define PROBE_VALUE 0x42
+#define PROBE_CPUID_MAX 256
+#define PROBE_MSRS_MAX 256
 
 static int probe_fail(char *why, size_t why_len, int e, const char *what) {
         snprintf(why, why_len, "%s: %s", what, strerror(e));
         return -e;
+}
+
+/* What QEMU's `-cpu host` does first: give the vCPU every CPUID leaf KVM supports, then write back
+ * each feature MSR with the value KVM reports for it.  A nested KVM that cannot run guests fails
+ * here (seen: MSR 0x10a, IA32_ARCH_CAPABILITIES, reported but refused), while a bare `hlt` guest
+ * still runs. */
+static int probe_cpu_features(int kvm, int vcpu, char *why, size_t why_len) {
+        _cleanup_free_ struct kvm_cpuid2 *cpuid =
+                calloc(1, sizeof(*cpuid) + PROBE_CPUID_MAX * sizeof(struct kvm_cpuid_entry2));
+        _cleanup_free_ struct kvm_msr_list *list =
+                calloc(1, sizeof(*list) + PROBE_MSRS_MAX * sizeof(__u32));
+        if (!cpuid || !list)
+                return probe_fail(why, why_len, ENOMEM, "KVM probe");
+        cpuid->nent = PROBE_CPUID_MAX;
+        if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
+                return probe_fail(why, why_len, errno, "KVM_GET_SUPPORTED_CPUID");
+        if (ioctl(vcpu, KVM_SET_CPUID2, cpuid) < 0)
+                return probe_fail(why, why_len, errno, "KVM_SET_CPUID2");
+        if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_GET_MSR_FEATURES) <= 0)
+                return 0;
+        list->nmsrs = PROBE_MSRS_MAX;
+        if (ioctl(kvm, KVM_GET_MSR_FEATURE_INDEX_LIST, list) < 0)
+                return probe_fail(why, why_len, errno, "KVM_GET_MSR_FEATURE_INDEX_LIST");
+        for (__u32 i = 0; i < list->nmsrs && i < PROBE_MSRS_MAX; i++) {
+                struct {
+                        struct kvm_msrs head;
+                        struct kvm_msr_entry entry;
+                } msr = {.head.nmsrs = 1, .entry.index = list->indices[i]};
+                if (ioctl(kvm, KVM_GET_MSRS, &msr) != 1)
+                        continue; /* not readable: QEMU does not set it either */
+                if (ioctl(vcpu, KVM_SET_MSRS, &msr) != 1) {
+                        snprintf(why, why_len,
+                                 "KVM reports feature MSR 0x%x = 0x%llx but refuses to set it on "
+                                 "a vCPU (broken nested virtualization?)",
+                                 msr.entry.index, (unsigned long long) msr.entry.data);
+                        return -ENODEV;
+                }
+        }
+        return 0;
 }
 
 int nbx_kvm_probe(const char *device, char *why, size_t why_len) {
@@ -246,13 +289,14 @@ int nbx_kvm_probe(const char *device, char *why, size_t why_len) {
         if (vm < 0)
                 return probe_fail(why, why_len, errno, "KVM_CREATE_VM");
 
-        /* One page of guest memory at 0x1000 holding `hlt`. */
+        /* One page of guest memory at 0x1000: mov al, 0x42; out 0x10, al; hlt */
+        static const uint8_t code[] = {0xb0, PROBE_VALUE, 0xe6, PROBE_PORT, 0xf4};
         long page = sysconf(_SC_PAGESIZE);
         uint8_t *mem = mmap(NULL, (size_t) page, PROT_READ | PROT_WRITE,
                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (mem == MAP_FAILED)
                 return probe_fail(why, why_len, errno, "mmap guest memory");
-        mem[0] = 0xf4; /* hlt */
+        memcpy(mem, code, sizeof(code));
         struct kvm_userspace_memory_region region = {
                 .slot = 0,
                 .guest_phys_addr = PROBE_GUEST_ADDR,
@@ -272,6 +316,8 @@ int nbx_kvm_probe(const char *device, char *why, size_t why_len) {
                 r = probe_fail(why, why_len, errno, "KVM_CREATE_VCPU");
                 goto out;
         }
+        if ((r = probe_cpu_features(kvm, vcpu, why, why_len)) < 0)
+                goto out;
         mmap_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
         if (mmap_size < (int) sizeof(*run)) {
                 r = probe_fail(why, why_len, mmap_size < 0 ? errno : EINVAL,
@@ -283,7 +329,7 @@ int nbx_kvm_probe(const char *device, char *why, size_t why_len) {
                 r = probe_fail(why, why_len, errno, "mmap vCPU");
                 goto out;
         }
-        /* Real mode, CS base 0, IP at the `hlt`. */
+        /* Real mode, CS base 0, IP at the code. */
         struct kvm_sregs sregs;
         if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0) {
                 r = probe_fail(why, why_len, errno, "KVM_GET_SREGS");
@@ -300,12 +346,26 @@ int nbx_kvm_probe(const char *device, char *why, size_t why_len) {
                 r = probe_fail(why, why_len, errno, "KVM_SET_REGS");
                 goto out;
         }
+        /* First exit: the OUT, carrying our byte; second: the HLT. */
+        if (ioctl(vcpu, KVM_RUN, 0) < 0) {
+                r = probe_fail(why, why_len, errno, "KVM_RUN");
+                goto out;
+        }
+        if (run->exit_reason != KVM_EXIT_IO || run->io.direction != KVM_EXIT_IO_OUT ||
+            run->io.port != PROBE_PORT || run->io.size != 1 ||
+            run->io.data_offset + 1 > (uint64_t) mmap_size ||
+            ((uint8_t *) run)[run->io.data_offset] != PROBE_VALUE) {
+                snprintf(why, why_len, "KVM_RUN: test guest did not write its byte (exit reason %u)",
+                         run->exit_reason);
+                r = -EIO;
+                goto out;
+        }
         if (ioctl(vcpu, KVM_RUN, 0) < 0) {
                 r = probe_fail(why, why_len, errno, "KVM_RUN");
                 goto out;
         }
         if (run->exit_reason != KVM_EXIT_HLT) {
-                snprintf(why, why_len, "KVM_RUN: guest did not halt (exit reason %u)",
+                snprintf(why, why_len, "KVM_RUN: test guest did not halt (exit reason %u)",
                          run->exit_reason);
                 r = -EIO;
         }

@@ -95,7 +95,7 @@ typedef int (*nbx_kvm_probe_fn)(const char *device, char *why, size_t why_len);
 typedef struct nbx_accel_probe {
         const char *device;   /* NULL: $NIXBOX_KVM_DEVICE, else /dev/kvm */
         uint64_t timeout_ms;  /* 0: NBX_KVM_PROBE_TIMEOUT_MS */
-        nbx_kvm_probe_fn run; /* NULL: nbx_kvm_probe (KVM ioctls: VM, vCPU, run `hlt`) */
+        nbx_kvm_probe_fn run; /* NULL: nbx_kvm_probe (KVM ioctls: VM, vCPU, tiny guest) */
         bool drop_privileges; /* probe as uid/gid (no supplementary groups), as the hypervisor
                                * will run; nbx_accel_resolve sets this to the invoking user */
         uid_t uid;
@@ -104,9 +104,10 @@ typedef struct nbx_accel_probe {
 #define NBX_KVM_PROBE_TIMEOUT_MS 2000
 int nbx_accel_resolve_with(enum nbx_accel want, const nbx_accel_probe *probe, enum nbx_accel *ret,
                            nbx_error **err);
-/* The real probe: open device, KVM_CREATE_VM, one page of guest memory holding `hlt`,
- * KVM_CREATE_VCPU, real-mode registers, KVM_RUN, expect KVM_EXIT_HLT.  Call it in a child only
- * (KVM_RUN may never return on a broken nested host). */
+/* The real probe: open device, KVM_CREATE_VM, KVM_CREATE_VCPU, the vCPU set up as QEMU's
+ * `-cpu host` does (all supported CPUID leaves, every feature MSR written back), one page of
+ * real-mode code (`out 0x10, 0x42; hlt`), KVM_RUN: expect the OUT exit, then KVM_EXIT_HLT.
+ * Call it in a child only (KVM_RUN may never return on a broken nested host). */
 int nbx_kvm_probe(const char *device, char *why, size_t why_len);
 
 /* Build the backend's argv from spec and start it: new session, the rest as opts say (the
