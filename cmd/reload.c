@@ -6,7 +6,7 @@
 int cmd_reload(nbx_cli *cli, int argc, char **argv) {
         if (nbx_cli_wants_help(argc, argv))
                 return nbx_cli_print_usage(cli, "reload");
-        (void) argv;
+        (void)argv;
         if (argc > 1)
                 return nbx_cli_usage_error(cli, "reload", "reload takes no arguments");
         _cleanup_error_ nbx_error *err = NULL;

@@ -9,8 +9,8 @@ int cmd_run(nbx_cli *cli, int argc, char **argv) {
         int first = 1;
         if (first < argc && strcmp(argv[first], "--") == 0)
                 first++;
-        else if (first < argc && (strcmp(argv[first], "-h") == 0 ||
-                                  strcmp(argv[first], "--help") == 0))
+        else if (first < argc &&
+                 (strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "--help") == 0))
                 return nbx_cli_print_usage(cli, "run");
         if (first >= argc)
                 return nbx_cli_usage_error(cli, "run", "run needs a command");
@@ -21,7 +21,7 @@ int cmd_run(nbx_cli *cli, int argc, char **argv) {
         nbx_vm_opts o = {.ui = &cli->ui};
         int code = 0;
         fflush(cli->ui.out);
-        int r = nbx_vm_run(&p, &o, argv + first, (size_t) (argc - first), &code, &err);
+        int r = nbx_vm_run(&p, &o, argv + first, (size_t)(argc - first), &code, &err);
         nbx_project_done(&p);
         if (r < 0)
                 return nbx_cli_fail(cli, err);

@@ -5,7 +5,7 @@
 int cmd_shell(nbx_cli *cli, int argc, char **argv) {
         if (nbx_cli_wants_help(argc, argv))
                 return nbx_cli_print_usage(cli, "shell");
-        (void) argv;
+        (void)argv;
         if (argc > 1)
                 return nbx_cli_usage_error(cli, "shell", "shell takes no arguments");
         _cleanup_error_ nbx_error *err = NULL;

@@ -9,9 +9,9 @@ static void uptime_str(int64_t s, char *buf, size_t n) {
         if (s < 0)
                 snprintf(buf, n, "-");
         else if (s < 3600)
-                snprintf(buf, n, "%lldm%02llds", (long long) s / 60, (long long) s % 60);
+                snprintf(buf, n, "%lldm%02llds", (long long)s / 60, (long long)s % 60);
         else
-                snprintf(buf, n, "%lldh%02lldm", (long long) s / 3600, (long long) (s % 3600) / 60);
+                snprintf(buf, n, "%lldh%02lldm", (long long)s / 3600, (long long)(s % 3600) / 60);
 }
 
 int cmd_status(nbx_cli *cli, int argc, char **argv) {
@@ -54,7 +54,7 @@ int cmd_status(nbx_cli *cli, int argc, char **argv) {
                 for (size_t i = 0; i < n; i++) {
                         char slot[12], pid[16], up[32];
                         snprintf(slot, sizeof(slot), v[i].slot >= 0 ? "%d" : "-", v[i].slot);
-                        snprintf(pid, sizeof(pid), v[i].pid > 0 ? "%d" : "-", (int) v[i].pid);
+                        snprintf(pid, sizeof(pid), v[i].pid > 0 ? "%d" : "-", (int)v[i].pid);
                         uptime_str(v[i].uptime_s, up, sizeof(up));
                         fprintf(cli->ui.out, "%-16s %-4s %-8s %-8s %-7s %-8s %-15s %s\n",
                                 v[i].name ? v[i].name : "?", slot,

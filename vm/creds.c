@@ -57,7 +57,7 @@ static int reserve(nbx_ustar *t, size_t more) {
 
 /* Octal field of width w: w-1 digits and a NUL. */
 static void octal(char *field, size_t w, unsigned long long v) {
-        snprintf(field, w, "%0*llo", (int) (w - 1), v);
+        snprintf(field, w, "%0*llo", (int)(w - 1), v);
 }
 
 int nbx_ustar_add(nbx_ustar *t, const char *name, mode_t mode, const void *data, size_t len,
@@ -67,30 +67,30 @@ int nbx_ustar_add(nbx_ustar *t, const char *name, mode_t mode, const void *data,
                 return nbx_error_set(err, EINVAL, "archive member name '%s' is not allowed", name);
         if (mode & ~07777u)
                 return nbx_error_set(err, EINVAL, "archive member %s: bad mode %o", name,
-                                     (unsigned) mode);
+                                     (unsigned)mode);
         size_t padded = (len + BLOCK - 1) / BLOCK * BLOCK;
         int r = reserve(t, BLOCK + padded);
         if (r < 0)
                 return nbx_error_set(err, r, "credentials archive: add %s", name);
 
-        char *h = (char *) t->data + t->len;
+        char *h = (char *)t->data + t->len;
         memset(h, 0, BLOCK + padded);
-        memcpy(h, name, nl);                   /* name[100] */
-        octal(h + 100, 8, mode);               /* mode[8] */
-        octal(h + 108, 8, 0);                  /* uid[8] */
-        octal(h + 116, 8, 0);                  /* gid[8] */
-        octal(h + 124, 12, len);               /* size[12] */
-        octal(h + 136, 12, 0);                 /* mtime[12]: fixed, reproducible */
-        memset(h + 148, ' ', 8);               /* chksum[8]: spaces while summing */
-        h[156] = '0';                          /* typeflag: regular file */
-        memcpy(h + 257, "ustar", 6);           /* magic "ustar\0" */
-        memcpy(h + 263, "00", 2);              /* version */
-        memcpy(h + 265, "root", 4);            /* uname[32] */
-        memcpy(h + 297, "root", 4);            /* gname[32] */
+        memcpy(h, name, nl);         /* name[100] */
+        octal(h + 100, 8, mode);     /* mode[8] */
+        octal(h + 108, 8, 0);        /* uid[8] */
+        octal(h + 116, 8, 0);        /* gid[8] */
+        octal(h + 124, 12, len);     /* size[12] */
+        octal(h + 136, 12, 0);       /* mtime[12]: fixed, reproducible */
+        memset(h + 148, ' ', 8);     /* chksum[8]: spaces while summing */
+        h[156] = '0';                /* typeflag: regular file */
+        memcpy(h + 257, "ustar", 6); /* magic "ustar\0" */
+        memcpy(h + 263, "00", 2);    /* version */
+        memcpy(h + 265, "root", 4);  /* uname[32] */
+        memcpy(h + 297, "root", 4);  /* gname[32] */
         unsigned sum = 0;
         for (size_t i = 0; i < BLOCK; i++)
-                sum += (unsigned char) h[i];
-        snprintf(h + 148, 7, "%06o", sum);     /* six digits, NUL, space */
+                sum += (unsigned char)h[i];
+        snprintf(h + 148, 7, "%06o", sum); /* six digits, NUL, space */
         h[154] = '\0';
         h[155] = ' ';
         if (len)
@@ -178,8 +178,8 @@ int nbx_creds_build(const nbx_creds *c, nbx_ustar *ret, nbx_error **err) {
 
         char meta[512];
         int ml = snprintf(meta, sizeof(meta), "user=%s\nuid=%u\ngid=%u\nhostname=%s\n", c->user,
-                          (unsigned) c->uid, (unsigned) c->gid, c->hostname);
-        if (ml < 0 || (size_t) ml >= sizeof(meta))
+                          (unsigned)c->uid, (unsigned)c->gid, c->hostname);
+        if (ml < 0 || (size_t)ml >= sizeof(meta))
                 return nbx_error_set(err, ENAMETOOLONG, "credentials: meta too long");
 
         char *env = NULL;
@@ -188,11 +188,11 @@ int nbx_creds_build(const nbx_creds *c, nbx_ustar *ret, nbx_error **err) {
                 return r;
 
         nbx_ustar t = {0};
-        if ((r = nbx_ustar_add(&t, "meta", 0644, meta, (size_t) ml, err)) < 0 ||
+        if ((r = nbx_ustar_add(&t, "meta", 0644, meta, (size_t)ml, err)) < 0 ||
             (r = nbx_ustar_add(&t, "authorized_keys", 0644, c->authorized_keys,
                                strlen(c->authorized_keys), err)) < 0 ||
-            (r = nbx_ustar_add(&t, "ssh_host_ed25519_key", 0600, c->host_key,
-                               strlen(c->host_key), err)) < 0 ||
+            (r = nbx_ustar_add(&t, "ssh_host_ed25519_key", 0600, c->host_key, strlen(c->host_key),
+                               err)) < 0 ||
             (r = nbx_ustar_add(&t, "environment", 0600, env, strlen(env), err)) < 0 ||
             (r = nbx_ustar_finish(&t, err)) < 0) {
                 explicit_bzero(env, strlen(env));
@@ -224,7 +224,7 @@ int nbx_creds_memfd(const nbx_creds *c, int *ret_fd, nbx_error **err) {
                         r = nbx_error_set(err, n < 0 ? errno : EIO, "credentials: write memfd");
                         goto out;
                 }
-                off += (size_t) n;
+                off += (size_t)n;
         }
         if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
                 r = nbx_error_set(err, errno, "credentials: seal memfd");

@@ -41,7 +41,7 @@ void nbx_ustar_done(nbx_ustar *t);
 int nbx_creds_env_render(const nbx_env_var *env, size_t n_env, char **ret, nbx_error **err);
 
 typedef struct nbx_creds {
-        const char *user;            /* guest user name */
+        const char *user; /* guest user name */
         uid_t uid;
         gid_t gid;
         const char *hostname;        /* the VM name */

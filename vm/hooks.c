@@ -11,13 +11,13 @@ extern char **environ;
 /* Local copy of the names (config.c owns nbx_hook_name; kept here so this file links alone). */
 static const char *hook_name(enum nbx_hook h) {
         static const char *const names[NBX_HOOK_COUNT] = {"pre-up", "post-up", "pre-down",
-                                                           "post-down"};
-        return (unsigned) h < NBX_HOOK_COUNT ? names[h] : "unknown";
+                                                          "post-down"};
+        return (unsigned)h < NBX_HOOK_COUNT ? names[h] : "unknown";
 }
 
 static bool overridden(const char *entry) {
-        static const char *const names[] = {"NIXBOX_PROJECT_DIR=", "NIXBOX_NAME=", "NIXBOX_SLOT=",
-                                            "NIXBOX_GUEST_IP="};
+        static const char *const names[] = {
+                "NIXBOX_PROJECT_DIR=", "NIXBOX_NAME=", "NIXBOX_SLOT=", "NIXBOX_GUEST_IP="};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(names); i++)
                 if (strncmp(entry, names[i], strlen(names[i])) == 0)
                         return true;
@@ -31,12 +31,14 @@ int nbx_hooks_envp(const nbx_hook_env *env, nbx_strv *ret, nbx_error **err) {
                 if (overridden(*e))
                         continue;
                 if ((env->home && strncmp(*e, "HOME=", 5) == 0) ||
-                    (env->user && (strncmp(*e, "USER=", 5) == 0 || strncmp(*e, "LOGNAME=", 8) == 0)))
+                    (env->user &&
+                     (strncmp(*e, "USER=", 5) == 0 || strncmp(*e, "LOGNAME=", 8) == 0)))
                         continue;
                 r = nbx_strv_push(&v, *e);
         }
         if (r >= 0)
-                r = nbx_strv_pushf(&v, "NIXBOX_PROJECT_DIR=%s", env->project_dir ? env->project_dir : "");
+                r = nbx_strv_pushf(&v, "NIXBOX_PROJECT_DIR=%s",
+                                   env->project_dir ? env->project_dir : "");
         if (r >= 0)
                 r = nbx_strv_pushf(&v, "NIXBOX_NAME=%s", env->name ? env->name : "");
         if (r >= 0) {
@@ -77,7 +79,7 @@ int nbx_hooks_run(enum nbx_hook which, const nbx_strv *cmds, const nbx_hook_env 
         for (size_t i = 0; i < cmds->n; i++) {
                 const char *cmd = cmds->v[i];
                 nbx_ui_step(ui, "Running %s hook %zu/%zu", hname, i + 1, cmds->n);
-                char *argv[] = {"sh", "-c", (char *) cmd, NULL};
+                char *argv[] = {"sh", "-c", (char *)cmd, NULL};
                 nbx_spawn_opts o = NBX_SPAWN_OPTS_INIT;
                 o.cwd = env->project_dir;
                 o.envp = envp.v;
@@ -98,8 +100,7 @@ int nbx_hooks_run(enum nbx_hook which, const nbx_strv *cmds, const nbx_hook_env 
                         r = nbx_wait_pid(pid, 0, &status, &herr);
                 if (r < 0) {
                         if (r == -ENOENT) /* no sh at all: nothing else will run either */
-                                return nbx_error_set(err, ENOENT, "%s hook: cannot run sh",
-                                                     hname);
+                                return nbx_error_set(err, ENOENT, "%s hook: cannot run sh", hname);
                         nbx_ui_warn(ui, "%s hook `%s` could not run (%s); continuing", hname, cmd,
                                     herr && herr->msg ? herr->msg : "error");
                         failed++;

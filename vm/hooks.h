@@ -20,8 +20,8 @@ typedef struct nbx_hook_env {
         bool drop_privileges; /* run as uid:gid (the invoker) */
         uid_t uid;
         gid_t gid;
-        const char *home;     /* HOME for the hook (the invoker's); NULL: inherited */
-        const char *user;     /* USER/LOGNAME; NULL: inherited */
+        const char *home; /* HOME for the hook (the invoker's); NULL: inherited */
+        const char *user; /* USER/LOGNAME; NULL: inherited */
 } nbx_hook_env;
 
 /* Run every command of hook `which`, in order.  Output goes to ui->out / ui->err.  Each failure

@@ -28,9 +28,8 @@
 #include "undo.h"
 
 const char *const nbx_vm_up_steps[] = {
-        "config",   "slot",      "pre-up-hooks", "network", "ssh-keys", "virtiofsd",
-        "credentials", "launch", "api",          "attach",  "ssh",      "mounts",
-        "scripts",  "post-up-hooks",
+        "config", "slot", "pre-up-hooks", "network", "ssh-keys", "virtiofsd", "credentials",
+        "launch", "api",  "attach",       "ssh",     "mounts",   "scripts",   "post-up-hooks",
 };
 const size_t nbx_vm_up_n_steps = NBX_ARRAY_SIZE(nbx_vm_up_steps);
 
@@ -58,7 +57,7 @@ bool nbx_vm_have_net_admin(void) {
 
 static const char *mode_name(enum nbx_net_mode m) {
         static const char *const n[] = {"off", "filtered", "open"};
-        return (unsigned) m < 3 ? n[m] : "?";
+        return (unsigned)m < 3 ? n[m] : "?";
 }
 
 static const nbx_hv_ops *ops_by_name(const char *name) {
@@ -102,8 +101,9 @@ static int child_env(const nbx_invoker *inv, nbx_strv *ret, nbx_error **err) {
         nbx_strv v = {0};
         const char *path = getenv("PATH");
         int r = nbx_strv_pushf(&v, "PATH=%s",
-                               path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                                                      "/usr/bin:/sbin:/bin");
+                               path && *path ? path
+                                             : "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                                               "/usr/bin:/sbin:/bin");
         if (r >= 0)
                 r = nbx_strv_pushf(&v, "HOME=%s", inv->home);
         if (r >= 0)
@@ -153,7 +153,7 @@ static int not_running(const nbx_project *p, nbx_error **err) {
 static void unlink_in(const char *dir, const char *name) {
         _cleanup_free_ char *p = nbx_path_join(dir, name);
         if (p)
-                (void) unlink(p);
+                (void)unlink(p);
 }
 
 /* Sockets and pid-ish files of the run folder; logs are kept for diagnosis. */
@@ -196,7 +196,7 @@ static int stop_virtiofsds(const nbx_vm_state *st, nbx_error **err) {
                                 ret = r;
                 }
                 if (st->mounts[i].socket)
-                        (void) unlink(st->mounts[i].socket);
+                        (void)unlink(st->mounts[i].socket);
         }
         return ret;
 }
@@ -268,7 +268,7 @@ static int undo_record(void *data, nbx_error **err) {
 
 static int undo_slot(void *data, nbx_error **err) {
         up_ctx *u = data;
-        int r = nbx_slot_release(u->runtime_dir, (unsigned) u->slot, err);
+        int r = nbx_slot_release(u->runtime_dir, (unsigned)u->slot, err);
         if (r >= 0)
                 u->slot_held = false;
         return r;
@@ -276,7 +276,7 @@ static int undo_slot(void *data, nbx_error **err) {
 
 static int undo_network(void *data, nbx_error **err) {
         up_ctx *u = data;
-        return nbx_net_down(u->runtime_dir, &u->pool, (unsigned) u->slot, err);
+        return nbx_net_down(u->runtime_dir, &u->pool, (unsigned)u->slot, err);
 }
 
 static int undo_virtiofsd(void *data, nbx_error **err) {
@@ -285,7 +285,7 @@ static int undo_virtiofsd(void *data, nbx_error **err) {
 }
 
 static int undo_credentials(void *data, nbx_error **err) {
-        (void) err;
+        (void)err;
         up_ctx *u = data;
         nbx_closep(&u->creds_fd);
         u->creds_fd = -1;
@@ -296,12 +296,12 @@ static int undo_launch(void *data, nbx_error **err) {
         up_ctx *u = data;
         int r = stop_hypervisor(&u->st, false, err);
         if (u->st.api_socket)
-                (void) unlink(u->st.api_socket);
+                (void)unlink(u->st.api_socket);
         return r;
 }
 
 static int undo_ssh(void *data, nbx_error **err) {
-        (void) err;
+        (void)err;
         up_ctx *u = data;
         nbx_ssh_target t = ssh_target_of(u->p, &u->st, &u->inv);
         return nbx_ssh_master_stop(&t, u->st.ssh_master.pid, u->st.ssh_master.start_time);
@@ -339,7 +339,7 @@ static int step_slot(up_ctx *u, nbx_error **err) {
         unsigned slot;
         if ((r = nbx_slot_acquire(u->runtime_dir, &owner, &slot, err)) < 0)
                 return r;
-        u->slot = (int) slot;
+        u->slot = (int)slot;
         u->slot_held = true;
         if ((r = nbx_undo_push(&u->undo, "slot", undo_slot, u, err)) < 0)
                 return r;
@@ -362,7 +362,7 @@ static int step_slot(up_ctx *u, nbx_error **err) {
         const char *wd = workdir_of(&u->cfg);
         st->workdir = wd ? strdup(wd) : NULL;
         st->mode = strdup(mode_name(u->cfg.net_mode));
-        st->started_at = (int64_t) time(NULL);
+        st->started_at = (int64_t)time(NULL);
         st->settings = nbx_vm_settings_json(&u->cfg);
         if (!st->name || !st->project_dir || !st->backend || !st->accel || !st->api_socket ||
             !st->serial_log || !st->control_path || !st->guest_ip || !st->user || !st->mode ||
@@ -409,8 +409,8 @@ static nbx_net_params net_params_of(const char *runtime_dir, const nbx_pool *poo
 }
 
 static int step_network(up_ctx *u, nbx_error **err) {
-        nbx_net_params np = net_params_of(u->runtime_dir, &u->pool, (unsigned) u->slot, &u->cfg,
-                                          &u->inv);
+        nbx_net_params np =
+                net_params_of(u->runtime_dir, &u->pool, (unsigned)u->slot, &u->cfg, &u->inv);
         int r = nbx_net_up(&np, err);
         /* registered even on failure: nbx_net_up undoes itself, nbx_net_down is idempotent */
         int r2 = nbx_undo_push(&u->undo, "network", undo_network, u, r < 0 ? NULL : err);
@@ -472,7 +472,7 @@ static int step_virtiofsd(up_ctx *u, nbx_error **err) {
                         return nbx_error_set(err, ENOMEM, "virtiofsd");
                 if (strlen(sock) >= sizeof(u->shares[i].socket))
                         return nbx_error_set(err, ENAMETOOLONG, "socket path %s", sock);
-                (void) unlink(sock);
+                (void)unlink(sock);
                 if ((r = nbx_vm_state_add_mount(&u->st, m->source, m->target, tag, m->readonly,
                                                 sock, err)) < 0)
                         return r;
@@ -519,10 +519,9 @@ static int step_virtiofsd(up_ctx *u, nbx_error **err) {
                         return r;
                 r = wait_socket(sock, pid, nbx_deadline_in(VIRTIOFSD_TIMEOUT_MS));
                 if (r < 0)
-                        return nbx_error_set(err, r == -ECHILD ? 0 : -r,
-                                             "virtiofsd for %s %s", m->source,
-                                             r == -ECHILD ? "exited"
-                                                          : "did not create its socket in time");
+                        return nbx_error_set(
+                                err, r == -ECHILD ? 0 : -r, "virtiofsd for %s %s", m->source,
+                                r == -ECHILD ? "exited" : "did not create its socket in time");
                 snprintf(u->shares[i].tag, sizeof(u->shares[i].tag), "%s", tag);
                 snprintf(u->shares[i].socket, sizeof(u->shares[i].socket), "%s", sock);
                 u->n_shares = i + 1;
@@ -588,13 +587,12 @@ static int step_launch(up_ctx *u, nbx_error **err) {
                             .disks = &disk,
                             .n_disks = 1,
                             /* the TAP is multi-queue when vCPUs > 2 (nbx_net_params) */
-                            .net_queues = u->cfg.vcpus > 2
-                                                  ? (u->cfg.vcpus < NBX_VM_MAX_NET_QUEUES
-                                                             ? u->cfg.vcpus
-                                                             : NBX_VM_MAX_NET_QUEUES)
-                                                  : 1};
-        (void) unlink(u->st.api_socket);
-        (void) unlink(vsock);
+                            .net_queues = u->cfg.vcpus > 2 ? (u->cfg.vcpus < NBX_VM_MAX_NET_QUEUES
+                                                                      ? u->cfg.vcpus
+                                                                      : NBX_VM_MAX_NET_QUEUES)
+                                                           : 1};
+        (void)unlink(u->st.api_socket);
+        (void)unlink(vsock);
         set_step_log(u, hv_log);
         /* the serial log exists and belongs to the invoker before the hypervisor opens it */
         _cleanup_close_ int serial = open_log(u->st.serial_log, u->inv.uid, u->inv.gid, err);
@@ -628,7 +626,7 @@ static int step_launch(up_ctx *u, nbx_error **err) {
         nbx_slot_owner owner = {.pid = pid, .start_time = u->st.hv.start_time};
         snprintf(owner.project_dir, sizeof(owner.project_dir), "%s", u->p->root);
         snprintf(owner.name, sizeof(owner.name), "%s", u->cfg.name);
-        return nbx_slot_set_owner(u->runtime_dir, (unsigned) u->slot, &owner, err);
+        return nbx_slot_set_owner(u->runtime_dir, (unsigned)u->slot, &owner, err);
 }
 
 static int step_api(up_ctx *u, nbx_error **err) {
@@ -663,7 +661,8 @@ static int step_ssh(up_ctx *u, nbx_error **err) {
         int r = nbx_ssh_connect(&t, logfd, nbx_deadline_in(timeout), &pid, err);
         if (r < 0)
                 return r;
-        u->st.ssh_master = (nbx_proc_ref){.pid = pid, .start_time = pid ? nbx_pid_start_time(pid) : 0};
+        u->st.ssh_master =
+                (nbx_proc_ref){.pid = pid, .start_time = pid ? nbx_pid_start_time(pid) : 0};
         if ((r = nbx_undo_push(&u->undo, "ssh", undo_ssh, u, err)) < 0)
                 return r;
         return save_state(u, err);
@@ -685,8 +684,9 @@ static int step_mounts(up_ctx *u, nbx_error **err) {
                 if (r < 0)
                         return r;
                 if (code != 0)
-                        return nbx_error_set(err, EIO, "mounting %s at %s in the guest failed "
-                                                       "(exit %d)",
+                        return nbx_error_set(err, EIO,
+                                             "mounting %s at %s in the guest failed "
+                                             "(exit %d)",
                                              m->source, m->target, code);
         }
         return 0;
@@ -783,7 +783,8 @@ int nbx_vm_up(const nbx_project *p, const nbx_vm_opts *o, nbx_vm_up_result *ret,
         nbx_ui_step(u.ui, "Slot %d: %s, guest %s", u.slot, u.addr.tap, u.guest_ip);
 
         step = "pre-up-hooks";
-        if ((r = step_hooks(&u, NBX_HOOK_PRE_UP, err)) < 0 || (inject(&u, step) && (r = -ECANCELED)))
+        if ((r = step_hooks(&u, NBX_HOOK_PRE_UP, err)) < 0 ||
+            (inject(&u, step) && (r = -ECANCELED)))
                 goto fail;
 
         step = "network";
@@ -895,7 +896,7 @@ typedef struct teardown {
 } teardown;
 
 static void note_failure(teardown *t, const char *what, nbx_error *e) {
-        (void) nbx_strv_pushf(&t->failures, "%s: %s", what, e && e->msg ? e->msg : "failed");
+        (void)nbx_strv_pushf(&t->failures, "%s: %s", what, e && e->msg ? e->msg : "failed");
 }
 
 /* Everything but the hooks, in the order of docs/lifecycle.md.  Failures are collected. */
@@ -912,20 +913,19 @@ static void teardown_run(teardown *t, bool graceful) {
                 sst.user = t->inv->guest_user;
         if (sst.control_path && strlen(sst.control_path) > NBX_SSH_CONTROL_PATH_MAX)
                 sst.control_path = NULL;
-        (void) nbx_ssh_master_stop(&sst, t->st.ssh_master.pid, t->st.ssh_master.start_time);
+        (void)nbx_ssh_master_stop(&sst, t->st.ssh_master.pid, t->st.ssh_master.start_time);
         if (t->have_state) {
                 if (stop_hypervisor(&t->st, graceful, &e) < 0)
                         note_failure(t, "stop the hypervisor", e);
                 nbx_error_free(e), e = NULL;
         }
         nbx_slot_owner owner;
-        if (t->slot >= 0 && nbx_slot_get(t->runtime_dir, (unsigned) t->slot, &owner, NULL) == 0 &&
-            owner.pid > 0 && owner.pid != getpid() &&
-            strcmp(owner.project_dir, t->p->root) == 0 &&
+        if (t->slot >= 0 && nbx_slot_get(t->runtime_dir, (unsigned)t->slot, &owner, NULL) == 0 &&
+            owner.pid > 0 && owner.pid != getpid() && strcmp(owner.project_dir, t->p->root) == 0 &&
             nbx_pid_alive(owner.pid, owner.start_time)) {
                 /* no usable record: the slot's owner is the hypervisor (or a crashed `up`) */
-                if (nbx_terminate(owner.pid, owner.start_time, nbx_deadline_in(TERM_GRACE_MS),
-                                  &e) < 0)
+                if (nbx_terminate(owner.pid, owner.start_time, nbx_deadline_in(TERM_GRACE_MS), &e) <
+                    0)
                         note_failure(t, "stop the slot owner", e);
                 nbx_error_free(e), e = NULL;
         }
@@ -935,10 +935,10 @@ static void teardown_run(teardown *t, bool graceful) {
         if (t->slot >= 0) {
                 nbx_pool pool;
                 if (nbx_pool_load(t->runtime_dir, &pool, &e) < 0 ||
-                    nbx_net_down(t->runtime_dir, &pool, (unsigned) t->slot, &e) < 0)
+                    nbx_net_down(t->runtime_dir, &pool, (unsigned)t->slot, &e) < 0)
                         note_failure(t, "remove the network", e);
                 nbx_error_free(e), e = NULL;
-                if (nbx_slot_release(t->runtime_dir, (unsigned) t->slot, &e) < 0)
+                if (nbx_slot_release(t->runtime_dir, (unsigned)t->slot, &e) < 0)
                         note_failure(t, "release the slot", e);
                 nbx_error_free(e), e = NULL;
         }
@@ -955,7 +955,7 @@ static int teardown_load(teardown *t, nbx_error **warn) {
         t->slot = t->have_state ? t->st.slot : -1;
         unsigned s;
         if (t->slot < 0 && nbx_slot_find(t->runtime_dir, t->p->root, &s, NULL) == 0)
-                t->slot = (int) s;
+                t->slot = (int)s;
         return r;
 }
 
@@ -974,7 +974,7 @@ static int teardown_result(teardown *t, nbx_error **err) {
 static int cleanup_stale(const nbx_project *p, const char *runtime_dir, const nbx_invoker *inv,
                          nbx_error **err) {
         teardown t = {.p = p, .runtime_dir = runtime_dir, .inv = inv};
-        (void) teardown_load(&t, NULL);
+        (void)teardown_load(&t, NULL);
         teardown_run(&t, false);
         return teardown_result(&t, err);
 }
@@ -1018,14 +1018,14 @@ int nbx_vm_down(const nbx_project *p, const nbx_vm_opts *o, bool *ret_was_runnin
                              .user = inv.name};
         _cleanup_error_ nbx_error *herr = NULL;
         if (have_cfg)
-                (void) nbx_hooks_run(NBX_HOOK_PRE_DOWN, &cfg.hooks[NBX_HOOK_PRE_DOWN], &henv, o->ui,
-                                     NULL, &herr);
+                (void)nbx_hooks_run(NBX_HOOK_PRE_DOWN, &cfg.hooks[NBX_HOOK_PRE_DOWN], &henv, o->ui,
+                                    NULL, &herr);
         nbx_ui_step(o->ui, "Stopping the VM");
         teardown_run(&t, true);
         if (have_cfg) {
                 nbx_error_free(herr), herr = NULL;
-                (void) nbx_hooks_run(NBX_HOOK_POST_DOWN, &cfg.hooks[NBX_HOOK_POST_DOWN], &henv,
-                                     o->ui, NULL, &herr);
+                (void)nbx_hooks_run(NBX_HOOK_POST_DOWN, &cfg.hooks[NBX_HOOK_POST_DOWN], &henv,
+                                    o->ui, NULL, &herr);
                 nbx_config_done(&cfg);
         }
         r = teardown_result(&t, err);
@@ -1055,7 +1055,8 @@ static int fleet_row(const char *project_dir, int slot, const nbx_slot_owner *ow
         nbx_vm_state st = {.slot = -1};
         bool have = false;
         if (nbx_project_at(project_dir, &p, NULL) == 0) {
-                have = nbx_vm_state_load(p.state_dir, &st, NULL) == 0 && (slot < 0 || st.slot == slot);
+                have = nbx_vm_state_load(p.state_dir, &st, NULL) == 0 &&
+                       (slot < 0 || st.slot == slot);
                 nbx_project_done(&p);
         }
         if (have) {
@@ -1063,15 +1064,15 @@ static int fleet_row(const char *project_dir, int slot, const nbx_slot_owner *ow
                 s.state = alive ? "running" : "dead";
                 s.pid = st.hv.pid;
                 if (alive && st.started_at > 0)
-                        s.uptime_s = (int64_t) time(NULL) - st.started_at;
+                        s.uptime_s = (int64_t)time(NULL) - st.started_at;
                 s.name = st.name ? strdup(st.name) : NULL;
                 s.mode = strdup(st.mode ? st.mode : "");
                 s.guest_ip = st.guest_ip ? strdup(st.guest_ip) : NULL;
                 for (size_t i = 0; i < st.n_mounts; i++)
-                        (void) nbx_strv_pushf(&s.mounts, "%s:%s%s",
-                                              st.mounts[i].source ? st.mounts[i].source : "?",
-                                              st.mounts[i].target ? st.mounts[i].target : "?",
-                                              st.mounts[i].readonly ? ":ro" : "");
+                        (void)nbx_strv_pushf(&s.mounts, "%s:%s%s",
+                                             st.mounts[i].source ? st.mounts[i].source : "?",
+                                             st.mounts[i].target ? st.mounts[i].target : "?",
+                                             st.mounts[i].readonly ? ":ro" : "");
         } else if (owner) {
                 /* a slot without a record: an `up` in progress, or left behind by a crash */
                 s.pid = owner->pid;
@@ -1103,7 +1104,7 @@ int nbx_vm_fleet(const char *runtime_dir, const char *current_project, nbx_vm_st
                 nbx_slot_owner owner;
                 if (nbx_slot_get(runtime_dir, s, &owner, NULL) < 0)
                         continue;
-                fleet_row(owner.project_dir, (int) s, &owner, &v[n++]);
+                fleet_row(owner.project_dir, (int)s, &owner, &v[n++]);
                 if (current_project && strcmp(owner.project_dir, current_project) == 0)
                         current_seen = true;
         }
@@ -1129,8 +1130,8 @@ int nbx_vm_fleet_json(const nbx_vm_status *v, size_t n, char **ret, nbx_error **
                         v[i].slot >= 0 ? json_integer(v[i].slot) : json_null(), "mode",
                         v[i].mode && *v[i].mode ? v[i].mode : NULL, "state", v[i].state, "pid",
                         v[i].pid > 0 ? json_integer(v[i].pid) : json_null(), "uptime",
-                        v[i].uptime_s >= 0 ? json_integer(v[i].uptime_s) : json_null(),
-                        "guest_ip", v[i].guest_ip, "mounts", mounts ? mounts : json_array());
+                        v[i].uptime_s >= 0 ? json_integer(v[i].uptime_s) : json_null(), "guest_ip",
+                        v[i].guest_ip, "mounts", mounts ? mounts : json_array());
                 if (!o || json_array_append_new(a, o) < 0) {
                         json_decref(a);
                         return nbx_error_set(err, ENOMEM, "status JSON");
@@ -1169,15 +1170,15 @@ static int ssh_in_vm(const nbx_project *p, enum nbx_ssh_mode mode, const char *r
         struct stat sst;
         if (t.control_path && (stat(t.control_path, &sst) < 0 || !S_ISSOCK(sst.st_mode)))
                 t.control_path = NULL; /* master gone: connect directly */
-        r = nbx_ssh_exec(&t, mode, remote, NBX_FD_INHERIT, NBX_FD_INHERIT, NBX_FD_INHERIT,
-                         ret_code, err);
+        r = nbx_ssh_exec(&t, mode, remote, NBX_FD_INHERIT, NBX_FD_INHERIT, NBX_FD_INHERIT, ret_code,
+                         err);
         nbx_invoker_done(&inv);
         return r;
 }
 
 int nbx_vm_run(const nbx_project *p, const nbx_vm_opts *o, char *const *argv, size_t argc,
                int *ret_code, nbx_error **err) {
-        (void) o;
+        (void)o;
         if (argc == 0)
                 return nbx_error_setx(err, NBX_EXIT_USAGE, 0, "run: no command given");
         nbx_vm_state st;
@@ -1194,7 +1195,7 @@ int nbx_vm_run(const nbx_project *p, const nbx_vm_opts *o, char *const *argv, si
 }
 
 int nbx_vm_shell(const nbx_project *p, const nbx_vm_opts *o, int *ret_code, nbx_error **err) {
-        (void) o;
+        (void)o;
         nbx_vm_state st;
         int r = load_running(p, &st, err);
         if (r < 0)
@@ -1219,7 +1220,7 @@ static int copy_new(int in, int out) {
                 if (n == 0)
                         return 0;
                 for (ssize_t off = 0; off < n;) {
-                        ssize_t w = write(out, buf + off, (size_t) (n - off));
+                        ssize_t w = write(out, buf + off, (size_t)(n - off));
                         if (w < 0 && errno == EINTR)
                                 continue;
                         if (w < 0)
@@ -1231,7 +1232,7 @@ static int copy_new(int in, int out) {
 
 int nbx_vm_logs(const nbx_project *p, const nbx_vm_opts *o, bool follow, int out_fd,
                 nbx_error **err) {
-        (void) o;
+        (void)o;
         nbx_vm_state st;
         int r = nbx_vm_state_load(p->state_dir, &st, NULL);
         if (r < 0 || !hv_alive(&st)) {
@@ -1247,7 +1248,7 @@ int nbx_vm_logs(const nbx_project *p, const nbx_vm_opts *o, bool follow, int out
         }
         _cleanup_close_ int ino = follow ? inotify_init1(IN_CLOEXEC | IN_NONBLOCK) : -1;
         if (ino >= 0)
-                (void) inotify_add_watch(ino, st.serial_log, IN_MODIFY);
+                (void)inotify_add_watch(ino, st.serial_log, IN_MODIFY);
         for (;;) {
                 if ((r = copy_new(in, out_fd)) < 0) {
                         r = r == -EPIPE ? 0 : nbx_error_set(err, r, "copy %s", st.serial_log);
@@ -1268,8 +1269,7 @@ int nbx_vm_logs(const nbx_project *p, const nbx_vm_opts *o, bool follow, int out
         return r;
 }
 
-int nbx_vm_reload(const nbx_project *p, const nbx_vm_opts *o, char **ret_restart,
-                  nbx_error **err) {
+int nbx_vm_reload(const nbx_project *p, const nbx_vm_opts *o, char **ret_restart, nbx_error **err) {
         nbx_vm_state st;
         int r = load_running(p, &st, err);
         if (r < 0)
@@ -1291,7 +1291,7 @@ int nbx_vm_reload(const nbx_project *p, const nbx_vm_opts *o, char **ret_restart
         nbx_pool pool;
         if ((r = nbx_pool_load(runtime_dir, &pool, err)) < 0)
                 goto out;
-        nbx_net_params np = net_params_of(runtime_dir, &pool, (unsigned) st.slot, &cfg, &inv);
+        nbx_net_params np = net_params_of(runtime_dir, &pool, (unsigned)st.slot, &cfg, &inv);
         nbx_ui_step(o->ui, "Applying network settings (%s, %zu domain(s), %zu port(s))",
                     mode_name(cfg.net_mode), cfg.domains.n, cfg.n_ports);
         if ((r = nbx_net_reload(&np, err)) < 0) {

@@ -14,9 +14,9 @@
 #include "../config/ui.h"
 
 typedef struct nbx_vm_opts {
-        const nbx_ui *ui;                     /* progress and hook/script output */
-        const char *runtime_dir;              /* NULL: nbx_runtime_dir() */
-        const nbx_config_opts *config_opts;   /* for nbx_config_load */
+        const nbx_ui *ui;                   /* progress and hook/script output */
+        const char *runtime_dir;            /* NULL: nbx_runtime_dir() */
+        const nbx_config_opts *config_opts; /* for nbx_config_load */
         /* Test hook (NIXBOX_FAIL_AT, read by cmd/up.c): fail `up` right after the step of this
          * name succeeded, so that rollback of every step can be tested.  NULL in normal use. */
         const char *fail_at;
@@ -41,8 +41,7 @@ int nbx_vm_up(const nbx_project *p, const nbx_vm_opts *o, nbx_vm_up_result *ret,
 
 /* Stop the VM and remove everything `up` made.  Idempotent; works after the hypervisor was killed
  * and on a half-written record.  *ret_was_running (optional): there was something to stop. */
-int nbx_vm_down(const nbx_project *p, const nbx_vm_opts *o, bool *ret_was_running,
-                nbx_error **err);
+int nbx_vm_down(const nbx_project *p, const nbx_vm_opts *o, bool *ret_was_running, nbx_error **err);
 
 /* One row of `nixbox status`. */
 typedef struct nbx_vm_status {
@@ -54,7 +53,7 @@ typedef struct nbx_vm_status {
         pid_t pid;         /* hypervisor (or slot owner) */
         int64_t uptime_s;  /* -1: unknown */
         char *guest_ip;
-        nbx_strv mounts;   /* "SOURCE:TARGET[:ro]" */
+        nbx_strv mounts; /* "SOURCE:TARGET[:ro]" */
 } nbx_vm_status;
 
 /* Every slot in use on the host, plus current_project (may be NULL) as "stopped" when it holds
@@ -76,5 +75,4 @@ int nbx_vm_logs(const nbx_project *p, const nbx_vm_opts *o, bool follow, int out
                 nbx_error **err);
 /* Re-resolve the config and apply network mode, domains and ports to the running VM.
  * *ret_restart: settings that changed but need `down` + `up` ("" when none; malloc'd). */
-int nbx_vm_reload(const nbx_project *p, const nbx_vm_opts *o, char **ret_restart,
-                  nbx_error **err);
+int nbx_vm_reload(const nbx_project *p, const nbx_vm_opts *o, char **ret_restart, nbx_error **err);

@@ -33,10 +33,10 @@ static int keygen(const char *path, const char *comment, uid_t uid, gid_t gid, n
         if (nbx_is_file(path) && nbx_is_file(pub))
                 return 0;
         /* half there (interrupted earlier): start over */
-        (void) unlink(path);
-        (void) unlink(pub);
-        char *argv[] = {"ssh-keygen", "-q",    "-t", "ed25519",    "-N", "", "-C",
-                        (char *) comment, "-f", (char *) path, NULL};
+        (void)unlink(path);
+        (void)unlink(pub);
+        char *argv[] = {"ssh-keygen",    "-q", "-t",         "ed25519", "-N", "", "-C",
+                        (char *)comment, "-f", (char *)path, NULL};
         nbx_spawn_opts o = as_user(uid, gid);
         int status = 0;
         _cleanup_free_ char *out = NULL, *errout = NULL;
@@ -91,8 +91,8 @@ int nbx_ssh_known_hosts_write(const char *ssh_dir, const char *host, uid_t uid, 
         return nbx_chown_if_root(kh, uid, gid, err);
 }
 
-int nbx_ssh_argv(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote,
-                 nbx_strv *ret, nbx_error **err) {
+int nbx_ssh_argv(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote, nbx_strv *ret,
+                 nbx_error **err) {
         if (!t->ssh_dir || !t->host || !t->user)
                 return nbx_error_set(err, EINVAL, "ssh: incomplete target");
         if (t->control_path && strlen(t->control_path) > NBX_SSH_CONTROL_PATH_MAX)
@@ -157,7 +157,7 @@ int nbx_ssh_argv(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *re
         }
         if (t->port && t->port != 22) {
                 PUSH("-p");
-                PUSHF("%u", (unsigned) t->port);
+                PUSHF("%u", (unsigned)t->port);
         }
         PUSH("-l");
         PUSH(t->user);
@@ -233,8 +233,8 @@ char *nbx_ssh_mount_command(const char *tag, const char *target, bool readonly) 
         if (!qt || !qtag)
                 return NULL;
         char *s = NULL;
-        if (asprintf(&s, "mkdir -p %s && mount -t virtiofs %s%s %s", qt,
-                     readonly ? "-o ro " : "", qtag, qt) < 0)
+        if (asprintf(&s, "mkdir -p %s && mount -t virtiofs %s%s %s", qt, readonly ? "-o ro " : "",
+                     qtag, qt) < 0)
                 return NULL;
         return s;
 }
@@ -259,7 +259,7 @@ static int try_banner(const struct sockaddr_in *sa, uint64_t deadline_ms) {
         _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) < 0 && errno != EINPROGRESS)
+        if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 && errno != EINPROGRESS)
                 return -errno;
         char buf[8];
         size_t got = 0;
@@ -269,7 +269,7 @@ static int try_banner(const struct sockaddr_in *sa, uint64_t deadline_ms) {
                         return -ETIMEDOUT;
                 uint64_t wait = deadline_ms - now;
                 struct pollfd p = {.fd = fd, .events = got == 0 ? POLLOUT | POLLIN : POLLIN};
-                int n = poll(&p, 1, (int) (wait > 1000 ? 1000 : wait));
+                int n = poll(&p, 1, (int)(wait > 1000 ? 1000 : wait));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
@@ -279,7 +279,7 @@ static int try_banner(const struct sockaddr_in *sa, uint64_t deadline_ms) {
                 if (p.revents & (POLLERR | POLLHUP) && !(p.revents & POLLIN)) {
                         int soerr = 0;
                         socklen_t sl = sizeof(soerr);
-                        (void) getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+                        (void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
                         return -(soerr ? soerr : ECONNRESET);
                 }
                 if (!(p.revents & POLLIN))
@@ -289,14 +289,14 @@ static int try_banner(const struct sockaddr_in *sa, uint64_t deadline_ms) {
                         continue;
                 if (r <= 0)
                         return r < 0 ? -errno : -ECONNRESET;
-                got += (size_t) r;
+                got += (size_t)r;
                 if (got >= 4)
                         return memcmp(buf, "SSH-", 4) == 0 ? 0 : -EPROTO;
         }
 }
 
-static int wait_port(const nbx_ssh_target *t, const char *host, uint16_t port,
-                     uint64_t deadline_ms, nbx_error **err);
+static int wait_port(const nbx_ssh_target *t, const char *host, uint16_t port, uint64_t deadline_ms,
+                     nbx_error **err);
 
 int nbx_ssh_wait_port(const char *host, uint16_t port, uint64_t deadline_ms, nbx_error **err) {
         return wait_port(NULL, host, port, deadline_ms, err);
@@ -306,8 +306,8 @@ static bool gave_up(const nbx_ssh_target *t) {
         return t && t->keep_waiting && !t->keep_waiting(t->keep_waiting_data);
 }
 
-static int wait_port(const nbx_ssh_target *t, const char *host, uint16_t port,
-                     uint64_t deadline_ms, nbx_error **err) {
+static int wait_port(const nbx_ssh_target *t, const char *host, uint16_t port, uint64_t deadline_ms,
+                     nbx_error **err) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
         if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
                 return nbx_error_set(err, EINVAL, "ssh: bad address %s", host);
@@ -326,8 +326,8 @@ static int wait_port(const nbx_ssh_target *t, const char *host, uint16_t port,
                 if (!nbx_backoff_sleep(&b, deadline_ms))
                         break;
         }
-        return nbx_error_set(err, ETIMEDOUT, "SSH on %s:%u did not answer in time (last: %s)",
-                             host, (unsigned) port, strerror(-last));
+        return nbx_error_set(err, ETIMEDOUT, "SSH on %s:%u did not answer in time (last: %s)", host,
+                             (unsigned)port, strerror(-last));
 }
 
 static bool socket_exists(const char *path) {
@@ -343,7 +343,7 @@ static int master_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms,
         int r = nbx_ssh_argv(t, NBX_SSH_MASTER, NULL, &argv, err);
         if (r < 0)
                 return r;
-        (void) unlink(t->control_path);
+        (void)unlink(t->control_path);
         nbx_spawn_opts o = as_user(t->uid, t->gid);
         o.new_session = true;
         o.envp = t->master_envp;
@@ -362,7 +362,7 @@ static int master_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms,
                 if (waitpid(pid, &status, WNOHANG) == pid)
                         return -EAGAIN;
                 if (!nbx_backoff_sleep(&b, deadline_ms)) {
-                        (void) nbx_stop_pid(pid, nbx_deadline_in(1000));
+                        (void)nbx_stop_pid(pid, nbx_deadline_in(1000));
                         return -ETIMEDOUT;
                 }
         }
@@ -382,7 +382,7 @@ static int plain_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, 
         int status = 0;
         r = nbx_wait_pid(pid, deadline_ms, &status, NULL);
         if (r == -ETIMEDOUT) {
-                (void) nbx_stop_pid(pid, nbx_deadline_in(1000));
+                (void)nbx_stop_pid(pid, nbx_deadline_in(1000));
                 return -ETIMEDOUT;
         }
         return r == 0 && nbx_status_code(status) == 0 ? 0 : -EAGAIN;
@@ -427,14 +427,14 @@ int nbx_ssh_master_stop(const nbx_ssh_target *t, pid_t pid, uint64_t start_time)
                         o.stdout_fd = -1;
                         o.stderr_fd = -1;
                         int status;
-                        (void) nbx_run_capture(argv.v, &o, nbx_deadline_in(5000), &status, NULL,
-                                               NULL, NULL);
+                        (void)nbx_run_capture(argv.v, &o, nbx_deadline_in(5000), &status, NULL,
+                                              NULL, NULL);
                 }
         }
         if (pid > 0)
-                (void) nbx_terminate(pid, start_time, nbx_deadline_in(2000), NULL);
+                (void)nbx_terminate(pid, start_time, nbx_deadline_in(2000), NULL);
         if (t->control_path)
-                (void) unlink(t->control_path);
+                (void)unlink(t->control_path);
         return 0;
 }
 

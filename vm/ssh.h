@@ -52,8 +52,8 @@ enum nbx_ssh_mode {
 #define NBX_SSH_CONTROL_PATH_MAX 80
 
 /* The full ssh argv for a mode; remote is the command string for BATCH/TTY (NULL: none). */
-int nbx_ssh_argv(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote,
-                 nbx_strv *ret, nbx_error **err);
+int nbx_ssh_argv(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote, nbx_strv *ret,
+                 nbx_error **err);
 
 /* Remote command strings (malloc'd, NULL on ENOMEM).  workdir may be NULL (home folder).
  * run: the guest login shell runs args[0] with args[1..] exactly as given:

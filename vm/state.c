@@ -40,8 +40,8 @@ static char *dup_or_null(const char *s) {
         return s ? strdup(s) : NULL;
 }
 
-int nbx_vm_state_add_mount(nbx_vm_state *s, const char *source, const char *target,
-                           const char *tag, bool readonly, const char *socket, nbx_error **err) {
+int nbx_vm_state_add_mount(nbx_vm_state *s, const char *source, const char *target, const char *tag,
+                           bool readonly, const char *socket, nbx_error **err) {
         if (s->n_mounts >= NBX_MAX_MOUNTS)
                 return nbx_error_set(err, E2BIG, "too many mounts");
         nbx_state_mount *nm = realloc(s->mounts, (s->n_mounts + 1) * sizeof(*nm));
@@ -70,8 +70,7 @@ static int set_str(json_t *o, const char *key, const char *v) {
 }
 
 static json_t *proc_json(const nbx_proc_ref *p) {
-        return json_pack("{s:i, s:I}", "pid", (int) p->pid, "start_time",
-                         (json_int_t) p->start_time);
+        return json_pack("{s:i, s:I}", "pid", (int)p->pid, "start_time", (json_int_t)p->start_time);
 }
 
 static json_t *state_to_json(const nbx_vm_state *s) {
@@ -156,9 +155,9 @@ static void get_proc(json_t *o, const char *key, nbx_proc_ref *ret) {
         *ret = (nbx_proc_ref){0};
         if (json_is_integer(pid) && json_integer_value(pid) > 0 &&
             json_integer_value(pid) < (1 << 30))
-                ret->pid = (pid_t) json_integer_value(pid);
+                ret->pid = (pid_t)json_integer_value(pid);
         if (json_is_integer(st) && json_integer_value(st) >= 0)
-                ret->start_time = (uint64_t) json_integer_value(st);
+                ret->start_time = (uint64_t)json_integer_value(st);
 }
 
 int nbx_vm_state_load(const char *state_dir, nbx_vm_state *ret, nbx_error **err) {
@@ -183,7 +182,7 @@ int nbx_vm_state_load(const char *state_dir, nbx_vm_state *ret, nbx_error **err)
         json_t *slot = json_object_get(o, "slot");
         if (json_is_integer(slot) && json_integer_value(slot) >= 0 &&
             json_integer_value(slot) < 4096)
-                s.slot = (int) json_integer_value(slot);
+                s.slot = (int)json_integer_value(slot);
         s.backend = get_str(o, "backend");
         s.accel = get_str(o, "accel");
         get_proc(o, "hypervisor", &s.hv);
@@ -247,9 +246,9 @@ char *nbx_vm_settings_json(const nbx_config *c) {
         json_object_set_new(o, "resources.memoryMB", json_integer(c->memory_mb));
         json_object_set_new(o, "vm.image", c->image ? json_string(c->image) : json_null());
         json_object_set_new(o, "vm.hypervisor",
-                            json_string((unsigned) c->hypervisor < 3 ? hv[c->hypervisor] : "?"));
+                            json_string((unsigned)c->hypervisor < 3 ? hv[c->hypervisor] : "?"));
         json_object_set_new(o, "vm.accel",
-                            json_string((unsigned) c->accel < 3 ? accel[c->accel] : "?"));
+                            json_string((unsigned)c->accel < 3 ? accel[c->accel] : "?"));
         json_t *mounts = json_array();
         for (size_t i = 0; mounts && i < c->n_mounts; i++)
                 json_array_append_new(mounts,
@@ -264,7 +263,7 @@ char *nbx_vm_settings_json(const nbx_config *c) {
         for (size_t i = 0; env && i < c->n_env; i++)
                 json_array_append_new(env, json_string(c->env[i].name));
         json_object_set_new(o, "env", env);
-        json_object_set_new(o, "network.upstreamDns", json_integer((json_int_t) c->n_upstream_dns));
+        json_object_set_new(o, "network.upstreamDns", json_integer((json_int_t)c->n_upstream_dns));
         json_object_set_new(o, "network.allowPrivate", json_boolean(c->allow_private));
         return json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 }

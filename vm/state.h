@@ -32,29 +32,29 @@ typedef struct nbx_state_mount {
 typedef struct nbx_vm_state {
         char *name;
         char *project_dir;
-        int slot;               /* -1: none */
-        char *backend;          /* "qemu" | "cloud-hypervisor" */
-        char *accel;            /* "kvm" | "tcg" */
+        int slot;      /* -1: none */
+        char *backend; /* "qemu" | "cloud-hypervisor" */
+        char *accel;   /* "kvm" | "tcg" */
         nbx_proc_ref hv;
         nbx_proc_ref ssh_master;
         char *api_socket;
         char *serial_log;
         char *control_path;
         char *guest_ip;
-        char *user;             /* guest user */
-        char *workdir;          /* guest workspace (cd target of shell/run) */
-        char *mode;             /* network mode applied */
+        char *user;    /* guest user */
+        char *workdir; /* guest workspace (cd target of shell/run) */
+        char *mode;    /* network mode applied */
         nbx_state_mount *mounts;
         size_t n_mounts;
-        int64_t started_at;     /* unix seconds */
-        bool ready;             /* `up` finished */
-        char *settings;         /* JSON text: settings that need down+up to change (reload) */
+        int64_t started_at; /* unix seconds */
+        bool ready;         /* `up` finished */
+        char *settings;     /* JSON text: settings that need down+up to change (reload) */
 } nbx_vm_state;
 
 void nbx_vm_state_done(nbx_vm_state *s);
 /* Add a mount record (copies strings). */
-int nbx_vm_state_add_mount(nbx_vm_state *s, const char *source, const char *target,
-                           const char *tag, bool readonly, const char *socket, nbx_error **err);
+int nbx_vm_state_add_mount(nbx_vm_state *s, const char *source, const char *target, const char *tag,
+                           bool readonly, const char *socket, nbx_error **err);
 
 /* state_dir/vm.json: write atomically (0644, chowned to uid:gid when root). */
 int nbx_vm_state_save(const char *state_dir, const nbx_vm_state *s, uid_t uid, gid_t gid,

@@ -18,8 +18,8 @@ size_t nbx_undo_run(nbx_undo *u, nbx_strv *ret_failures) {
                 if (u->steps[u->n].fn(u->steps[u->n].data, &err) < 0) {
                         failed++;
                         if (ret_failures)
-                                (void) nbx_strv_pushf(ret_failures, "%s: %s", u->steps[u->n].name,
-                                                      err && err->msg ? err->msg : "failed");
+                                (void)nbx_strv_pushf(ret_failures, "%s: %s", u->steps[u->n].name,
+                                                     err && err->msg ? err->msg : "failed");
                 }
                 nbx_error_free(err);
         }

@@ -14,7 +14,7 @@ typedef int (*nbx_undo_fn)(void *data, nbx_error **err);
 
 typedef struct nbx_undo {
         struct {
-                const char *name;   /* the step that registered it (static string) */
+                const char *name; /* the step that registered it (static string) */
                 nbx_undo_fn fn;
                 void *data;
         } steps[NBX_UNDO_MAX];

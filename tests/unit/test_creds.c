@@ -30,7 +30,7 @@ static const char *const tricky[] = {
 
 /* sh -c 'printf %s VALUE_QUOTED' must print the value byte for byte. */
 static void test_sh_quote_round_trips_through_sh(void **state) {
-        (void) state;
+        (void)state;
         for (size_t i = 0; i < NBX_ARRAY_SIZE(tricky); i++) {
                 char *q = nbx_sh_quote(tricky[i]);
                 assert_non_null(q);
@@ -51,7 +51,7 @@ static void test_sh_quote_round_trips_through_sh(void **state) {
 }
 
 static void test_sh_quote_shape(void **state) {
-        (void) state;
+        (void)state;
         char *q = nbx_sh_quote("a'b");
         assert_string_equal(q, "'a'\\''b'");
         free(q);
@@ -61,13 +61,13 @@ static void test_sh_quote_shape(void **state) {
 }
 
 static void test_env_render_sources_back(void **state) {
-        (void) state;
+        (void)state;
         nbx_env_var env[NBX_ARRAY_SIZE(tricky)];
         char names[NBX_ARRAY_SIZE(tricky)][16];
         for (size_t i = 0; i < NBX_ARRAY_SIZE(tricky); i++) {
                 snprintf(names[i], sizeof(names[i]), "V_%zu", i);
                 env[i].name = names[i];
-                env[i].value = (char *) tricky[i];
+                env[i].value = (char *)tricky[i];
         }
         char *text = NULL;
         _cleanup_error_ nbx_error *err = NULL;
@@ -98,17 +98,17 @@ static void test_env_render_sources_back(void **state) {
 }
 
 static void test_env_render_rejects_bad_names(void **state) {
-        (void) state;
+        (void)state;
         const char *bad[] = {"", "1A", "A-B", "A B", "A=B", "A;B", "$A"};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(bad); i++) {
-                nbx_env_var v = {.name = (char *) bad[i], .value = (char *) "x"};
+                nbx_env_var v = {.name = (char *)bad[i], .value = (char *)"x"};
                 char *text = NULL;
                 _cleanup_error_ nbx_error *err = NULL;
                 assert_true(nbx_creds_env_render(&v, 1, &text, &err) < 0);
                 assert_int_equal(err->exit_code, NBX_EXIT_CONFIG);
                 assert_null(text);
         }
-        nbx_env_var ok = {.name = (char *) "_a9", .value = (char *) "x"};
+        nbx_env_var ok = {.name = (char *)"_a9", .value = (char *)"x"};
         char *text = NULL;
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_creds_env_render(&ok, 1, &text, &err), 0);
@@ -128,8 +128,9 @@ static char *slurp(const char *dir, const char *name) {
 
 /* Extract archive into dir with the real tar; returns its combined output and "rc=N". */
 static char *tar_run(const char *archive, const char *dir, const nbx_spawn_opts *o) {
-        char *argv[] = {"sh", "-c", "tar -xf \"$0\" -C \"$1\" 2>&1; echo rc=$?", (char *) archive,
-                        (char *) dir, NULL};
+        char *argv[] = {
+                "sh",        "-c", "tar -xf \"$0\" -C \"$1\" 2>&1; echo rc=$?", (char *)archive,
+                (char *)dir, NULL};
         char *out = NULL;
         int status = 0;
         _cleanup_error_ nbx_error *err = NULL;
@@ -140,9 +141,9 @@ static char *tar_run(const char *archive, const char *dir, const nbx_spawn_opts 
 
 /* The sealed memfd is read by the real tar through /proc/self/fd/N, as the hypervisor will. */
 static void test_memfd_extracts_with_tar(void **state) {
-        (void) state;
-        nbx_env_var env[] = {{.name = (char *) "TOKEN", .value = (char *) "s3cr'et $x"},
-                             {.name = (char *) "EMPTY", .value = (char *) ""}};
+        (void)state;
+        nbx_env_var env[] = {{.name = (char *)"TOKEN", .value = (char *)"s3cr'et $x"},
+                             {.name = (char *)"EMPTY", .value = (char *)""}};
         nbx_creds c = {.user = "alice",
                        .uid = 1000,
                        .gid = 100,
@@ -207,13 +208,13 @@ static void test_memfd_extracts_with_tar(void **state) {
 }
 
 static void test_ustar_large_member_and_names(void **state) {
-        (void) state;
+        (void)state;
         nbx_ustar t = {0};
         _cleanup_error_ nbx_error *err = NULL;
         size_t big = 70000; /* several blocks, size field > 6 octal digits of small files */
         char *data = malloc(big);
         for (size_t i = 0; i < big; i++)
-                data[i] = (char) ('a' + i % 26);
+                data[i] = (char)('a' + i % 26);
         assert_int_equal(nbx_ustar_add(&t, "big", 0600, data, big, &err), 0);
         assert_int_equal(nbx_ustar_add(&t, "empty", 0644, "", 0, &err), 0);
         assert_true(nbx_ustar_add(&t, "../evil", 0600, "x", 1, &err) < 0);

@@ -13,14 +13,14 @@ static char *read_all(FILE *f) {
         fflush(f);
         long n = ftell(f);
         assert_true(n >= 0);
-        char *buf = calloc(1, (size_t) n + 1);
+        char *buf = calloc(1, (size_t)n + 1);
         rewind(f);
-        assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
+        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
         return buf;
 }
 
 static void test_order_env_and_cwd(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         nbx_strv cmds = {0};
         /* plugin hooks come first in the list (the config orders them); we keep the order */
@@ -30,7 +30,8 @@ static void test_order_env_and_cwd(void **state) {
                                               "\"$NIXBOX_NAME\" \"$NIXBOX_SLOT\" "
                                               "\"$NIXBOX_GUEST_IP\" \"$PWD\" >> hooks.log"),
                          0);
-        nbx_hook_env env = {.project_dir = dir, .name = "dev", .slot = 5, .guest_ip = "172.16.0.22"};
+        nbx_hook_env env = {
+                .project_dir = dir, .name = "dev", .slot = 5, .guest_ip = "172.16.0.22"};
         FILE *out = tmpfile(), *errf = tmpfile();
         nbx_ui ui = {.out = out, .err = errf};
         unsigned failed = 99;
@@ -58,7 +59,7 @@ static void test_order_env_and_cwd(void **state) {
 }
 
 static void test_failure_warns_and_continues(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         nbx_strv cmds = {0};
         assert_int_equal(nbx_strv_push(&cmds, "echo first-out; echo first-err >&2; exit 3"), 0);
@@ -88,10 +89,10 @@ static void test_failure_warns_and_continues(void **state) {
 }
 
 static void test_env_without_slot(void **state) {
-        (void) state;
+        (void)state;
         setenv("NIXBOX_SLOT", "stale-from-parent", 1);
-        nbx_hook_env env = {.project_dir = "/p", .name = "x", .slot = -1, .home = "/home/h",
-                            .user = "h"};
+        nbx_hook_env env = {
+                .project_dir = "/p", .name = "x", .slot = -1, .home = "/home/h", .user = "h"};
         nbx_strv v = {0};
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_hooks_envp(&env, &v, &err), 0);
@@ -110,7 +111,7 @@ static void test_env_without_slot(void **state) {
 }
 
 static void test_no_hooks_is_fine(void **state) {
-        (void) state;
+        (void)state;
         nbx_strv cmds = {0};
         nbx_hook_env env = {.project_dir = "/", .slot = -1};
         unsigned failed = 7;

@@ -29,7 +29,7 @@ static int undo_step(void *data, nbx_error **err) {
 }
 
 static void test_reverse_order_once(void **state) {
-        (void) state;
+        (void)state;
         trace t = {{0}};
         step a = {&t, "slot", false, 0}, b = {&t, "network", false, 0},
              c = {&t, "launch", false, 0};
@@ -47,7 +47,7 @@ static void test_reverse_order_once(void **state) {
 }
 
 static void test_failure_does_not_stop_the_rest(void **state) {
-        (void) state;
+        (void)state;
         trace t = {{0}};
         step a = {&t, "slot", false, 0}, b = {&t, "network", true, 0},
              c = {&t, "virtiofsd", true, 0}, d = {&t, "launch", false, 0};
@@ -61,13 +61,14 @@ static void test_failure_does_not_stop_the_rest(void **state) {
         assert_int_equal(nbx_undo_run(&u, &failures), 2);
         assert_string_equal(t.log, "launch virtiofsd network slot ");
         assert_int_equal(failures.n, 2);
-        assert_string_equal(failures.v[0], "virtiofsd: cannot undo virtiofsd: Device or resource busy");
+        assert_string_equal(failures.v[0],
+                            "virtiofsd: cannot undo virtiofsd: Device or resource busy");
         assert_string_equal(failures.v[1], "network: cannot undo network: Device or resource busy");
         nbx_strv_clear(&failures);
 }
 
 static void test_clear_on_success(void **state) {
-        (void) state;
+        (void)state;
         trace t = {{0}};
         step a = {&t, "slot", false, 0};
         nbx_undo u = {0};
@@ -79,7 +80,7 @@ static void test_clear_on_success(void **state) {
 }
 
 static void test_capacity(void **state) {
-        (void) state;
+        (void)state;
         trace t = {{0}};
         step a = {&t, "x", false, 0};
         nbx_undo u = {0};

@@ -25,7 +25,7 @@ static const char *argv_value_after(const nbx_strv *v, const char *flag, const c
 }
 
 static void test_argv_pins_host_key(void **state) {
-        (void) state;
+        (void)state;
         nbx_ssh_target t = {.ssh_dir = "/p/.nixbox/ssh",
                             .host = "172.16.0.2",
                             .user = "alice",
@@ -83,12 +83,13 @@ static void test_argv_pins_host_key(void **state) {
 }
 
 static void test_argv_rejects_long_control_path(void **state) {
-        (void) state;
+        (void)state;
         char longp[200];
         memset(longp, 'a', sizeof(longp) - 1);
         longp[0] = '/';
         longp[sizeof(longp) - 1] = '\0';
-        nbx_ssh_target t = {.ssh_dir = "/s", .host = "10.0.0.2", .user = "u", .control_path = longp};
+        nbx_ssh_target t = {
+                .ssh_dir = "/s", .host = "10.0.0.2", .user = "u", .control_path = longp};
         nbx_strv v = {0};
         _cleanup_error_ nbx_error *err = NULL;
         assert_true(nbx_ssh_argv(&t, NBX_SSH_BATCH, "x", &v, &err) < 0);
@@ -98,7 +99,7 @@ static void test_argv_rejects_long_control_path(void **state) {
 /* The remote command string is what sshd hands to the user's shell (`$SHELL -c STRING`): run it
  * through a real sh and check the arguments arrive exactly as given. */
 static char *sh_c(const char *cmd) {
-        char *argv[] = {"sh", "-c", (char *) cmd, NULL};
+        char *argv[] = {"sh", "-c", (char *)cmd, NULL};
         char *out = NULL;
         int status = 0;
         _cleanup_error_ nbx_error *err = NULL;
@@ -108,7 +109,7 @@ static char *sh_c(const char *cmd) {
 }
 
 static void test_run_command_passes_args_once(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         nbx_test_write(dir, "a b", "x");
         char *args[] = {"printf", "<%s>", "a b", "it's", "$HOME", "`id`", "", "*", "x;y", "\n"};
@@ -138,7 +139,7 @@ static void test_run_command_passes_args_once(void **state) {
 }
 
 static void test_run_command_exit_code(void **state) {
-        (void) state;
+        (void)state;
         char *args[] = {"sh", "-c", "exit 7"};
         char *cmd = nbx_ssh_run_command("/nonexistent-dir", args, 3);
         char *argv[] = {"sh", "-c", cmd, NULL};
@@ -152,7 +153,7 @@ static void test_run_command_exit_code(void **state) {
 }
 
 static void test_mount_and_shell_commands(void **state) {
-        (void) state;
+        (void)state;
         char *m = nbx_ssh_mount_command("nbxfs0", "/home/a b/work'space", false);
         assert_string_equal(m, "mkdir -p '/home/a b/work'\\''space' && mount -t virtiofs 'nbxfs0' "
                                "'/home/a b/work'\\''space'");
@@ -170,7 +171,7 @@ static void test_mount_and_shell_commands(void **state) {
 
 /* The script command stores stdin in a temp file and runs it (its #! honoured) in workdir. */
 static void test_script_command_runs_stdin(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         nbx_test_write(dir, "setup.sh", "#!/bin/sh\necho \"in $(basename \"$PWD\")\"\nexit 3\n");
         char *script = nbx_path_join(dir, "setup.sh");
@@ -197,7 +198,7 @@ static void test_script_command_runs_stdin(void **state) {
 }
 
 static void test_keys_and_known_hosts(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         char *sshdir = nbx_path_join(dir, "ssh");
         _cleanup_error_ nbx_error *err = NULL;
@@ -263,7 +264,7 @@ static void *serve_one(void *arg) {
         struct banner_server *s = arg;
         int c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
         if (c >= 0) {
-                (void) !write(c, s->banner, strlen(s->banner));
+                (void)!write(c, s->banner, strlen(s->banner));
                 close(c);
         }
         return NULL;
@@ -273,16 +274,16 @@ static int listen_local(uint16_t *ret_port) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         assert_int_equal(listen(fd, 4), 0);
         socklen_t sl = sizeof(sa);
-        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
         *ret_port = ntohs(sa.sin_port);
         return fd;
 }
 
 static void test_wait_port_sees_banner(void **state) {
-        (void) state;
+        (void)state;
         uint16_t port;
         struct banner_server s = {.fd = listen_local(&port), .banner = "SSH-2.0-test\r\n"};
         pthread_t th;
@@ -294,7 +295,7 @@ static void test_wait_port_sees_banner(void **state) {
 }
 
 static void test_wait_port_times_out(void **state) {
-        (void) state;
+        (void)state;
         uint16_t port;
         int fd = listen_local(&port);
         close(fd); /* nothing listens there any more: refused until the deadline */
@@ -307,7 +308,7 @@ static void test_wait_port_times_out(void **state) {
 }
 
 static void test_connect_fails_cleanly_without_server(void **state) {
-        (void) state;
+        (void)state;
         uint16_t port;
         int fd = listen_local(&port);
         close(fd);

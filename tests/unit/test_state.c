@@ -10,7 +10,7 @@
 #include "vm/state.h"
 
 static void test_round_trip(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         char *sdir = nbx_path_join(dir, "state"); /* created on save */
         nbx_vm_state s = {.slot = 7};
@@ -34,9 +34,8 @@ static void test_round_trip(void **state) {
         assert_int_equal(nbx_vm_state_add_mount(&s, "/home/a/p", "/home/a/workspace", "nbxfs0",
                                                 false, "/x/fs0.sock", &err),
                          0);
-        assert_int_equal(nbx_vm_state_add_mount(&s, "/data", "/mnt/d e", "nbxfs1", true, NULL,
-                                                &err),
-                         0);
+        assert_int_equal(
+                nbx_vm_state_add_mount(&s, "/data", "/mnt/d e", "nbxfs1", true, NULL, &err), 0);
         s.mounts[0].virtiofsd = (nbx_proc_ref){.pid = 4321, .start_time = 77};
         assert_int_equal(nbx_vm_state_save(sdir, &s, getuid(), getgid(), &err), 0);
 
@@ -87,7 +86,7 @@ static void test_round_trip(void **state) {
 }
 
 static void test_missing_and_corrupt(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         nbx_vm_state l;
         _cleanup_error_ nbx_error *err = NULL;
@@ -126,11 +125,17 @@ static void test_missing_and_corrupt(void **state) {
 }
 
 static void test_settings_diff(void **state) {
-        (void) state;
-        nbx_mount m = {.source = (char *) "/p", .target = (char *) "/home/u/workspace"};
-        nbx_env_var e = {.name = (char *) "TOKEN", .value = (char *) "secret-value"};
-        nbx_config c = {.vcpus = 2, .memory_mb = 1024, .mounts = &m, .n_mounts = 1, .env = &e,
-                        .n_env = 1, .hypervisor = NBX_HV_QEMU, .accel = NBX_ACCEL_TCG};
+        (void)state;
+        nbx_mount m = {.source = (char *)"/p", .target = (char *)"/home/u/workspace"};
+        nbx_env_var e = {.name = (char *)"TOKEN", .value = (char *)"secret-value"};
+        nbx_config c = {.vcpus = 2,
+                        .memory_mb = 1024,
+                        .mounts = &m,
+                        .n_mounts = 1,
+                        .env = &e,
+                        .n_env = 1,
+                        .hypervisor = NBX_HV_QEMU,
+                        .accel = NBX_ACCEL_TCG};
         char *a = nbx_vm_settings_json(&c);
         assert_non_null(a);
         assert_null(strstr(a, "secret-value")); /* env values never recorded */
