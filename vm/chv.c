@@ -33,7 +33,7 @@ static void json_decref_p(json_t **j) {
 #define PUSH(...)                                                                                  \
         ({                                                                                         \
                 if (nbx_strv_pushf(&argv, __VA_ARGS__) < 0)                                        \
-                        return nbx_error_set(err, ENOMEM, "%s", "cloud-hypervisor command line");                    \
+                        return nbx_error_set(err, ENOMEM, "%s", "cloud-hypervisor command line");  \
         })
 
 static int chv_build_argv(const nbx_vm_spec *s, const char *program, nbx_strv *ret_argv,
@@ -68,12 +68,12 @@ static int chv_build_argv(const nbx_vm_spec *s, const char *program, nbx_strv *r
         if (s->vsock_cid && s->vsock_socket)
                 PUSH("--vsock"), PUSH("cid=%u,socket=%s", s->vsock_cid, s->vsock_socket);
         for (size_t i = 0; i < s->n_shares; i++)
-                PUSH("--fs"), PUSH("tag=%s,socket=%s,id=%s", s->shares[i].tag,
-                                   s->shares[i].socket, s->shares[i].tag);
+                PUSH("--fs"), PUSH("tag=%s,socket=%s,id=%s", s->shares[i].tag, s->shares[i].socket,
+                                   s->shares[i].tag);
         if (s->image->disk)
-                PUSH("--disk"), PUSH("path=%s,readonly=on,id=" IMAGE_DISK_ID
-                                     ",serial=" IMAGE_DISK_SERIAL,
-                                     s->image->disk);
+                PUSH("--disk"),
+                        PUSH("path=%s,readonly=on,id=" IMAGE_DISK_ID ",serial=" IMAGE_DISK_SERIAL,
+                             s->image->disk);
         for (size_t i = 0; i < s->n_disks; i++) {
                 const nbx_vm_disk *d = &s->disks[i];
                 PUSH("--disk");
@@ -165,7 +165,7 @@ static int request(const char *sock, const char *method, const char *endpoint, j
                 return nbx_error_set(err, ENOMEM, "cloud-hypervisor API: headers");
         headers = h2;
         uint64_t now = nbx_now_ms();
-        long timeout = deadline_ms > now ? (long) (deadline_ms - now) : 1;
+        long timeout = deadline_ms > now ? (long)(deadline_ms - now) : 1;
 
         CURLcode cc = CURLE_OK;
 #define SETOPT(opt, val)                                                                           \
@@ -184,7 +184,7 @@ static int request(const char *sock, const char *method, const char *endpoint, j
         if (strcmp(method, "GET") != 0) {
                 /* PUT with the body given as a buffer (an empty one when there is no body) */
                 SETOPT(CURLOPT_POSTFIELDS, text ? text : "");
-                SETOPT(CURLOPT_POSTFIELDSIZE, (long) (text ? strlen(text) : 0));
+                SETOPT(CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0));
         }
 #undef SETOPT
         if (cc != CURLE_OK) {
@@ -205,7 +205,7 @@ static int request(const char *sock, const char *method, const char *endpoint, j
                                      errbuf[0] ? errbuf : curl_easy_strerror(cc));
         }
         long status = 0;
-        (void) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         *ret_status = status;
         *ret_body = resp.data ? resp.data : strdup("");
         if (!*ret_body)
@@ -217,15 +217,15 @@ static int request(const char *sock, const char *method, const char *endpoint, j
 static void summarize(const char *body, char *out, size_t out_len) {
         size_t n = 0;
         for (const char *p = body; *p && *p != '\n' && n + 1 < out_len; p++)
-                out[n++] = isprint((unsigned char) *p) ? *p : '?';
+                out[n++] = isprint((unsigned char)*p) ? *p : '?';
         out[n] = '\0';
 }
 
 /* Request that must answer one of the expected statuses (0-terminated list).  ret_json (may be
  * NULL) receives the parsed body on a 200 with a body. */
 static int call(const char *sock, const char *method, const char *endpoint, json_t *body,
-                const long *expected, const char *meaning_404, long *ret_status,
-                json_t **ret_json, nbx_error **err) {
+                const long *expected, const char *meaning_404, long *ret_status, json_t **ret_json,
+                nbx_error **err) {
         long status;
         _cleanup_free_ char *text = NULL;
         int r = request(sock, method, endpoint, body, nbx_deadline_in(NBX_HV_REQUEST_TIMEOUT_MS),
@@ -238,9 +238,10 @@ static int call(const char *sock, const char *method, const char *endpoint, json
         if (!ok) {
                 char why[200];
                 summarize(text, why, sizeof(why));
-                int e = status == 404 ? ENOENT : status == 409 ? EEXIST
-                                               : status >= 500 ? EIO
-                                                               : EINVAL;
+                int e = status == 404   ? ENOENT
+                        : status == 409 ? EEXIST
+                        : status >= 500 ? EIO
+                                        : EINVAL;
                 bool explain = status == 404 && meaning_404;
                 nbx_error_set(err, 0, "cloud-hypervisor %s %s: HTTP %ld%s%s%s%s%s", method,
                               endpoint, status, explain ? " (" : "", explain ? meaning_404 : "",
@@ -284,27 +285,24 @@ static int chv_wait_api(const char *api_socket, uint64_t deadline_ms, nbx_error 
                                     d < deadline_ms ? d : deadline_ms, &status, &text,
                                     &last) == 0) {
                                 _cleanup_json_ json_t *j = json_loads(text, 0, NULL);
-                                if (status == 200 &&
-                                    json_is_string(json_object_get(j, "version")))
+                                if (status == 200 && json_is_string(json_object_get(j, "version")))
                                         return 0;
-                                nbx_error_set(&last, EPROTO,
-                                              "vmm.ping: HTTP %ld without a version", status);
+                                nbx_error_set(&last, EPROTO, "vmm.ping: HTTP %ld without a version",
+                                              status);
                         }
                 }
                 if (!nbx_backoff_sleep(&b, deadline_ms))
                         return nbx_error_set(err, ETIMEDOUT,
                                              "cloud-hypervisor did not answer on its API socket "
                                              "%s within %llu ms (last: %s)",
-                                             api_socket,
-                                             (unsigned long long) (nbx_now_ms() - start),
+                                             api_socket, (unsigned long long)(nbx_now_ms() - start),
                                              last ? last->msg : "?");
         }
 }
 
 static int get_info(const char *sock, json_t **ret, nbx_error **err) {
         _cleanup_json_ json_t *j = NULL;
-        int r = call(sock, "GET", "vm.info", NULL, OK_200, "the VM is not created", NULL, &j,
-                     err);
+        int r = call(sock, "GET", "vm.info", NULL, OK_200, "the VM is not created", NULL, &j, err);
         if (r < 0)
                 return r;
         if (!json_is_object(j) || !json_is_string(json_object_get(j, "state")))
@@ -323,7 +321,7 @@ static int chv_info(const char *api_socket, nbx_vm_info *ret, nbx_error **err) {
         snprintf(info.state, sizeof(info.state), "%s",
                  json_string_value(json_object_get(j, "state")));
         for (char *p = info.state; *p; p++)
-                *p = (char) tolower((unsigned char) *p);
+                *p = (char)tolower((unsigned char)*p);
         *ret = info;
         return 0;
 }
@@ -332,13 +330,13 @@ static int chv_add_disk(const char *api_socket, const nbx_vm_disk *disk, nbx_err
         int r = nbx_hv_check_disk(disk, err);
         if (r < 0)
                 return r;
-        _cleanup_json_ json_t *body = json_pack("{s:s, s:b, s:s}", "path", disk->path,
-                                                "readonly", disk->readonly, "id", disk->id);
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:b, s:s}", "path", disk->path, "readonly",
+                                                disk->readonly, "id", disk->id);
         if (!body ||
             (disk->serial[0] && json_object_set_new(body, "serial", json_string(disk->serial))))
                 return nbx_error_set(err, ENOMEM, "cloud-hypervisor add disk");
-        r = call(api_socket, "PUT", "vm.add-disk", body, OK_200_204, "the VM is not created",
-                 NULL, NULL, err);
+        r = call(api_socket, "PUT", "vm.add-disk", body, OK_200_204, "the VM is not created", NULL,
+                 NULL, err);
         return r < 0 ? nbx_error_wrap(err, "add disk %s (%s)", disk->id, disk->path) : 0;
 }
 

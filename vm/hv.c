@@ -27,12 +27,12 @@
 bool nbx_hv_valid_name(const char *s, size_t max, bool digit_first) {
         if (!s || !*s || strlen(s) > max)
                 return false;
-        if (!(isascii((unsigned char) s[0]) &&
-              (isalpha((unsigned char) s[0]) || (digit_first && isdigit((unsigned char) s[0])))))
+        if (!(isascii((unsigned char)s[0]) &&
+              (isalpha((unsigned char)s[0]) || (digit_first && isdigit((unsigned char)s[0])))))
                 return false;
         for (const char *p = s; *p; p++)
-                if (!isascii((unsigned char) *p) ||
-                    !(isalnum((unsigned char) *p) || *p == '-' || *p == '_'))
+                if (!isascii((unsigned char)*p) ||
+                    !(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
                         return false;
         return true;
 }
@@ -44,7 +44,7 @@ bool nbx_hv_valid_mac(const char *s) {
                 if (i % 3 == 2) {
                         if (s[i] != ':')
                                 return false;
-                } else if (!isxdigit((unsigned char) s[i])) {
+                } else if (!isxdigit((unsigned char)s[i])) {
                         return false;
                 }
         }
@@ -109,7 +109,8 @@ int nbx_hv_check_spec(const nbx_vm_spec *s, nbx_error **err) {
                 return nbx_error_set(err, EINVAL, "VM spec: memory must be 64-%u MiB, got %u",
                                      1u << 20, s->memory_mb);
         if (s->accel != NBX_ACCEL_KVM && s->accel != NBX_ACCEL_TCG)
-                return nbx_error_set(err, EINVAL, "VM spec: acceleration not resolved (kvm or tcg)");
+                return nbx_error_set(err, EINVAL,
+                                     "VM spec: acceleration not resolved (kvm or tcg)");
         if (s->n_shares > NBX_VM_MAX_SHARES || s->n_disks > NBX_VM_MAX_DISKS)
                 return nbx_error_set(err, E2BIG, "VM spec: at most %d shares and %d disks",
                                      NBX_VM_MAX_SHARES, NBX_VM_MAX_DISKS);
@@ -133,7 +134,8 @@ int nbx_hv_check_spec(const nbx_vm_spec *s, nbx_error **err) {
             (s->image->disk && (r = check_path("image disk", s->image->disk, 4095, err)) < 0) ||
             (r = nbx_hv_check_socket("API socket", s->api_socket, err)) < 0 ||
             (r = check_path("serial log", s->serial_log, 4095, err)) < 0 ||
-            (s->vsock_socket && (r = nbx_hv_check_socket("vsock socket", s->vsock_socket, err)) < 0))
+            (s->vsock_socket &&
+             (r = nbx_hv_check_socket("vsock socket", s->vsock_socket, err)) < 0))
                 return r;
         for (size_t i = 0; i < s->n_shares; i++)
                 if ((r = nbx_hv_check_share(&s->shares[i], err)) < 0)
@@ -171,7 +173,7 @@ int nbx_hv_unix_connect(const char *path) {
                 return -errno;
         int r;
         do
-                r = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+                r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
         while (r < 0 && errno == EINTR);
         if (r < 0)
                 return -errno;
@@ -202,8 +204,7 @@ int nbx_hv_select(enum nbx_hypervisor want, const nbx_hv_ops **ret, nbx_error **
                                               "no hypervisor found: neither %s nor %s is in PATH "
                                               "(install the Debian package qemu-system-x86, or "
                                               "cloud-hypervisor)",
-                                              nbx_hv_cloud_hypervisor.program,
-                                              nbx_hv_qemu.program);
+                                              nbx_hv_cloud_hypervisor.program, nbx_hv_qemu.program);
                 break;
         case NBX_HV_CLOUD_HYPERVISOR:
         case NBX_HV_QEMU:
@@ -217,7 +218,7 @@ int nbx_hv_select(enum nbx_hypervisor want, const nbx_hv_ops **ret, nbx_error **
                 break;
         default:
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, 0, "vm.hypervisor: unknown value %d",
-                                      (int) want);
+                                      (int)want);
         }
         *ret = ops;
         return 0;
@@ -268,7 +269,7 @@ static int probe_cpu_features(int kvm, int vcpu, char *why, size_t why_len) {
                         snprintf(why, why_len,
                                  "KVM reports feature MSR 0x%x = 0x%llx but refuses to set it on "
                                  "a vCPU (broken nested virtualization?)",
-                                 msr.entry.index, (unsigned long long) msr.entry.data);
+                                 msr.entry.index, (unsigned long long)msr.entry.data);
                         return -ENODEV;
                 }
         }
@@ -292,16 +293,16 @@ int nbx_kvm_probe(const char *device, char *why, size_t why_len) {
         /* One page of guest memory at 0x1000: mov al, 0x42; out 0x10, al; hlt */
         static const uint8_t code[] = {0xb0, PROBE_VALUE, 0xe6, PROBE_PORT, 0xf4};
         long page = sysconf(_SC_PAGESIZE);
-        uint8_t *mem = mmap(NULL, (size_t) page, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        uint8_t *mem = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                            -1, 0);
         if (mem == MAP_FAILED)
                 return probe_fail(why, why_len, errno, "mmap guest memory");
         memcpy(mem, code, sizeof(code));
         struct kvm_userspace_memory_region region = {
                 .slot = 0,
                 .guest_phys_addr = PROBE_GUEST_ADDR,
-                .memory_size = (uint64_t) page,
-                .userspace_addr = (uint64_t) (uintptr_t) mem,
+                .memory_size = (uint64_t)page,
+                .userspace_addr = (uint64_t)(uintptr_t)mem,
         };
         int r = 0;
         struct kvm_run *run = MAP_FAILED;
@@ -319,12 +320,12 @@ int nbx_kvm_probe(const char *device, char *why, size_t why_len) {
         if ((r = probe_cpu_features(kvm, vcpu, why, why_len)) < 0)
                 goto out;
         mmap_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-        if (mmap_size < (int) sizeof(*run)) {
+        if (mmap_size < (int)sizeof(*run)) {
                 r = probe_fail(why, why_len, mmap_size < 0 ? errno : EINVAL,
                                "KVM_GET_VCPU_MMAP_SIZE");
                 goto out;
         }
-        run = mmap(NULL, (size_t) mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+        run = mmap(NULL, (size_t)mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
         if (run == MAP_FAILED) {
                 r = probe_fail(why, why_len, errno, "mmap vCPU");
                 goto out;
@@ -353,9 +354,10 @@ int nbx_kvm_probe(const char *device, char *why, size_t why_len) {
         }
         if (run->exit_reason != KVM_EXIT_IO || run->io.direction != KVM_EXIT_IO_OUT ||
             run->io.port != PROBE_PORT || run->io.size != 1 ||
-            run->io.data_offset + 1 > (uint64_t) mmap_size ||
-            ((uint8_t *) run)[run->io.data_offset] != PROBE_VALUE) {
-                snprintf(why, why_len, "KVM_RUN: test guest did not write its byte (exit reason %u)",
+            run->io.data_offset + 1 > (uint64_t)mmap_size ||
+            ((uint8_t *)run)[run->io.data_offset] != PROBE_VALUE) {
+                snprintf(why, why_len,
+                         "KVM_RUN: test guest did not write its byte (exit reason %u)",
                          run->exit_reason);
                 r = -EIO;
                 goto out;
@@ -371,14 +373,13 @@ int nbx_kvm_probe(const char *device, char *why, size_t why_len) {
         }
 out:
         if (run != MAP_FAILED)
-                (void) munmap(run, (size_t) mmap_size);
-        (void) munmap(mem, (size_t) page);
+                (void)munmap(run, (size_t)mmap_size);
+        (void)munmap(mem, (size_t)page);
         return r;
 }
 
 /* Run the probe in a child; kill it at the deadline.  0 = KVM works; else why says why not. */
-static int probe_in_child(const nbx_accel_probe *p, const char *device, char *why,
-                          size_t why_len) {
+static int probe_in_child(const nbx_accel_probe *p, const char *device, char *why, size_t why_len) {
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return probe_fail(why, why_len, errno, "pipe");
@@ -396,13 +397,13 @@ static int probe_in_child(const nbx_accel_probe *p, const char *device, char *wh
                     (setgroups(0, NULL) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
                      setresuid(p->uid, p->uid, p->uid) < 0)) {
                         snprintf(msg, sizeof(msg), "drop privileges: %s", strerror(errno));
-                        (void) !write(fds[1], msg, strlen(msg));
+                        (void)!write(fds[1], msg, strlen(msg));
                         _exit(1);
                 }
                 nbx_kvm_probe_fn run = p->run ? p->run : nbx_kvm_probe;
                 int r = run(device, msg, sizeof(msg));
                 if (r < 0)
-                        (void) !write(fds[1], msg, strlen(msg));
+                        (void)!write(fds[1], msg, strlen(msg));
                 _exit(r < 0 ? 1 : 0);
         }
         close(fds[1]);
@@ -412,12 +413,12 @@ static int probe_in_child(const nbx_accel_probe *p, const char *device, char *wh
         int status;
         int r = nbx_wait_pid(pid, nbx_deadline_in(timeout), &status, NULL);
         if (r == -ETIMEDOUT) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
+                (void)kill(pid, SIGKILL);
+                (void)waitpid(pid, NULL, 0);
                 snprintf(why, why_len,
                          "%s: a test guest did not finish within %llu ms (KVM_RUN hangs, as with "
                          "broken nested virtualization)",
-                         device, (unsigned long long) timeout);
+                         device, (unsigned long long)timeout);
                 return -ETIMEDOUT;
         }
         if (r < 0)
@@ -441,7 +442,7 @@ int nbx_accel_resolve_with(enum nbx_accel want, const nbx_accel_probe *probe, en
         }
         if (want != NBX_ACCEL_AUTO && want != NBX_ACCEL_KVM)
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, 0, "vm.accel: unknown value %d",
-                                      (int) want);
+                                      (int)want);
         nbx_accel_probe p = probe ? *probe : (nbx_accel_probe){0};
         const char *device = p.device ? p.device : getenv("NIXBOX_KVM_DEVICE");
         if (!device || !*device)
@@ -487,7 +488,7 @@ int nbx_hv_launch(const nbx_hv_ops *ops, const nbx_vm_spec *spec, const nbx_spaw
         int r = ops->build_argv(spec, prog, &argv, err);
         if (r < 0)
                 return nbx_error_wrap(err, "%s command line", ops->name);
-        nbx_spawn_opts o = opts ? *opts : (nbx_spawn_opts) NBX_SPAWN_OPTS_INIT;
+        nbx_spawn_opts o = opts ? *opts : (nbx_spawn_opts)NBX_SPAWN_OPTS_INIT;
         o.new_session = true;
         pid_t pid;
         r = nbx_spawn(argv.v, &o, &pid, err);

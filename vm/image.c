@@ -42,8 +42,8 @@ static int get_string(json_t *root, const char *manifest, const char *field, boo
 }
 
 /* Resolve a file field against dir and check that it is an existing regular file. */
-static int resolve_file(const char *dir, const char *manifest, const char *field,
-                        const char *value, char **ret, nbx_error **err) {
+static int resolve_file(const char *dir, const char *manifest, const char *field, const char *value,
+                        char **ret, nbx_error **err) {
         if (!*value)
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, 0, "%s: field \"%s\" is empty",
                                       manifest, field);
@@ -59,8 +59,8 @@ static int resolve_file(const char *dir, const char *manifest, const char *field
                                       field, path);
         if (!S_ISREG(st.st_mode))
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
-                                      "%s: field \"%s\": %s is not a regular file", manifest,
-                                      field, path);
+                                      "%s: field \"%s\": %s is not a regular file", manifest, field,
+                                      path);
         *ret = TAKE_PTR(path);
         return 0;
 }
@@ -87,7 +87,8 @@ static int load(const char *dir, nbx_image *img, nbx_error **err) {
         }
 
         json_error_t jerr;
-        _cleanup_(json_decref_p) json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+        _cleanup_(json_decref_p) json_t *root =
+                json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, 0, "%s:%d:%d: invalid JSON: %s",
                                       manifest, jerr.line, jerr.column, jerr.text);

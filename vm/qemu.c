@@ -27,7 +27,7 @@ static void json_decref_p(json_t **j) {
 
 static unsigned root_port_count(const nbx_vm_spec *s) {
         unsigned spare = s->hotplug_slots ? s->hotplug_slots : NBX_VM_MAX_SHARES + NBX_VM_MAX_DISKS;
-        unsigned n = (unsigned) (s->n_shares + s->n_disks) + spare;
+        unsigned n = (unsigned)(s->n_shares + s->n_disks) + spare;
         return n > ROOT_PORTS_MAX ? ROOT_PORTS_MAX : n;
 }
 
@@ -35,7 +35,7 @@ static unsigned root_port_count(const nbx_vm_spec *s) {
 #define PUSH(...)                                                                                  \
         ({                                                                                         \
                 if (nbx_strv_pushf(&argv, __VA_ARGS__) < 0)                                        \
-                        return nbx_error_set(err, ENOMEM, "%s", "qemu command line");                    \
+                        return nbx_error_set(err, ENOMEM, "%s", "qemu command line");              \
         })
 
 static int qemu_build_argv(const nbx_vm_spec *s, const char *program, nbx_strv *ret_argv,
@@ -123,8 +123,8 @@ static int qemu_build_argv(const nbx_vm_spec *s, const char *program, nbx_strv *
                              "%u",
                              d->id, d->id, d->serial, port++);
                 else
-                        PUSH("virtio-blk-pci,drive=%s.blk,id=%s,bus=" ROOT_PORT_PREFIX "%u",
-                             d->id, d->id, port++);
+                        PUSH("virtio-blk-pci,drive=%s.blk,id=%s,bus=" ROOT_PORT_PREFIX "%u", d->id,
+                             d->id, port++);
         }
         for (size_t i = 0; i < s->n_shares; i++) {
                 const nbx_vm_share *sh = &s->shares[i];
@@ -152,8 +152,7 @@ static int qemu_wait_api(const char *api_socket, uint64_t deadline_ms, nbx_error
                         return nbx_error_set(err, ETIMEDOUT,
                                              "QEMU did not answer on its QMP socket %s within "
                                              "%llu ms (last: %s)",
-                                             api_socket,
-                                             (unsigned long long) (nbx_now_ms() - start),
+                                             api_socket, (unsigned long long)(nbx_now_ms() - start),
                                              last ? last->msg : "?");
         }
 }
@@ -184,7 +183,8 @@ static int qemu_info(const char *api_socket, nbx_vm_info *ret, nbx_error **err) 
 static int find_free_port(nbx_qmp *q, char *ret, size_t ret_len, nbx_error **err) {
         for (unsigned i = 0; i < ROOT_PORTS_MAX; i++) {
                 char path[96];
-                snprintf(path, sizeof(path), "/machine/peripheral/" ROOT_PORT_PREFIX "%u/" ROOT_PORT_PREFIX "%u", i, i);
+                snprintf(path, sizeof(path),
+                         "/machine/peripheral/" ROOT_PORT_PREFIX "%u/" ROOT_PORT_PREFIX "%u", i, i);
                 _cleanup_json_ json_t *args = json_pack("{s:s}", "path", path);
                 _cleanup_json_ json_t *props = NULL;
                 _cleanup_error_ nbx_error *e = NULL;
@@ -262,9 +262,8 @@ static int qemu_add_disk(const char *api_socket, const nbx_vm_disk *disk, nbx_er
                 json_pack("{s:s, s:s, s:b, s:{s:s, s:s, s:b}}", "driver", "raw", "node-name", node,
                           "read-only", disk->readonly, "file", "driver", "file", "filename",
                           disk->path, "read-only", disk->readonly);
-        _cleanup_json_ json_t *dargs = json_pack("{s:s, s:s, s:s, s:s}", "driver",
-                                                 "virtio-blk-pci", "drive", node, "id", disk->id,
-                                                 "bus", port);
+        _cleanup_json_ json_t *dargs = json_pack("{s:s, s:s, s:s, s:s}", "driver", "virtio-blk-pci",
+                                                 "drive", node, "id", disk->id, "bus", port);
         if (!bargs || !dargs ||
             (disk->serial[0] && json_object_set_new(dargs, "serial", json_string(disk->serial))))
                 return nbx_error_set(err, ENOMEM, "QMP");
@@ -273,7 +272,7 @@ static int qemu_add_disk(const char *api_socket, const nbx_vm_disk *disk, nbx_er
         if ((r = nbx_qmp_execute(q, "device_add", dargs, NULL, NULL, err)) < 0) {
                 _cleanup_json_ json_t *del = json_pack("{s:s}", "node-name", node);
                 if (del)
-                        (void) nbx_qmp_execute(q, "blockdev-del", del, NULL, NULL, NULL);
+                        (void)nbx_qmp_execute(q, "blockdev-del", del, NULL, NULL, NULL);
                 return nbx_error_wrap(err, "add disk %s (%s)", disk->id, disk->path);
         }
         return 0;
@@ -291,9 +290,8 @@ static int qemu_add_fs(const char *api_socket, const nbx_vm_share *share, nbx_er
                 return nbx_error_wrap(err, "add share %s", share->tag);
         snprintf(chr, sizeof(chr), "%s.chr", share->tag);
         _cleanup_json_ json_t *cargs = json_pack(
-                "{s:s, s:{s:s, s:{s:{s:s, s:{s:s}}, s:b}}}", "id", chr, "backend", "type",
-                "socket", "data", "addr", "type", "unix", "data", "path", share->socket, "server",
-                0);
+                "{s:s, s:{s:s, s:{s:{s:s, s:{s:s}}, s:b}}}", "id", chr, "backend", "type", "socket",
+                "data", "addr", "type", "unix", "data", "path", share->socket, "server", 0);
         _cleanup_json_ json_t *dargs =
                 json_pack("{s:s, s:s, s:s, s:s, s:s}", "driver", "vhost-user-fs-pci", "chardev",
                           chr, "tag", share->tag, "id", share->tag, "bus", port);
@@ -304,7 +302,7 @@ static int qemu_add_fs(const char *api_socket, const nbx_vm_share *share, nbx_er
         if ((r = nbx_qmp_execute(q, "device_add", dargs, NULL, NULL, err)) < 0) {
                 _cleanup_json_ json_t *del = json_pack("{s:s}", "id", chr);
                 if (del)
-                        (void) nbx_qmp_execute(q, "chardev-remove", del, NULL, NULL, NULL);
+                        (void)nbx_qmp_execute(q, "chardev-remove", del, NULL, NULL, NULL);
                 return nbx_error_wrap(err, "add share %s (%s)", share->tag, share->socket);
         }
         return 0;
@@ -330,9 +328,8 @@ static int qemu_remove_device(const char *api_socket, const char *id, nbx_error 
                                              e ? e->msg : "device_del");
                 r = 0;
         }
-        if (r == 0 &&
-            (r = nbx_qmp_wait_event(q, "DEVICE_DELETED", id,
-                                    nbx_deadline_in(NBX_HV_UNPLUG_TIMEOUT_MS), err)) < 0)
+        if (r == 0 && (r = nbx_qmp_wait_event(q, "DEVICE_DELETED", id,
+                                              nbx_deadline_in(NBX_HV_UNPLUG_TIMEOUT_MS), err)) < 0)
                 return nbx_error_wrap(err,
                                       "remove device %s: the guest did not release it (is its "
                                       "PCIe hot-plug driver, pciehp, loaded?)",

@@ -46,10 +46,9 @@ static int wait_fd(nbx_qmp *q, short events, nbx_error **err) {
         for (;;) {
                 uint64_t now = nbx_now_ms();
                 if (now >= q->deadline_ms)
-                        return nbx_error_set(err, ETIMEDOUT, "QMP %s: no answer in time",
-                                             q->path);
+                        return nbx_error_set(err, ETIMEDOUT, "QMP %s: no answer in time", q->path);
                 struct pollfd p = {.fd = q->fd, .events = events};
-                int r = poll(&p, 1, (int) (q->deadline_ms - now));
+                int r = poll(&p, 1, (int)(q->deadline_ms - now));
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r < 0)
@@ -78,7 +77,7 @@ static int send_msg(nbx_qmp *q, json_t *msg, nbx_error **err) {
                         continue;
                 if (w < 0)
                         return nbx_error_set(err, errno, "QMP %s: send", q->path);
-                off += (size_t) w;
+                off += (size_t)w;
         }
         return 0;
 }
@@ -88,7 +87,7 @@ static int read_msg(nbx_qmp *q, json_t **ret, nbx_error **err) {
         for (;;) {
                 char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
                 if (nl) {
-                        size_t line = (size_t) (nl - q->buf) + 1;
+                        size_t line = (size_t)(nl - q->buf) + 1;
                         bool blank = true;
                         for (size_t i = 0; i < line && blank; i++) {
                                 char c = q->buf[i];
@@ -133,18 +132,18 @@ static int read_msg(nbx_qmp *q, json_t **ret, nbx_error **err) {
                 if (n == 0)
                         return nbx_error_set(err, ECONNRESET, "QMP %s: QEMU closed the connection",
                                              q->path);
-                q->len += (size_t) n;
+                q->len += (size_t)n;
         }
 }
 
 static int remember_event(nbx_qmp *q, json_t *msg) {
         if (json_array_size(q->events) >= QMP_EVENTS_MAX)
-                (void) json_array_remove(q->events, 0);
+                (void)json_array_remove(q->events, 0);
         return json_array_append(q->events, msg) < 0 ? -ENOMEM : 0;
 }
 
-int nbx_qmp_execute(nbx_qmp *q, const char *command, json_t *args, json_t **ret,
-                    char **ret_class, nbx_error **err) {
+int nbx_qmp_execute(nbx_qmp *q, const char *command, json_t *args, json_t **ret, char **ret_class,
+                    nbx_error **err) {
         char id[32];
         snprintf(id, sizeof(id), "nbx-%lu", q->next_id++);
         _cleanup_json_ json_t *cmd = json_pack("{s:s, s:s}", "execute", command, "id", id);
@@ -203,7 +202,7 @@ int nbx_qmp_wait_event(nbx_qmp *q, const char *name, const char *device, uint64_
         json_t *ev;
         json_array_foreach(q->events, i, ev) {
                 if (event_matches(ev, name, device)) {
-                        (void) json_array_remove(q->events, i);
+                        (void)json_array_remove(q->events, i);
                         return 0;
                 }
         }

@@ -21,8 +21,8 @@ NBX_DEFINE_CLEANUP(nbx_qmp, nbx_qmp_close)
  * non-NULL) holds the "return" value (a new reference).  A QMP error reply becomes an nbx_error
  * "<command>: <desc>"; *ret_class (if non-NULL) receives the error class ("DeviceNotFound"...),
  * malloc'd, on error replies only. */
-int nbx_qmp_execute(nbx_qmp *q, const char *command, json_t *args, json_t **ret,
-                    char **ret_class, nbx_error **err);
+int nbx_qmp_execute(nbx_qmp *q, const char *command, json_t *args, json_t **ret, char **ret_class,
+                    nbx_error **err);
 
 /* Wait for an event named name whose data.device equals device (device may be NULL: any).
  * Events that arrived while a command was running count. */

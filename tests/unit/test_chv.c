@@ -47,37 +47,54 @@ static nbx_vm_spec base_spec(void) {
 }
 
 static void test_argv_exact(void **state) {
-        (void) state;
+        (void)state;
         nbx_vm_share shares[2] = {{.tag = "nbxfs0", .socket = "/run/nbx/fs0.sock"},
                                   {.tag = "nbxfs1", .socket = "/run/nbx/fs1.sock"}};
-        nbx_vm_disk disks[2] = {
-                {.path = "/proc/self/fd/5", .readonly = true, .serial = "nixbox-creds", .id = "creds"},
-                {.path = "/data/scratch.img", .readonly = false, .id = "scratch"}};
+        nbx_vm_disk disks[2] = {{.path = "/proc/self/fd/5",
+                                 .readonly = true,
+                                 .serial = "nixbox-creds",
+                                 .id = "creds"},
+                                {.path = "/data/scratch.img", .readonly = false, .id = "scratch"}};
         nbx_vm_spec s = base_spec();
         s.shares = shares, s.n_shares = 2, s.disks = disks, s.n_disks = 2;
         _cleanup_strv_ nbx_strv a = {0};
         _cleanup_error_ nbx_error *err = NULL;
-        assert_int_equal(nbx_hv_cloud_hypervisor.build_argv(&s, "/usr/bin/cloud-hypervisor", &a,
-                                                             &err),
-                         0);
+        assert_int_equal(
+                nbx_hv_cloud_hypervisor.build_argv(&s, "/usr/bin/cloud-hypervisor", &a, &err), 0);
         static const char *const want[] = {
                 "/usr/bin/cloud-hypervisor",
-                "--api-socket", "path=/run/nbx/api.sock",
-                "--kernel", "/img/vmlinux",
-                "--initramfs", "/img/initrd",
-                "--cmdline", "console=ttyS0 quiet",
-                "--cpus", "boot=4",
-                "--memory", "size=2048M,shared=on",
-                "--balloon", "size=0,free_page_reporting=on",
-                "--net", "tap=nbx3,mac=02:00:00:00:00:03",
-                "--vsock", "cid=7,socket=/run/nbx/vsock.sock",
-                "--fs", "tag=nbxfs0,socket=/run/nbx/fs0.sock,id=nbxfs0",
-                "--fs", "tag=nbxfs1,socket=/run/nbx/fs1.sock,id=nbxfs1",
-                "--disk", "path=/img/root.img,readonly=on,id=nbxroot,serial=nixbox-root",
-                "--disk", "path=/proc/self/fd/5,readonly=on,id=creds,serial=nixbox-creds",
-                "--disk", "path=/data/scratch.img,readonly=off,id=scratch",
-                "--serial", "file=/run/nbx/serial.log",
-                "--console", "off",
+                "--api-socket",
+                "path=/run/nbx/api.sock",
+                "--kernel",
+                "/img/vmlinux",
+                "--initramfs",
+                "/img/initrd",
+                "--cmdline",
+                "console=ttyS0 quiet",
+                "--cpus",
+                "boot=4",
+                "--memory",
+                "size=2048M,shared=on",
+                "--balloon",
+                "size=0,free_page_reporting=on",
+                "--net",
+                "tap=nbx3,mac=02:00:00:00:00:03",
+                "--vsock",
+                "cid=7,socket=/run/nbx/vsock.sock",
+                "--fs",
+                "tag=nbxfs0,socket=/run/nbx/fs0.sock,id=nbxfs0",
+                "--fs",
+                "tag=nbxfs1,socket=/run/nbx/fs1.sock,id=nbxfs1",
+                "--disk",
+                "path=/img/root.img,readonly=on,id=nbxroot,serial=nixbox-root",
+                "--disk",
+                "path=/proc/self/fd/5,readonly=on,id=creds,serial=nixbox-creds",
+                "--disk",
+                "path=/data/scratch.img,readonly=off,id=scratch",
+                "--serial",
+                "file=/run/nbx/serial.log",
+                "--console",
+                "off",
         };
         assert_int_equal(a.n, NBX_ARRAY_SIZE(want));
         for (size_t i = 0; i < a.n; i++)
@@ -86,7 +103,7 @@ static void test_argv_exact(void **state) {
 }
 
 static void test_argv_variants(void **state) {
-        (void) state;
+        (void)state;
         nbx_image img = {.kernel = "/img/vmlinux", .cmdline = ""};
         nbx_vm_spec s = base_spec();
         s.image = &img;
@@ -102,7 +119,8 @@ static void test_argv_variants(void **state) {
                 assert_string_not_equal(a.v[i], "--disk");
                 if (strcmp(a.v[i], "--net") == 0) {
                         /* num_queues counts queues, two per RX/TX pair */
-                        assert_string_equal(a.v[i + 1], "tap=nbx3,mac=02:00:00:00:00:03,num_queues=4");
+                        assert_string_equal(a.v[i + 1],
+                                            "tap=nbx3,mac=02:00:00:00:00:03,num_queues=4");
                         net = true;
                 }
         }
@@ -131,14 +149,10 @@ static const char *syntax_anchor(const char *opt) {
         static const struct {
                 const char *opt, *anchor;
         } map[] = {
-                {"disk", "\"Disk parameters"},
-                {"net", "\"Network parameters"},
-                {"fs", "\"virtio-fs parameters"},
-                {"vsock", "\"Virtio VSOCK parameters"},
-                {"balloon", "\"Balloon parameters"},
-                {"memory", ".long(\"memory\")"},
-                {"cpus", ".long(\"cpus\")"},
-                {"api-socket", ".long(\"api-socket\")"},
+                {"disk", "\"Disk parameters"},       {"net", "\"Network parameters"},
+                {"fs", "\"virtio-fs parameters"},    {"vsock", "\"Virtio VSOCK parameters"},
+                {"balloon", "\"Balloon parameters"}, {"memory", ".long(\"memory\")"},
+                {"cpus", ".long(\"cpus\")"},         {"api-socket", ".long(\"api-socket\")"},
         };
         for (size_t i = 0; i < NBX_ARRAY_SIZE(map); i++)
                 if (strcmp(map[i].opt, opt) == 0)
@@ -147,7 +161,7 @@ static const char *syntax_anchor(const char *opt) {
 }
 
 static void test_argv_follows_cli_syntax(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_free_ char *syntax = NULL;
         size_t len;
         _cleanup_error_ nbx_error *err = NULL;
@@ -189,7 +203,7 @@ static void test_argv_follows_cli_syntax(void **state) {
                         char *eq = strchr(kv, '=');
                         assert_non_null(eq);
                         char key[64];
-                        snprintf(key, sizeof(key), "%.*s=", (int) (eq - kv), kv);
+                        snprintf(key, sizeof(key), "%.*s=", (int)(eq - kv), kv);
                         const char *hit = strstr(block, key);
                         /* match a whole key: preceded by a separator */
                         while (hit && hit < end && strchr("\",\\ ", hit[-1]) == NULL)
@@ -202,7 +216,8 @@ static void test_argv_follows_cli_syntax(void **state) {
         assert_true(checked_keys >= 15);
 }
 
-/* ---- REST client against the spec-following fake ---------------------------------------------- */
+/* ---- REST client against the spec-following fake ----------------------------------------------
+ */
 
 typedef struct fake {
         char *dir;
@@ -224,8 +239,8 @@ static int fake_setup(void **state) {
 
 static void fake_stop(fake *f) {
         if (f->pid > 0) {
-                (void) kill(f->pid, SIGKILL);
-                (void) waitpid(f->pid, NULL, 0);
+                (void)kill(f->pid, SIGKILL);
+                (void)waitpid(f->pid, NULL, 0);
                 f->pid = 0;
         }
 }
@@ -245,7 +260,8 @@ static int fake_teardown(void **state) {
  * own wait_api. */
 static void fake_start(fake *f, const char *const *extra) {
         _cleanup_strv_ nbx_strv argv = {0};
-        const char *base[] = {"python3", FAKE, "--spec", SPEC, "--socket", f->sock, "--log", f->log};
+        const char *base[] = {"python3",  FAKE,    "--spec", SPEC,
+                              "--socket", f->sock, "--log",  f->log};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(base); i++)
                 assert_int_equal(nbx_strv_push(&argv, base[i]), 0);
         for (size_t i = 0; extra && extra[i]; i++)
@@ -261,7 +277,7 @@ static void fake_start(fake *f, const char *const *extra) {
         if (nbx_hv_cloud_hypervisor.wait_api(f->sock, nbx_deadline_in(20000), &err) < 0) {
                 _cleanup_free_ char *data = NULL;
                 size_t len;
-                (void) nbx_read_file(f->out, 1 << 16, &data, &len, NULL);
+                (void)nbx_read_file(f->out, 1 << 16, &data, &len, NULL);
                 fail_msg("fake cloud-hypervisor did not come up: %s\n%s", err->msg,
                          data ? data : "");
         }
@@ -320,7 +336,9 @@ static void test_client_happy_path(void **state) {
         assert_int_equal(nbx_hv_cloud_hypervisor.info(f->sock, &info, &err), 0);
         assert_string_equal(info.state, "running");
 
-        nbx_vm_disk d = {.path = "/proc/self/fd/7", .readonly = true, .serial = "nixbox-creds",
+        nbx_vm_disk d = {.path = "/proc/self/fd/7",
+                         .readonly = true,
+                         .serial = "nixbox-creds",
                          .id = "creds"};
         assert_int_equal(nbx_hv_cloud_hypervisor.add_disk(f->sock, &d, &err), 0);
         nbx_vm_share sh = {.tag = "nbxfs2", .socket = "/run/nbx/fs2.sock"};
@@ -376,9 +394,9 @@ static void test_client_happy_path(void **state) {
 
 static void test_client_http_errors(void **state) {
         fake *f = *state;
-        fake_start(f, (const char *const[]){"--state", "Created", "--status", "vm.add-disk=500",
-                                            "--status", "vm.add-fs=400", "--device", "nbxfs0",
-                                            NULL});
+        fake_start(f,
+                   (const char *const[]){"--state", "Created", "--status", "vm.add-disk=500",
+                                         "--status", "vm.add-fs=400", "--device", "nbxfs0", NULL});
         _cleanup_error_ nbx_error *err = NULL;
         nbx_vm_disk d = {.path = "/d.img", .id = "d0"};
         assert_true(nbx_hv_cloud_hypervisor.add_disk(f->sock, &d, &err) < 0);
@@ -449,7 +467,7 @@ static void test_client_dead_socket(void **state) {
         nbx_error_free(TAKE_PTR(err));
 
         /* no socket at all */
-        (void) unlink(f->sock);
+        (void)unlink(f->sock);
         assert_true(nbx_hv_cloud_hypervisor.wait_api(f->sock, nbx_deadline_in(50), &err) < 0);
         assert_non_null(strstr(err->msg, "No such file or directory"));
 }
@@ -460,12 +478,10 @@ int main(void) {
                 cmocka_unit_test(test_argv_variants),
                 cmocka_unit_test(test_argv_follows_cli_syntax),
                 cmocka_unit_test_setup_teardown(test_client_happy_path, fake_setup, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_client_http_errors, fake_setup,
-                                                fake_teardown),
+                cmocka_unit_test_setup_teardown(test_client_http_errors, fake_setup, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_client_vm_not_created, fake_setup,
                                                 fake_teardown),
-                cmocka_unit_test_setup_teardown(test_client_dead_socket, fake_setup,
-                                                fake_teardown),
+                cmocka_unit_test_setup_teardown(test_client_dead_socket, fake_setup, fake_teardown),
         };
         return cmocka_run_group_tests_name("chv", tests, NULL, NULL);
 }

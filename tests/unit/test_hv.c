@@ -14,7 +14,8 @@
 #include "config/timeutil.h"
 #include "vm/hv.h"
 
-/* ---- selection: PATH pointing at a folder with (fake) programs -------------------------------- */
+/* ---- selection: PATH pointing at a folder with (fake) programs --------------------------------
+ */
 
 typedef struct path_env {
         char *dir;
@@ -48,7 +49,7 @@ static int path_teardown(void **state) {
 }
 
 static void test_select_nothing_installed(void **state) {
-        (void) state;
+        (void)state;
         const nbx_hv_ops *ops = NULL;
         _cleanup_error_ nbx_error *err = NULL;
         assert_true(nbx_hv_select(NBX_HV_AUTO, &ops, &err) < 0);
@@ -96,7 +97,8 @@ static void test_select_auto_prefers_cloud_hypervisor(void **state) {
         assert_null(err);
 }
 
-/* ---- acceleration ----------------------------------------------------------------------------- */
+/* ---- acceleration -----------------------------------------------------------------------------
+ */
 
 /* What the probe says about this machine's /dev/kvm, run the same way nbx_accel_resolve runs it
  * (in a child), so the tests below can say what auto must resolve to. */
@@ -109,7 +111,7 @@ static bool kvm_usable_here(char *why, size_t why_len) {
                 close(fds[0]);
                 char msg[256] = "";
                 int r = nbx_kvm_probe("/dev/kvm", msg, sizeof(msg));
-                (void) !write(fds[1], msg, strlen(msg));
+                (void)!write(fds[1], msg, strlen(msg));
                 _exit(r == 0 ? 0 : 1);
         }
         close(fds[1]);
@@ -129,7 +131,7 @@ static bool kvm_usable_here(char *why, size_t why_len) {
 }
 
 static void test_accel_tcg_needs_no_probe(void **state) {
-        (void) state;
+        (void)state;
         enum nbx_accel a = NBX_ACCEL_AUTO;
         _cleanup_error_ nbx_error *err = NULL;
         nbx_accel_probe p = {.device = "/nonexistent/kvm"};
@@ -138,7 +140,7 @@ static void test_accel_tcg_needs_no_probe(void **state) {
 }
 
 static void test_accel_auto_on_this_machine(void **state) {
-        (void) state;
+        (void)state;
         char why[256];
         bool usable = kvm_usable_here(why, sizeof(why));
         print_message("KVM here: %s%s\n", usable ? "usable" : "not usable: ", why);
@@ -166,7 +168,7 @@ static void test_accel_auto_on_this_machine(void **state) {
 }
 
 static void test_accel_kvm_missing_device_is_error(void **state) {
-        (void) state;
+        (void)state;
         enum nbx_accel a = NBX_ACCEL_AUTO;
         _cleanup_error_ nbx_error *err = NULL;
         nbx_accel_probe p = {.device = "/nonexistent/kvm"};
@@ -181,7 +183,7 @@ static void test_accel_kvm_missing_device_is_error(void **state) {
 }
 
 static void test_accel_not_a_kvm_device(void **state) {
-        (void) state;
+        (void)state;
         /* /dev/null opens fine but answers no KVM ioctl; the env override reaches the probe */
         setenv("NIXBOX_KVM_DEVICE", "/dev/null", 1);
         enum nbx_accel a = NBX_ACCEL_AUTO;
@@ -193,25 +195,25 @@ static void test_accel_not_a_kvm_device(void **state) {
 }
 
 static int probe_hangs(const char *device, char *why, size_t why_len) {
-        (void) device, (void) why, (void) why_len;
+        (void)device, (void)why, (void)why_len;
         for (;;)
                 pause(); /* like KVM_RUN on a broken nested host: never returns */
         return 0;
 }
 
 static int probe_crashes(const char *device, char *why, size_t why_len) {
-        (void) device, (void) why, (void) why_len;
+        (void)device, (void)why, (void)why_len;
         raise(SIGKILL);
         return 0;
 }
 
 static int probe_ok(const char *device, char *why, size_t why_len) {
-        (void) why, (void) why_len;
+        (void)why, (void)why_len;
         return strcmp(device, "/fake/kvm") == 0 ? 0 : -ENODEV;
 }
 
 static void test_accel_auto_does_not_hang(void **state) {
-        (void) state;
+        (void)state;
         nbx_accel_probe p = {.device = "/fake/kvm", .timeout_ms = 300, .run = probe_hangs};
         enum nbx_accel a = NBX_ACCEL_AUTO;
         _cleanup_error_ nbx_error *err = NULL;
@@ -233,7 +235,7 @@ static void test_accel_auto_does_not_hang(void **state) {
 }
 
 static void test_accel_probe_crash_and_success(void **state) {
-        (void) state;
+        (void)state;
         enum nbx_accel a = NBX_ACCEL_AUTO;
         _cleanup_error_ nbx_error *err = NULL;
         nbx_accel_probe p = {.device = "/fake/kvm", .run = probe_crashes};
@@ -247,7 +249,8 @@ static void test_accel_probe_crash_and_success(void **state) {
         assert_int_equal(a, NBX_ACCEL_KVM);
 }
 
-/* ---- launch ----------------------------------------------------------------------------------- */
+/* ---- launch -----------------------------------------------------------------------------------
+ */
 
 static void test_launch_runs_built_argv(void **state) {
         path_env *e = *state;
@@ -289,7 +292,7 @@ static void test_launch_runs_built_argv(void **state) {
         assert_non_null(strstr(data, "-append\nconsole=ttyS0\n"));
         /* new session: the session id is the child's own pid */
         char expect[64];
-        snprintf(expect, sizeof(expect), "\n%d\n%d\n", (int) pid, (int) pid);
+        snprintf(expect, sizeof(expect), "\n%d\n%d\n", (int)pid, (int)pid);
         assert_non_null(strstr(data, expect));
 
         /* a spec the backend rejects: nothing is started, the error says which backend */
@@ -299,7 +302,7 @@ static void test_launch_runs_built_argv(void **state) {
 }
 
 static void test_launch_missing_program(void **state) {
-        (void) state; /* PATH is an empty folder */
+        (void)state; /* PATH is an empty folder */
         nbx_image img = {.kernel = "/boot/vmlinuz"};
         nbx_vm_spec spec = {.vcpus = 1, .memory_mb = 256, .image = &img, .accel = NBX_ACCEL_KVM};
         pid_t pid = 0;

@@ -20,9 +20,8 @@
 
 /* ---- argv ------------------------------------------------------------------------------------ */
 
-static nbx_image test_image = {.kernel = "/img/bzImage",
-                               .initrd = "/img/initrd",
-                               .cmdline = "console=ttyS0 quiet"};
+static nbx_image test_image = {
+        .kernel = "/img/bzImage", .initrd = "/img/initrd", .cmdline = "console=ttyS0 quiet"};
 
 static nbx_vm_spec base_spec(void) {
         return (nbx_vm_spec){.name = "demo",
@@ -41,7 +40,7 @@ static nbx_vm_spec base_spec(void) {
 static int find_pair(const nbx_strv *a, const char *opt, const char *value) {
         for (size_t i = 0; i + 1 < a->n; i++)
                 if (strcmp(a->v[i], opt) == 0 && strcmp(a->v[i + 1], value) == 0)
-                        return (int) i;
+                        return (int)i;
         return -1;
 }
 
@@ -61,7 +60,7 @@ static size_t count_opt(const nbx_strv *a, const char *opt, const char *value_pr
         } while (0)
 
 static void test_argv_full(void **state) {
-        (void) state;
+        (void)state;
         nbx_vm_share shares[2] = {{.tag = "nbxfs0", .socket = "/run/nbx/fs0.sock"},
                                   {.tag = "nbxfs1", .socket = "/run/nbx/fs1.sock"}};
         nbx_vm_disk disks[1] = {{.path = "/proc/self/fd/5",
@@ -122,7 +121,7 @@ static void test_argv_full(void **state) {
 }
 
 static void test_argv_flags_present(void **state) {
-        (void) state;
+        (void)state;
         nbx_vm_spec s = base_spec();
         _cleanup_strv_ nbx_strv a = {0};
         assert_int_equal(nbx_hv_qemu.build_argv(&s, "qemu", &a, NULL), 0);
@@ -140,7 +139,7 @@ static void test_argv_flags_present(void **state) {
 }
 
 static void test_argv_kvm_multiqueue_no_initrd(void **state) {
-        (void) state;
+        (void)state;
         nbx_image img = {.kernel = "/img/k", .cmdline = ""};
         nbx_vm_spec s = base_spec();
         s.image = &img;
@@ -152,8 +151,9 @@ static void test_argv_kvm_multiqueue_no_initrd(void **state) {
         assert_pair(&a, "-cpu", "host");
         assert_pair(&a, "-netdev",
                     "tap,id=net0,ifname=nbx3,script=no,downscript=no,vhost=off,queues=4");
-        assert_pair(&a, "-device", "virtio-net-pci,netdev=net0,mac=02:00:00:00:00:03,mq=on,"
-                                   "vectors=10");
+        assert_pair(&a, "-device",
+                    "virtio-net-pci,netdev=net0,mac=02:00:00:00:00:03,mq=on,"
+                    "vectors=10");
         assert_pair(&a, "-append", "");
         assert_int_equal(count_opt(&a, "-initrd", ""), 0);
 
@@ -168,11 +168,12 @@ static void test_argv_kvm_multiqueue_no_initrd(void **state) {
         assert_pair(&b, "-blockdev",
                     "driver=raw,node-name=nbxroot.blk,read-only=on,file.driver=file,"
                     "file.filename=/img/root.img,file.read-only=on");
-        assert_pair(&b, "-device", "virtio-blk-pci,drive=nbxroot.blk,id=nbxroot,serial=nixbox-root");
+        assert_pair(&b, "-device",
+                    "virtio-blk-pci,drive=nbxroot.blk,id=nbxroot,serial=nixbox-root");
 }
 
 static void test_argv_rejects_bad_specs(void **state) {
-        (void) state;
+        (void)state;
         nbx_vm_share share = {.tag = "nbxfs0", .socket = "/run/fs.sock"};
         nbx_vm_disk disk = {.path = "/d.img", .id = "d0"};
         static const struct {
@@ -204,19 +205,47 @@ static void test_argv_rejects_bad_specs(void **state) {
                 nbx_image img = test_image;
                 s.shares = shares, s.n_shares = 1, s.disks = &d, s.n_disks = 1;
                 switch (cases[i].field) {
-                case 0: s.vcpus = 0; break;
-                case 1: s.memory_mb = 10; break;
-                case 2: s.accel = NBX_ACCEL_AUTO; break;
-                case 3: s.mac = "02:00:00:00:00"; break;
-                case 4: s.tap = "tap name"; break;
-                case 5: s.api_socket = longsock; break;
-                case 6: img.kernel = "/img/a,b"; s.image = &img; break;
-                case 7: snprintf(d.id, sizeof(d.id), "bad id"); break;
-                case 8: s.n_shares = 2; break;
-                case 9: img.kernel = NULL; s.image = &img; break;
-                case 10: s.vsock_cid = 2; break;
-                case 11: snprintf(d.serial, sizeof(d.serial), "bad serial!"); break;
-                case 12: s.net_queues = 17; break;
+                case 0:
+                        s.vcpus = 0;
+                        break;
+                case 1:
+                        s.memory_mb = 10;
+                        break;
+                case 2:
+                        s.accel = NBX_ACCEL_AUTO;
+                        break;
+                case 3:
+                        s.mac = "02:00:00:00:00";
+                        break;
+                case 4:
+                        s.tap = "tap name";
+                        break;
+                case 5:
+                        s.api_socket = longsock;
+                        break;
+                case 6:
+                        img.kernel = "/img/a,b";
+                        s.image = &img;
+                        break;
+                case 7:
+                        snprintf(d.id, sizeof(d.id), "bad id");
+                        break;
+                case 8:
+                        s.n_shares = 2;
+                        break;
+                case 9:
+                        img.kernel = NULL;
+                        s.image = &img;
+                        break;
+                case 10:
+                        s.vsock_cid = 2;
+                        break;
+                case 11:
+                        snprintf(d.serial, sizeof(d.serial), "bad serial!");
+                        break;
+                case 12:
+                        s.net_queues = 17;
+                        break;
                 }
                 _cleanup_strv_ nbx_strv a = {0};
                 _cleanup_error_ nbx_error *err = NULL;
@@ -247,13 +276,13 @@ static bool have_qemu(void) {
 static void write_fake_kernel(const char *path) {
         static unsigned char k[16384];
         memset(k, 0, sizeof(k));
-        k[0x1f1] = 4;                       /* setup_sects */
-        k[0x1fe] = 0x55, k[0x1ff] = 0xaa;   /* boot flag */
-        memcpy(k + 0x202, "HdrS", 4);       /* header magic */
-        k[0x206] = 0x0f, k[0x207] = 0x02;   /* protocol 2.15 */
-        k[0x211] = 0x01;                    /* loadflags: LOADED_HIGH */
+        k[0x1f1] = 4;                     /* setup_sects */
+        k[0x1fe] = 0x55, k[0x1ff] = 0xaa; /* boot flag */
+        memcpy(k + 0x202, "HdrS", 4);     /* header magic */
+        k[0x206] = 0x0f, k[0x207] = 0x02; /* protocol 2.15 */
+        k[0x211] = 0x01;                  /* loadflags: LOADED_HIGH */
         k[0x22c] = 0xff, k[0x22d] = 0xff, k[0x22e] = 0xff, k[0x22f] = 0x7f; /* initrd_addr_max */
-        k[0x238] = 0xff, k[0x239] = 0x07;   /* cmdline_size */
+        k[0x238] = 0xff, k[0x239] = 0x07;                                   /* cmdline_size */
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_write_file(path, k, sizeof(k), 0644, &err), 0);
 }
@@ -270,8 +299,8 @@ static int vm_setup(void **state) {
 static int vm_teardown(void **state) {
         vm *v = *state;
         if (v->pid > 0) {
-                (void) kill(v->pid, SIGKILL);
-                (void) waitpid(v->pid, NULL, 0);
+                (void)kill(v->pid, SIGKILL);
+                (void)waitpid(v->pid, NULL, 0);
         }
         nbx_test_rmdir(v->dir);
         free(v->sock);
@@ -435,8 +464,8 @@ static void test_qmp_power_button_stops_running_guest(void **state) {
          * so this checks that QEMU accepted it and that quit ends the process. */
         _cleanup_strv_ nbx_strv argv = {0};
         assert_int_equal(nbx_strv_push(&argv, "qemu-system-x86_64"), 0);
-        const char *args[] = {"-machine", "q35", "-accel", "tcg", "-display", "none",
-                              "-nodefaults", "-no-user-config"};
+        const char *args[] = {"-machine", "q35",  "-accel",      "tcg",
+                              "-display", "none", "-nodefaults", "-no-user-config"};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(args); i++)
                 assert_int_equal(nbx_strv_push(&argv, args[i]), 0);
         assert_int_equal(nbx_strv_push(&argv, "-qmp"), 0);
@@ -481,8 +510,8 @@ int main(void) {
                 cmocka_unit_test(test_argv_kvm_multiqueue_no_initrd),
                 cmocka_unit_test(test_argv_rejects_bad_specs),
                 cmocka_unit_test_setup_teardown(test_qmp_real_qemu, vm_setup, vm_teardown),
-                cmocka_unit_test_setup_teardown(test_qmp_power_button_stops_running_guest,
-                                                vm_setup, vm_teardown),
+                cmocka_unit_test_setup_teardown(test_qmp_power_button_stops_running_guest, vm_setup,
+                                                vm_teardown),
         };
         return cmocka_run_group_tests_name("qemu", tests, NULL, NULL);
 }
