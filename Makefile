@@ -39,7 +39,7 @@ SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
 .SECONDARY:
 
 .PHONY: all check check-unit check-san check-valgrind check-net check-e2e bench demo fuzz \
-        install clean deps unit-bins net-bins format
+        install clean deps unit-bins net-bins bench-bins format
 
 all: $(B)/nixbox
 
@@ -82,6 +82,14 @@ $(B)/tests/net/%: $(B)/obj/tests/net/%.o $(B)/libnixbox.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 net-bins: $(NET_BIN)
 
+# Benchmark drivers (tests/bench/*.c), linked with the library; `make bench` runs tests/bench/run.
+BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
+$(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(B)/libnixbox.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+bench-bins: $(BENCH_BIN)
+
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 # ---- tests ---------------------------------------------------------------------------------
@@ -112,7 +120,7 @@ check: deps
 	$(MAKE) --no-print-directory check-net
 	$(MAKE) --no-print-directory check-e2e
 
-bench: deps all
+bench: deps all bench-bins
 	tests/bench/run
 
 demo: deps all

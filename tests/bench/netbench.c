@@ -1,0 +1,420 @@
+/* netbench: the network benchmarks' driver (tests/bench/run).  Calls the network library the way
+ * `nixbox up`/`down` do (nbx_net_up / nbx_net_down) and times it with CLOCK_MONOTONIC.  Commands
+ * that say "fresh namespace" first move themselves into a new, empty network namespace
+ * (unshare(CLONE_NEWNET), loopback up); it disappears when the process and its dnsmasqs exit.
+ * The others run in the namespace they are started in (the bench's world).  Never run it in the
+ * machine's own namespace.
+ *
+ * Output: one line per sample, space-separated, for tests/bench/report.py.
+ *
+ *   netbench cycle RT SLOT
+ *       fresh namespace; up + down of SLOT (filtered, three domains); prints
+ *       "up_ns down_ns maxrss_kb"
+ *   netbench compare RT RUNS WARMUP REFERENCE
+ *       alternates A = `netbench cycle RT 3` (a whole process) and B = `bash REFERENCE`:
+ *       "A|B warm|run index total_ns [up_ns down_ns maxrss_kb]"; the reference's PID (its
+ *       namespace is anchor<PID>) is kept in RT/reference.pid while it runs
+ *   netbench scale RT RUNS WARMUP
+ *       fresh namespace; for N in 1 16 32 64: slots 0..N-2 up, then up + down of slot N-1:
+ *       "S N warm|run index up_ns down_ns"; with all 64 up, per dnsmasq
+ *       "M slot pid rss_kb pss_kb", kernel memory "K field before_kb after_kb", own peak
+ *       "P maxrss_kb"
+ *   netbench fill RT FIRST LAST MODE [-d DOMAIN]... [-p PORT]... [-s DNS]...
+ *       slots FIRST..LAST up in the current namespace
+ *   netbench drain RT FIRST LAST
+ *       slots FIRST..LAST down in the current namespace (idempotent) */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/net.h"
+
+/* The policy of figure 1, as the reference's: filtered, three domains, ports 80 and 443.  The
+ * upstream is a documentation address (TEST-NET-2) and is never contacted: nothing queries. */
+static const char *const BENCH_DOMAINS[] = {"nixos.org", "github.com", "anthropic.com"};
+static const uint16_t BENCH_PORTS[] = {80, 443};
+#define BENCH_UPSTREAM "198.51.100.53"
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
+static int die_err(const char *what, nbx_error *err) {
+        fprintf(stderr, "netbench: %s: %s\n", what, err ? err->msg : "failed");
+        nbx_error_free(err);
+        exit(1);
+}
+
+static void die_errno(const char *what) {
+        fprintf(stderr, "netbench: %s: %s\n", what, strerror(errno));
+        exit(1);
+}
+
+static long maxrss_kb(void) {
+        struct rusage ru;
+        return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+/* A new, empty network namespace for this process, loopback up (as the reference does). */
+static void fresh_netns(void) {
+        if (unshare(CLONE_NEWNET) < 0)
+                die_errno("unshare(CLONE_NEWNET)");
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                die_errno("socket");
+        struct ifreq ifr = {0};
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                die_errno("SIOCGIFFLAGS lo");
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                die_errno("SIOCSIFFLAGS lo");
+        close(fd);
+}
+
+typedef struct policy_buf {
+        nbx_strv domains;
+        uint16_t ports[NBX_MAX_PORTS];
+        nbx_ip dns[NBX_MAX_DNS];
+} policy_buf;
+
+static void policy_default(nbx_net_params *p, policy_buf *b) {
+        p->policy.mode = NBX_NET_FILTERED;
+        for (size_t i = 0; i < sizeof(BENCH_DOMAINS) / sizeof(BENCH_DOMAINS[0]); i++)
+                if (nbx_strv_push(&b->domains, BENCH_DOMAINS[i]) < 0)
+                        die_errno("domains");
+        memcpy(b->ports, BENCH_PORTS, sizeof(BENCH_PORTS));
+        p->policy.n_ports = sizeof(BENCH_PORTS) / sizeof(BENCH_PORTS[0]);
+        b->dns[0].family = AF_INET;
+        inet_pton(AF_INET, BENCH_UPSTREAM, &b->dns[0].v4);
+        p->policy.n_upstream_dns = 1;
+        p->policy.domains = &b->domains;
+        p->policy.ports = b->ports;
+        p->policy.upstream_dns = b->dns;
+}
+
+/* MODE [-d DOMAIN]... [-p PORT]... [-s DNS]... */
+static int policy_parse(int argc, char **argv, nbx_net_params *p, policy_buf *b) {
+        if (argc < 1)
+                return -1;
+        if (strcmp(argv[0], "off") == 0)
+                p->policy.mode = NBX_NET_OFF;
+        else if (strcmp(argv[0], "filtered") == 0)
+                p->policy.mode = NBX_NET_FILTERED;
+        else if (strcmp(argv[0], "open") == 0)
+                p->policy.mode = NBX_NET_OPEN;
+        else
+                return -1;
+        for (int i = 1; i < argc; i++) {
+                if (i + 1 >= argc)
+                        return -1;
+                const char *o = argv[i], *v = argv[++i];
+                if (strcmp(o, "-d") == 0) {
+                        if (nbx_strv_push(&b->domains, v) < 0)
+                                return -1;
+                } else if (strcmp(o, "-p") == 0) {
+                        if (p->policy.n_ports >= NBX_MAX_PORTS)
+                                return -1;
+                        b->ports[p->policy.n_ports++] = (uint16_t) atoi(v);
+                } else if (strcmp(o, "-s") == 0) {
+                        if (p->policy.n_upstream_dns >= NBX_MAX_DNS)
+                                return -1;
+                        nbx_ip *ip = &b->dns[p->policy.n_upstream_dns++];
+                        ip->family = AF_INET;
+                        if (inet_pton(AF_INET, v, &ip->v4) != 1)
+                                return -1;
+                } else {
+                        return -1;
+                }
+        }
+        p->policy.domains = &b->domains;
+        p->policy.ports = b->ports;
+        p->policy.upstream_dns = b->dns;
+        return 0;
+}
+
+static void slot_up(nbx_net_params *p, unsigned slot) {
+        nbx_error *err = NULL;
+        p->slot = slot;
+        if (nbx_net_up(p, &err) < 0)
+                die_err("up", err);
+}
+
+static void slot_down(const nbx_net_params *p, unsigned slot) {
+        nbx_error *err = NULL;
+        if (nbx_net_down(p->runtime_dir, &p->pool, slot, &err) < 0)
+                die_err("down", err);
+}
+
+/* up + down of one slot, timed */
+static void timed_cycle(nbx_net_params *p, unsigned slot, uint64_t *ret_up, uint64_t *ret_down) {
+        uint64_t t0 = now_ns();
+        slot_up(p, slot);
+        uint64_t t1 = now_ns();
+        slot_down(p, slot);
+        uint64_t t2 = now_ns();
+        *ret_up = t1 - t0;
+        *ret_down = t2 - t1;
+}
+
+static void params_init(nbx_net_params *p, const char *rt) {
+        nbx_error *err = NULL;
+        *p = (nbx_net_params){.runtime_dir = rt};
+        if (nbx_pool_load(rt, &p->pool, &err) < 0)
+                die_err("pool", err);
+}
+
+static int cmd_cycle(const char *rt, unsigned slot) {
+        fresh_netns();
+        nbx_net_params p;
+        policy_buf b = {0};
+        params_init(&p, rt);
+        policy_default(&p, &b);
+        uint64_t up, down;
+        timed_cycle(&p, slot, &up, &down);
+        printf("%llu %llu %ld\n", (unsigned long long) up, (unsigned long long) down, maxrss_kb());
+        nbx_strv_clear(&b.domains);
+        return 0;
+}
+
+/* Run argv to completion; stdout captured into out (NUL-terminated), stderr to the log fd. */
+static int run_timed(char *const argv[], int log_fd, const char *pid_file, char *out,
+                     size_t out_size, uint64_t *ret_ns) {
+        int pfd[2];
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                die_errno("pipe");
+        uint64_t t0 = now_ns();
+        pid_t pid = fork();
+        if (pid < 0)
+                die_errno("fork");
+        if (pid == 0) {
+                dup2(pfd[1], 1);
+                dup2(log_fd, 2);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        close(pfd[1]);
+        if (pid_file) {
+                /* for the run script's cleanup after an interrupt: the reference names its
+                 * namespace anchor<pid> */
+                FILE *pf = fopen(pid_file, "we");
+                if (pf) {
+                        fprintf(pf, "%d\n", (int) pid);
+                        fclose(pf);
+                }
+        }
+        size_t n = 0;
+        for (;;) {
+                ssize_t k = read(pfd[0], out + n, out_size - 1 - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+                if (n == out_size - 1)
+                        break;
+        }
+        out[n] = '\0';
+        close(pfd[0]);
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        die_errno("waitpid");
+        *ret_ns = now_ns() - t0;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int cmd_compare(const char *rt, int runs, int warmup, const char *reference) {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0)
+                die_errno("readlink /proc/self/exe");
+        self[n] = '\0';
+        char *a_argv[] = {self, "cycle", (char *) rt, "3", NULL};
+        char *b_argv[] = {"bash", (char *) reference, NULL};
+        char log_path[PATH_MAX], pid_path[PATH_MAX];
+        snprintf(log_path, sizeof(log_path), "%s/compare.log", rt);
+        snprintf(pid_path, sizeof(pid_path), "%s/reference.pid", rt);
+        int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (log_fd < 0)
+                die_errno(log_path);
+        for (int i = 0; i < warmup + runs; i++) {
+                const char *kind = i < warmup ? "warm" : "run";
+                char out[256];
+                uint64_t ns;
+                int rc = run_timed(a_argv, log_fd, NULL, out, sizeof(out), &ns);
+                if (rc != 0) {
+                        fprintf(stderr, "netbench: A (netbench cycle) exited %d; see %s\n", rc,
+                                log_path);
+                        return 1;
+                }
+                printf("A %s %d %llu %s", kind, i, (unsigned long long) ns, out);
+                rc = run_timed(b_argv, log_fd, pid_path, out, sizeof(out), &ns);
+                if (rc != 0) {
+                        fprintf(stderr, "netbench: B (%s) exited %d; see %s\n", reference, rc,
+                                log_path);
+                        return 1;
+                }
+                printf("B %s %d %llu\n", kind, i, (unsigned long long) ns);
+                fflush(stdout);
+        }
+        close(log_fd);
+        return 0;
+}
+
+static long proc_field_kb(const char *path, const char *field) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -1;
+        char line[256];
+        size_t len = strlen(field);
+        long v = -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, field, len) == 0 && line[len] == ':') {
+                        v = strtol(line + len + 1, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return v;
+}
+
+static pid_t slot_dnsmasq_pid(const char *rt, unsigned slot) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/slots/%u/dnsmasq.pid", rt, slot);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -1;
+        long pid = -1;
+        if (fscanf(f, "%ld", &pid) != 1)
+                pid = -1;
+        fclose(f);
+        return (pid_t) pid;
+}
+
+static const char *const KERNEL_FIELDS[] = {"Slab", "SUnreclaim", "KernelStack", "Percpu",
+                                             "MemAvailable"};
+#define N_KERNEL_FIELDS (sizeof(KERNEL_FIELDS) / sizeof(KERNEL_FIELDS[0]))
+
+static int cmd_scale(const char *rt, int runs, int warmup) {
+        static const unsigned targets[] = {1, 16, 32, 64};
+        long before[N_KERNEL_FIELDS];
+        for (size_t k = 0; k < N_KERNEL_FIELDS; k++)
+                before[k] = proc_field_kb("/proc/meminfo", KERNEL_FIELDS[k]);
+        fresh_netns();
+        nbx_net_params p;
+        policy_buf b = {0};
+        params_init(&p, rt);
+        policy_default(&p, &b);
+        unsigned up_to = 0; /* slots 0..up_to-1 are up */
+        for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++) {
+                unsigned n = targets[t];
+                while (up_to < n - 1)
+                        slot_up(&p, up_to++);
+                for (int i = 0; i < warmup + runs; i++) {
+                        uint64_t up, down;
+                        timed_cycle(&p, n - 1, &up, &down);
+                        printf("S %u %s %d %llu %llu\n", n, i < warmup ? "warm" : "run", i,
+                               (unsigned long long) up, (unsigned long long) down);
+                }
+                fflush(stdout);
+        }
+        /* all 64 up: what idle slots cost */
+        slot_up(&p, up_to++);
+        for (unsigned s = 0; s < up_to; s++) {
+                pid_t pid = slot_dnsmasq_pid(rt, s);
+                char st[64], sm[64];
+                snprintf(st, sizeof(st), "/proc/%d/status", (int) pid);
+                snprintf(sm, sizeof(sm), "/proc/%d/smaps_rollup", (int) pid);
+                printf("M %u %d %ld %ld\n", s, (int) pid, proc_field_kb(st, "VmRSS"),
+                       proc_field_kb(sm, "Pss"));
+        }
+        for (size_t k = 0; k < N_KERNEL_FIELDS; k++)
+                printf("K %s %ld %ld\n", KERNEL_FIELDS[k], before[k],
+                       proc_field_kb("/proc/meminfo", KERNEL_FIELDS[k]));
+        while (up_to > 0)
+                slot_down(&p, --up_to);
+        printf("P %ld\n", maxrss_kb());
+        nbx_strv_clear(&b.domains);
+        return 0;
+}
+
+static int cmd_fill(const char *rt, unsigned first, unsigned last, int argc, char **argv) {
+        nbx_net_params p;
+        policy_buf b = {0};
+        params_init(&p, rt);
+        if (policy_parse(argc, argv, &p, &b) < 0) {
+                fprintf(stderr, "netbench: bad policy arguments\n");
+                return 2;
+        }
+        for (unsigned s = first; s <= last; s++)
+                slot_up(&p, s);
+        nbx_strv_clear(&b.domains);
+        return 0;
+}
+
+static int cmd_drain(const char *rt, unsigned first, unsigned last) {
+        nbx_net_params p;
+        params_init(&p, rt);
+        int ret = 0;
+        for (unsigned s = first; s <= last; s++) {
+                nbx_error *err = NULL;
+                if (nbx_net_down(rt, &p.pool, s, &err) < 0) {
+                        fprintf(stderr, "netbench: down %u: %s\n", s, err ? err->msg : "failed");
+                        nbx_error_free(err);
+                        ret = 1;
+                }
+        }
+        return ret;
+}
+
+static unsigned slot_arg(const char *s) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 10);
+        if (*s == '\0' || *end != '\0' || v >= NBX_SLOTS) {
+                fprintf(stderr, "netbench: bad slot %s\n", s);
+                exit(2);
+        }
+        return (unsigned) v;
+}
+
+static int count_arg(const char *s) {
+        int v = atoi(s);
+        if (v < 0 || v > 10000) {
+                fprintf(stderr, "netbench: bad count %s\n", s);
+                exit(2);
+        }
+        return v;
+}
+
+int main(int argc, char **argv) {
+        /* dnsmasq must never be killed by a SIGPIPE of ours; output goes to a file or pipe */
+        signal(SIGPIPE, SIG_IGN);
+        if (argc >= 4 && strcmp(argv[1], "cycle") == 0)
+                return cmd_cycle(argv[2], slot_arg(argv[3]));
+        if (argc == 6 && strcmp(argv[1], "compare") == 0)
+                return cmd_compare(argv[2], count_arg(argv[3]), count_arg(argv[4]), argv[5]);
+        if (argc == 5 && strcmp(argv[1], "scale") == 0)
+                return cmd_scale(argv[2], count_arg(argv[3]), count_arg(argv[4]));
+        if (argc >= 6 && strcmp(argv[1], "fill") == 0)
+                return cmd_fill(argv[2], slot_arg(argv[3]), slot_arg(argv[4]), argc - 5,
+                                argv + 5);
+        if (argc == 5 && strcmp(argv[1], "drain") == 0)
+                return cmd_drain(argv[2], slot_arg(argv[3]), slot_arg(argv[4]));
+        fprintf(stderr, "usage: netbench cycle|compare|scale|fill|drain ... (see the source)\n");
+        return 2;
+}

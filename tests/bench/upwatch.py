@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Times one `nixbox up` and splits it at the guest's boot (tests/bench/run, figures 5 and 7).
+
+    upwatch.py SERIAL_LOG -- COMMAND...
+
+Starts COMMAND (the `nixbox up`, run through `ip netns exec ... env ...`, which exec into nixbox
+in the same process) and, every millisecond until it exits, notes when SERIAL_LOG appears (nixbox
+creates it right before it spawns the hypervisor: the end of nixbox's own work before launch),
+when the guest prints its first byte and when it prints `nixbox-guest: ready` (sshd listens), and
+nixbox's peak RSS (VmHWM of the process once it is nixbox).  The guest kernel runs with `quiet`,
+so there are no kernel timestamps to use: these are host-side timestamps taken when the lines
+appear (resolution ~1 ms plus the poll interval).
+
+Prints one line: "U total_ms launch_ms first_byte_ms ready_ms exit_code hwm_kb"
+(times from the start of COMMAND; -1 = not seen).  COMMAND's output goes to stderr.
+"""
+import os
+import subprocess
+import sys
+import time
+
+READY = b"nixbox-guest: ready"
+
+
+def hwm_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid, "rb") as f:
+            name, hwm = None, None
+            for line in f:
+                if line.startswith(b"Name:"):
+                    name = line.split()[1]
+                elif line.startswith(b"VmHWM:"):
+                    hwm = int(line.split()[1])
+            return hwm if name == b"nixbox" else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def main():
+    if len(sys.argv) < 4 or sys.argv[2] != "--":
+        print("usage: upwatch.py SERIAL_LOG -- COMMAND...", file=sys.stderr)
+        return 2
+    serial, cmd = sys.argv[1], sys.argv[3:]
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=sys.stderr, stderr=sys.stderr, stdin=subprocess.DEVNULL)
+    launch = first = ready = -1.0
+    peak = -1
+    buf = b""
+    pos = 0
+    while True:
+        now = time.monotonic()
+        h = hwm_kb(p.pid)
+        if h is not None:
+            peak = max(peak, h)
+        if launch < 0 and os.path.exists(serial):
+            launch = now
+        if launch >= 0 and ready < 0:
+            try:
+                with open(serial, "rb") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+            except OSError:
+                chunk = b""
+            if chunk:
+                if first < 0:
+                    first = now
+                pos += len(chunk)
+                buf = (buf + chunk)[-4096:]
+                if READY in buf:
+                    ready = now
+        rc = p.poll()
+        if rc is not None:
+            break
+        time.sleep(0.001)
+    end = time.monotonic()
+
+    def ms(t):
+        return "%.1f" % ((t - t0) * 1000.0) if t >= 0 else "-1"
+
+    print("U %s %s %s %s %d %d" % (ms(end), ms(launch), ms(first), ms(ready), rc, peak))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
