@@ -13,10 +13,11 @@
  *   netbench compare RT RUNS WARMUP REFERENCE
  *       alternates A = `netbench cycle RT 3` (a whole process) and B = `bash REFERENCE`:
  *       "A|B warm|run index total_ns [up_ns down_ns maxrss_kb]"; the reference's PID (its
- *       namespace is anchor<PID>) is kept in RT/reference.pid while it runs
+ *       namespace is anchor<PID>) is written to RT/reference.pid when it starts
  *   netbench scale RT RUNS WARMUP
  *       fresh namespace; for N in 1 16 32 64: slots 0..N-2 up, then up + down of slot N-1:
- *       "S N warm|run index up_ns down_ns"; with all 64 up, per dnsmasq
+ *       "S N warm|run index up_ns down_ns"; then a few diagnostic runs with a thread probing
+ *       the slot's DNS from the start of up: "R N index up_ns first_answer_ns"; with all 64 up, per dnsmasq
  *       "M slot pid rss_kb pss_kb", kernel memory "K field before_kb after_kb", own peak
  *       "P maxrss_kb"
  *   netbench fill RT FIRST LAST MODE [-d DOMAIN]... [-p PORT]... [-s DNS]...
@@ -28,8 +29,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +173,46 @@ static void timed_cycle(nbx_net_params *p, unsigned slot, uint64_t *ret_up, uint
         uint64_t t2 = now_ns();
         *ret_up = t1 - t0;
         *ret_down = t2 - t1;
+}
+
+/* Diagnostic for figure 2: how long after dnsmasq first answers does nbx_net_up return?  A
+ * thread sends `version.bind` (CHAOS TXT, answered by dnsmasq itself) to the slot's host address
+ * every ~200 µs from the start of up and notes the first answer. */
+typedef struct probe {
+        struct in_addr host_ip;
+        uint64_t t0, first_answer;
+        atomic_bool stop;
+} probe;
+
+static void probe_pause(void) {
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+}
+
+static void *probe_main(void *arg) {
+        probe *pr = arg;
+        static const unsigned char q[] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00,
+                                          0x00, 0x00, 0x00, 0x00, 7,    'v',  'e',  'r',
+                                          's',  'i',  'o',  'n',  4,    'b',  'i',  'n',
+                                          'd',  0,    0x00, 0x10, 0x00, 0x03};
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53),
+                                 .sin_addr = pr->host_ip};
+        while (!atomic_load(&pr->stop)) {
+                int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        break;
+                bool sent = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
+                            send(fd, q, sizeof(q), 0) == (ssize_t) sizeof(q);
+                probe_pause();
+                unsigned char buf[512];
+                if (sent && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+                        pr->first_answer = now_ns();
+                        close(fd);
+                        break;
+                }
+                close(fd);
+        }
+        return NULL;
 }
 
 static void params_init(nbx_net_params *p, const char *rt) {
@@ -330,6 +373,26 @@ static int cmd_scale(const char *rt, int runs, int warmup) {
                         timed_cycle(&p, n - 1, &up, &down);
                         printf("S %u %s %d %llu %llu\n", n, i < warmup ? "warm" : "run", i,
                                (unsigned long long) up, (unsigned long long) down);
+                }
+                /* diagnostic runs: when did dnsmasq first answer, when did up return */
+                int probes = runs / 4 < 5 ? 5 : runs / 4;
+                for (int i = 0; i < probes; i++) {
+                        nbx_error *err = NULL;
+                        nbx_slot_addr a;
+                        if (nbx_slot_addr_derive(&p.pool, n - 1, &a, &err) < 0)
+                                die_err("slot address", err);
+                        probe pr = {.host_ip = a.host_ip};
+                        pthread_t th;
+                        pr.t0 = now_ns();
+                        if (pthread_create(&th, NULL, probe_main, &pr) != 0)
+                                die_errno("pthread_create");
+                        slot_up(&p, n - 1);
+                        uint64_t t_up = now_ns();
+                        atomic_store(&pr.stop, true);
+                        pthread_join(th, NULL);
+                        slot_down(&p, n - 1);
+                        printf("R %u %d %llu %lld\n", n, i, (unsigned long long) (t_up - pr.t0),
+                               pr.first_answer ? (long long) (pr.first_answer - pr.t0) : -1ll);
                 }
                 fflush(stdout);
         }

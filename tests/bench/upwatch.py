@@ -11,12 +11,14 @@ nixbox's peak RSS (VmHWM of the process once it is nixbox).  The guest kernel ru
 so there are no kernel timestamps to use: these are host-side timestamps taken when the lines
 appear (resolution ~1 ms plus the poll interval).
 
-Prints one line: "U total_ms launch_ms first_byte_ms ready_ms exit_code hwm_kb"
-(times from the start of COMMAND; -1 = not seen).  COMMAND's output goes to stderr.
+Prints, for each progress line of nixbox ("==> ..."), "L ms text", then one line
+"U total_ms launch_ms first_byte_ms ready_ms exit_code hwm_kb" (times from the start of COMMAND;
+-1 = not seen).  COMMAND's output is copied to stderr.
 """
 import os
 import subprocess
 import sys
+import threading
 import time
 
 READY = b"nixbox-guest: ready"
@@ -42,7 +44,19 @@ def main():
         return 2
     serial, cmd = sys.argv[1], sys.argv[3:]
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=sys.stderr, stderr=sys.stderr, stdin=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    steps = []
+
+    def reader():
+        for raw in p.stdout:
+            now = time.monotonic()
+            sys.stderr.buffer.write(raw)
+            line = raw.decode(errors="replace").strip()
+            if line.startswith("==>"):
+                steps.append((now, line[3:].strip()))
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
     launch = first = ready = -1.0
     peak = -1
     buf = b""
@@ -73,10 +87,13 @@ def main():
             break
         time.sleep(0.001)
     end = time.monotonic()
+    th.join(0.5)  # a long-lived child holding the pipe must not stall us
 
     def ms(t):
         return "%.1f" % ((t - t0) * 1000.0) if t >= 0 else "-1"
 
+    for t, text in steps:
+        print("L %s %s" % (ms(t), text))
     print("U %s %s %s %s %d %d" % (ms(end), ms(launch), ms(first), ms(ready), rc, peak))
     return 0
 
