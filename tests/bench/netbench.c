@@ -20,6 +20,9 @@
  *       the slot's DNS from the start of up: "R N index up_ns first_answer_ns"; with all 64 up, per dnsmasq
  *       "M slot pid rss_kb pss_kb", kernel memory "K field before_kb after_kb", own peak
  *       "P maxrss_kb"
+ *   netbench phases RT RUNS
+ *       fresh namespace; diagnostic: each step of up and down timed alone, for N = 1 and 64:
+ *       "F N index step ns"
  *   netbench fill RT FIRST LAST MODE [-d DOMAIN]... [-p PORT]... [-s DNS]...
  *       slots FIRST..LAST up in the current namespace
  *   netbench drain RT FIRST LAST
@@ -43,7 +46,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/fsutil.h"
+#include "config/timeutil.h"
+#include "net/dnsmasq.h"
+#include "net/link.h"
 #include "net/net.h"
+#include "net/nft.h"
+#include "net/nl.h"
 
 /* The policy of figure 1, as the reference's: filtered, three domains, ports 80 and 443.  The
  * upstream is a documentation address (TEST-NET-2) and is never contacted: nothing queries. */
@@ -416,6 +425,103 @@ static int cmd_scale(const char *rt, int runs, int warmup) {
         return 0;
 }
 
+/* Diagnostic: the steps of nbx_net_up and nbx_net_down (net/net.c), called one by one through
+ * the network layer's internal API and timed each, for slot N-1 with N-1 others up (N = 1, 64).
+ * It mirrors net.c's order; when net.c changes, this may drift (the totals of `scale` are the
+ * figures, this only says where the time goes). */
+static uint64_t lap(uint64_t *t) {
+        uint64_t now = now_ns(), d = now - *t;
+        *t = now;
+        return d;
+}
+
+static void phase_cycle(nbx_net_params *p, unsigned n, int i, nbx_nl *rt, nbx_nl *nf) {
+        nbx_error *err = NULL;
+        nbx_slot_addr a;
+        if (nbx_slot_addr_derive(&p->pool, n - 1, &a, &err) < 0)
+                die_err("slot address", err);
+        char *dir = nbx_slot_dir(p->runtime_dir, n - 1);
+        char set[32];
+        nbx_nft_allow_set_name(a.slot, set);
+        uint64_t d[12], t = now_ns();
+        static const int order[] = {0, 1, 2, 3, 4, 11, 5, 6, 7, 8, 9, 10};
+        if (nbx_link_route_overlap_check(rt, a.network, a.prefix_len, NULL, &err) < 0 ||
+            nbx_mkdir_p(dir, 0700, &err) < 0)
+                die_err("route check", err);
+        d[0] = lap(&t);
+        if (nbx_link_tap_create(a.tap, 0, 0, false, &err) < 0)
+                die_err("tap", err);
+        d[1] = lap(&t);
+        if (nbx_link_ipv6_disable(a.tap, &err) < 0 ||
+            nbx_link_addr_add(rt, a.tap, a.host_ip, a.prefix_len, a.broadcast, &err) < 0)
+                die_err("address", err);
+        d[2] = lap(&t);
+        if (nbx_nft_slot_add(nf, &a, &p->policy, &err) < 0)
+                die_err("nft", err);
+        d[3] = lap(&t);
+        if (nbx_link_ip_forward_enable(&err) < 0)
+                die_err("forward", err);
+        d[4] = lap(&t);
+        if (nbx_net_docker_ensure(&err) < 0)
+                die_err("docker", err);
+        d[11] = lap(&t);
+        if (nbx_dnsmasq_start(&a, &p->policy, dir, set, nbx_deadline_in(10000), &err) < 0)
+                die_err("dnsmasq", err);
+        d[5] = lap(&t);
+        if (nbx_link_set_up(rt, a.tap, true, &err) < 0)
+                die_err("tap up", err);
+        d[6] = lap(&t);
+        if (nbx_link_delete(rt, a.tap, &err) < 0)
+                die_err("tap delete", err);
+        d[7] = lap(&t);
+        if (nbx_dnsmasq_stop(dir, &err) < 0)
+                die_err("dnsmasq stop", err);
+        d[8] = lap(&t);
+        if (nbx_nft_slot_del(nf, &a, &err) < 0)
+                die_err("nft del", err);
+        d[9] = lap(&t);
+        if (nbx_rm_rf(dir, &err) < 0)
+                die_err("rm", err);
+        d[10] = lap(&t);
+        static const char *const names[] = {"up:route-check+mkdir", "up:tap-create",
+                                            "up:ipv6-off+address", "up:nft-batch",
+                                            "up:ip_forward", "up:dnsmasq-start+ready",
+                                            "up:tap-up", "down:tap-delete",
+                                            "down:dnsmasq-stop", "down:nft-batch",
+                                            "down:rm-files", "up:docker-check"};
+        for (int k = 0; k < 12; k++)
+                printf("F %u %d %s %llu\n", n, i, names[order[k]],
+                       (unsigned long long) d[order[k]]);
+        free(dir);
+}
+
+static int cmd_phases(const char *rt_dir, int runs) {
+        fresh_netns();
+        nbx_net_params p;
+        policy_buf b = {0};
+        params_init(&p, rt_dir);
+        policy_default(&p, &b);
+        nbx_error *err = NULL;
+        _cleanup_nl_ nbx_nl rt = {0};
+        _cleanup_nl_ nbx_nl nf = {0};
+        if (nbx_nl_open(&rt, NETLINK_ROUTE, &err) < 0 || nbx_nl_open(&nf, NETLINK_NETFILTER, &err) < 0)
+                die_err("netlink", err);
+        static const unsigned targets[] = {1, 64};
+        unsigned up_to = 0;
+        for (size_t k = 0; k < 2; k++) {
+                unsigned n = targets[k];
+                while (up_to < n - 1)
+                        slot_up(&p, up_to++);
+                for (int i = 0; i < runs; i++)
+                        phase_cycle(&p, n, i, &rt, &nf);
+                fflush(stdout);
+        }
+        while (up_to > 0)
+                slot_down(&p, --up_to);
+        nbx_strv_clear(&b.domains);
+        return 0;
+}
+
 static int cmd_fill(const char *rt, unsigned first, unsigned last, int argc, char **argv) {
         nbx_net_params p;
         policy_buf b = {0};
@@ -473,6 +579,8 @@ int main(int argc, char **argv) {
                 return cmd_compare(argv[2], count_arg(argv[3]), count_arg(argv[4]), argv[5]);
         if (argc == 5 && strcmp(argv[1], "scale") == 0)
                 return cmd_scale(argv[2], count_arg(argv[3]), count_arg(argv[4]));
+        if (argc == 4 && strcmp(argv[1], "phases") == 0)
+                return cmd_phases(argv[2], count_arg(argv[3]));
         if (argc >= 6 && strcmp(argv[1], "fill") == 0)
                 return cmd_fill(argv[2], slot_arg(argv[3]), slot_arg(argv[4]), argc - 5,
                                 argv + 5);

@@ -148,6 +148,33 @@ def fig2_7(r):
             goal = "≤1.5× of N=1" if n == 64 else "—"
             met = yesno(ratio <= 1.5) if n == 64 else "n/a"
             r.row("2 up+down of slot N=%d" % n, spread(per[n]), "—", "%.2f× of N=1" % ratio, goal, met)
+    probes = {}
+    for x in rows:
+        if x[0] == "R" and int(x[4]) >= 0:
+            probes.setdefault(int(x[1]), []).append((int(x[3]) - int(x[4])) / 1e6)
+    if probes:
+        r.p("- diagnostic (a thread probing the new slot's DNS every ~0.2 ms): nbx_net_up returned "
+            "this long after dnsmasq first answered: " +
+            ", ".join("N=%d %s" % (n, fmt_ms(med(v))) for n, v in sorted(probes.items())))
+    ph = r.lines_of("phases.txt")
+    if ph:
+        d = {}
+        steps = []
+        for x in ph:
+            if x[0] != "F":
+                continue
+            if x[3] not in steps:
+                steps.append(x[3])
+            d.setdefault((int(x[1]), x[3]), []).append(int(x[4]) / 1e6)
+        r.p("- diagnostic, each step of up/down called alone through net/'s internal API "
+            "(mirrors net/net.c; median ms):")
+        r.p()
+        r.p("  | step | N=1 | N=64 |")
+        r.p("  |---|---|---|")
+        for st in steps:
+            r.p("  | %s | %s | %s |" % (st, fmt_ms(med(d.get((1, st), [float("nan")]))),
+                                        fmt_ms(med(d.get((64, st), [float("nan")])))))
+        r.p()
     r.p()
     return rows
 
