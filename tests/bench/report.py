@@ -140,6 +140,10 @@ def fig2_7(r):
     base = med(per.get(1, [float("nan")]))
     for n in sorted(per):
         r.p("- N=%d: up+down %s; up alone median %s" % (n, detail(per[n]), fmt_ms(med(ups[n]))))
+    if 1 in ups and 64 in ups:
+        ur = med(ups[64]) / med(ups[1])
+        r.row("2 bring-up alone, N=64 vs N=1", spread(ups[64]), "N=1 " + spread(ups[1]),
+              "%.2f×" % ur, "(flat)", yesno(ur <= 1.5))
     for n in sorted(per):
         ratio = med(per[n]) / base
         if n == 1:
@@ -353,6 +357,11 @@ def fig6(r):
             r.not_measured("6 DNS %s" % kind, "dns", goal)
             continue
         r.p("- DNS %s through the slot's dnsmasq: %s, p99 %s" % (kind, detail(xs), fmt_ms(pct(xs, 99))))
+        if kind == "uncached":
+            up = r.lines_of("dns-upstream.txt")
+            if up:
+                r.p("  - the world's DNS logged %s of these %d uncached names (warm-up included): "
+                    "each was forwarded upstream" % (up[0][0], len(rows)))
         met = yesno(med(xs) <= 1.0) if kind == "cached" else "n/a"
         r.row("6 DNS %s (slot dnsmasq)" % kind, spread(xs), "—", "—", goal, met)
     r.p()
