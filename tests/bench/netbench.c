@@ -17,15 +17,11 @@
  *   netbench scale RT RUNS WARMUP
  *       fresh namespace; for N in 1 16 32 64: slots 0..N-2 up, then up + down of slot N-1:
  *       "S N warm|run index up_ns down_ns"; then a few diagnostic runs with a thread probing
- *       the slot's DNS from the start of up: "R N index up_ns first_answer_ns"; with all 64 up, per dnsmasq
- *       "M slot pid rss_kb pss_kb", kernel memory "K field before_kb after_kb", own peak
- *       "P maxrss_kb"
- *   netbench phases RT RUNS
- *       fresh namespace; diagnostic: each step of up and down timed alone, for N = 1 and 64:
- *       "F N index step ns"
- *   netbench fill RT FIRST LAST MODE [-d DOMAIN]... [-p PORT]... [-s DNS]...
- *       slots FIRST..LAST up in the current namespace
- *   netbench drain RT FIRST LAST
+ *       the slot's DNS from the start of up: "R N index up_ns first_answer_ns"; with all 64 up, per
+ * dnsmasq "M slot pid rss_kb pss_kb", kernel memory "K field before_kb after_kb", own peak "P
+ * maxrss_kb" netbench phases RT RUNS fresh namespace; diagnostic: each step of up and down timed
+ * alone, for N = 1 and 64: "F N index step ns" netbench fill RT FIRST LAST MODE [-d DOMAIN]... [-p
+ * PORT]... [-s DNS]... slots FIRST..LAST up in the current namespace netbench drain RT FIRST LAST
  *       slots FIRST..LAST down in the current namespace (idempotent) */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,7 +59,7 @@ static const uint16_t BENCH_PORTS[] = {80, 443};
 static uint64_t now_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int die_err(const char *what, nbx_error *err) {
@@ -142,7 +138,7 @@ static int policy_parse(int argc, char **argv, nbx_net_params *p, policy_buf *b)
                 } else if (strcmp(o, "-p") == 0) {
                         if (p->policy.n_ports >= NBX_MAX_PORTS)
                                 return -1;
-                        b->ports[p->policy.n_ports++] = (uint16_t) atoi(v);
+                        b->ports[p->policy.n_ports++] = (uint16_t)atoi(v);
                 } else if (strcmp(o, "-s") == 0) {
                         if (p->policy.n_upstream_dns >= NBX_MAX_DNS)
                                 return -1;
@@ -204,14 +200,14 @@ static void *probe_main(void *arg) {
                                           0x00, 0x00, 0x00, 0x00, 7,    'v',  'e',  'r',
                                           's',  'i',  'o',  'n',  4,    'b',  'i',  'n',
                                           'd',  0,    0x00, 0x10, 0x00, 0x03};
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53),
-                                 .sin_addr = pr->host_ip};
+        struct sockaddr_in sa = {
+                .sin_family = AF_INET, .sin_port = htons(53), .sin_addr = pr->host_ip};
         while (!atomic_load(&pr->stop)) {
                 int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
                 if (fd < 0)
                         break;
-                bool sent = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
-                            send(fd, q, sizeof(q), 0) == (ssize_t) sizeof(q);
+                bool sent = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+                            send(fd, q, sizeof(q), 0) == (ssize_t)sizeof(q);
                 probe_pause();
                 unsigned char buf[512];
                 if (sent && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
@@ -239,7 +235,7 @@ static int cmd_cycle(const char *rt, unsigned slot) {
         policy_default(&p, &b);
         uint64_t up, down;
         timed_cycle(&p, slot, &up, &down);
-        printf("%llu %llu %ld\n", (unsigned long long) up, (unsigned long long) down, maxrss_kb());
+        printf("%llu %llu %ld\n", (unsigned long long)up, (unsigned long long)down, maxrss_kb());
         nbx_strv_clear(&b.domains);
         return 0;
 }
@@ -266,7 +262,7 @@ static int run_timed(char *const argv[], int log_fd, const char *pid_file, char 
                  * namespace anchor<pid> */
                 FILE *pf = fopen(pid_file, "we");
                 if (pf) {
-                        fprintf(pf, "%d\n", (int) pid);
+                        fprintf(pf, "%d\n", (int)pid);
                         fclose(pf);
                 }
         }
@@ -277,7 +273,7 @@ static int run_timed(char *const argv[], int log_fd, const char *pid_file, char 
                         continue;
                 if (k <= 0)
                         break;
-                n += (size_t) k;
+                n += (size_t)k;
                 if (n == out_size - 1)
                         break;
         }
@@ -297,8 +293,8 @@ static int cmd_compare(const char *rt, int runs, int warmup, const char *referen
         if (n <= 0)
                 die_errno("readlink /proc/self/exe");
         self[n] = '\0';
-        char *a_argv[] = {self, "cycle", (char *) rt, "3", NULL};
-        char *b_argv[] = {"bash", (char *) reference, NULL};
+        char *a_argv[] = {self, "cycle", (char *)rt, "3", NULL};
+        char *b_argv[] = {"bash", (char *)reference, NULL};
         char log_path[PATH_MAX], pid_path[PATH_MAX];
         snprintf(log_path, sizeof(log_path), "%s/compare.log", rt);
         snprintf(pid_path, sizeof(pid_path), "%s/reference.pid", rt);
@@ -315,14 +311,14 @@ static int cmd_compare(const char *rt, int runs, int warmup, const char *referen
                                 log_path);
                         return 1;
                 }
-                printf("A %s %d %llu %s", kind, i, (unsigned long long) ns, out);
+                printf("A %s %d %llu %s", kind, i, (unsigned long long)ns, out);
                 rc = run_timed(b_argv, log_fd, pid_path, out, sizeof(out), &ns);
                 if (rc != 0) {
                         fprintf(stderr, "netbench: B (%s) exited %d; see %s\n", reference, rc,
                                 log_path);
                         return 1;
                 }
-                printf("B %s %d %llu\n", kind, i, (unsigned long long) ns);
+                printf("B %s %d %llu\n", kind, i, (unsigned long long)ns);
                 fflush(stdout);
         }
         close(log_fd);
@@ -355,11 +351,11 @@ static pid_t slot_dnsmasq_pid(const char *rt, unsigned slot) {
         if (fscanf(f, "%ld", &pid) != 1)
                 pid = -1;
         fclose(f);
-        return (pid_t) pid;
+        return (pid_t)pid;
 }
 
 static const char *const KERNEL_FIELDS[] = {"Slab", "SUnreclaim", "KernelStack", "Percpu",
-                                             "MemAvailable"};
+                                            "MemAvailable"};
 #define N_KERNEL_FIELDS (sizeof(KERNEL_FIELDS) / sizeof(KERNEL_FIELDS[0]))
 
 static int cmd_scale(const char *rt, int runs, int warmup) {
@@ -381,7 +377,7 @@ static int cmd_scale(const char *rt, int runs, int warmup) {
                         uint64_t up, down;
                         timed_cycle(&p, n - 1, &up, &down);
                         printf("S %u %s %d %llu %llu\n", n, i < warmup ? "warm" : "run", i,
-                               (unsigned long long) up, (unsigned long long) down);
+                               (unsigned long long)up, (unsigned long long)down);
                 }
                 /* diagnostic runs: when did dnsmasq first answer, when did up return */
                 int probes = runs / 4 < 5 ? 5 : runs / 4;
@@ -400,8 +396,8 @@ static int cmd_scale(const char *rt, int runs, int warmup) {
                         atomic_store(&pr.stop, true);
                         pthread_join(th, NULL);
                         slot_down(&p, n - 1);
-                        printf("R %u %d %llu %lld\n", n, i, (unsigned long long) (t_up - pr.t0),
-                               pr.first_answer ? (long long) (pr.first_answer - pr.t0) : -1ll);
+                        printf("R %u %d %llu %lld\n", n, i, (unsigned long long)(t_up - pr.t0),
+                               pr.first_answer ? (long long)(pr.first_answer - pr.t0) : -1ll);
                 }
                 fflush(stdout);
         }
@@ -410,9 +406,9 @@ static int cmd_scale(const char *rt, int runs, int warmup) {
         for (unsigned s = 0; s < up_to; s++) {
                 pid_t pid = slot_dnsmasq_pid(rt, s);
                 char st[64], sm[64];
-                snprintf(st, sizeof(st), "/proc/%d/status", (int) pid);
-                snprintf(sm, sizeof(sm), "/proc/%d/smaps_rollup", (int) pid);
-                printf("M %u %d %ld %ld\n", s, (int) pid, proc_field_kb(st, "VmRSS"),
+                snprintf(st, sizeof(st), "/proc/%d/status", (int)pid);
+                snprintf(sm, sizeof(sm), "/proc/%d/smaps_rollup", (int)pid);
+                printf("M %u %d %ld %ld\n", s, (int)pid, proc_field_kb(st, "VmRSS"),
                        proc_field_kb(sm, "Pss"));
         }
         for (size_t k = 0; k < N_KERNEL_FIELDS; k++)
@@ -483,15 +479,20 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i, nbx_nl *rt, nbx_nl
         if (nbx_rm_rf(dir, &err) < 0)
                 die_err("rm", err);
         d[10] = lap(&t);
-        static const char *const names[] = {"up:route-check+mkdir", "up:tap-create",
-                                            "up:ipv6-off+address", "up:nft-batch",
-                                            "up:ip_forward", "up:dnsmasq-start+ready",
-                                            "up:tap-up", "down:tap-delete",
-                                            "down:dnsmasq-stop", "down:nft-batch",
-                                            "down:rm-files", "up:docker-check"};
+        static const char *const names[] = {"up:route-check+mkdir",
+                                            "up:tap-create",
+                                            "up:ipv6-off+address",
+                                            "up:nft-batch",
+                                            "up:ip_forward",
+                                            "up:dnsmasq-start+ready",
+                                            "up:tap-up",
+                                            "down:tap-delete",
+                                            "down:dnsmasq-stop",
+                                            "down:nft-batch",
+                                            "down:rm-files",
+                                            "up:docker-check"};
         for (int k = 0; k < 12; k++)
-                printf("F %u %d %s %llu\n", n, i, names[order[k]],
-                       (unsigned long long) d[order[k]]);
+                printf("F %u %d %s %llu\n", n, i, names[order[k]], (unsigned long long)d[order[k]]);
         free(dir);
 }
 
@@ -504,7 +505,8 @@ static int cmd_phases(const char *rt_dir, int runs) {
         nbx_error *err = NULL;
         _cleanup_nl_ nbx_nl rt = {0};
         _cleanup_nl_ nbx_nl nf = {0};
-        if (nbx_nl_open(&rt, NETLINK_ROUTE, &err) < 0 || nbx_nl_open(&nf, NETLINK_NETFILTER, &err) < 0)
+        if (nbx_nl_open(&rt, NETLINK_ROUTE, &err) < 0 ||
+            nbx_nl_open(&nf, NETLINK_NETFILTER, &err) < 0)
                 die_err("netlink", err);
         static const unsigned targets[] = {1, 64};
         unsigned up_to = 0;
@@ -558,7 +560,7 @@ static unsigned slot_arg(const char *s) {
                 fprintf(stderr, "netbench: bad slot %s\n", s);
                 exit(2);
         }
-        return (unsigned) v;
+        return (unsigned)v;
 }
 
 static int count_arg(const char *s) {
@@ -582,8 +584,7 @@ int main(int argc, char **argv) {
         if (argc == 4 && strcmp(argv[1], "phases") == 0)
                 return cmd_phases(argv[2], count_arg(argv[3]));
         if (argc >= 6 && strcmp(argv[1], "fill") == 0)
-                return cmd_fill(argv[2], slot_arg(argv[3]), slot_arg(argv[4]), argc - 5,
-                                argv + 5);
+                return cmd_fill(argv[2], slot_arg(argv[3]), slot_arg(argv[4]), argc - 5, argv + 5);
         if (argc == 5 && strcmp(argv[1], "drain") == 0)
                 return cmd_drain(argv[2], slot_arg(argv[3]), slot_arg(argv[4]));
         fprintf(stderr, "usage: netbench cycle|compare|scale|fill|drain ... (see the source)\n");
