@@ -335,6 +335,11 @@ int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const cha
         o.stdout_fd = efd;
         o.stderr_fd = efd;
         o.new_session = true; /* outlives `nixbox up`; stopped by pid + start time */
+        /* a minimal environment: nixbox's own may hold secrets the config read with
+         * builtins.getEnv, and dnsmasq lives as long as the VM */
+        static char *const dnsmasq_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
+                                            NULL};
+        o.envp = dnsmasq_env;
         pid_t pid;
         r = nbx_spawn(argv, &o, &pid, err);
         if (r < 0) {

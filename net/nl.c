@@ -115,7 +115,14 @@ int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uin
         static_assert(NBX_NL_RECV_BUF >= 8192, "netlink buffer");
         char rbuf[NBX_NL_RECV_BUF];
         for (;;) {
-                ssize_t n = mnl_socket_recvfrom(nl->sock, rbuf, sizeof(rbuf));
+                /* Once the kernel reported an error it may send nothing more for the rest of a
+                 * batch (an aborted batch, e.g. a generation mismatch, is answered with one
+                 * error only): whatever else it sends is already queued, so stop waiting. */
+                ssize_t n = s.error ? recv(mnl_socket_get_fd(nl->sock), rbuf, sizeof(rbuf),
+                                           MSG_DONTWAIT)
+                                    : mnl_socket_recvfrom(nl->sock, rbuf, sizeof(rbuf));
+                if (n < 0 && s.error && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        break;
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
