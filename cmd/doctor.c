@@ -1,11 +1,13 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "../config/config.h"
 #include "../config/fsutil.h"
 #include "../config/prereq.h"
 #include "../net/net.h"
+#include "../vm/hv.h"
 
 static const char *status_word(enum nbx_check_status s) {
         return s == NBX_CHECK_OK ? "OK" : s == NBX_CHECK_WARN ? "WARN" : "MISSING";
@@ -36,6 +38,33 @@ int cmd_doctor(nbx_cli *cli, int argc, char **argv) {
         nbx_check checks[NBX_MAX_CHECKS];
         size_t n;
         nbx_prereq_run(checks, &n);
+        /* /dev/kvm answering is not enough (a nested host may refuse to run a guest): ask the
+         * same probe `up` uses */
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(checks[i].name, "KVM") != 0 || checks[i].status != NBX_CHECK_OK)
+                        continue;
+                _cleanup_error_ nbx_error *kerr = NULL;
+                enum nbx_accel accel;
+                if (nbx_accel_resolve(NBX_ACCEL_KVM, &accel, &kerr) < 0) {
+                        checks[i].status = NBX_CHECK_WARN;
+                        /* the probe's reason, without the advice meant for vm.accel */
+                        const char *why = kerr && kerr->msg ? kerr->msg : "";
+                        const char *here = strstr(why, "here: ");
+                        why = here ? here + 6 : why;
+                        int len = (int) (strstr(why, " (set vm.accel") ? strstr(why, " (set vm.accel") - why
+                                                                       : (long) strlen(why));
+                        snprintf(checks[i].detail, sizeof(checks[i].detail),
+                                 "/dev/kvm cannot run a guest: %.*s; VMs will run under TCG "
+                                 "(much slower)",
+                                 len, why);
+                        snprintf(checks[i].fix, sizeof(checks[i].fix),
+                                 "on a nested host, enable nested virtualisation on the outer "
+                                 "host; otherwise nothing to do");
+                } else {
+                        snprintf(checks[i].detail, sizeof(checks[i].detail),
+                                 "/dev/kvm runs guests");
+                }
+        }
         bool missing = false;
         for (size_t i = 0; i < n; i++) {
                 line(cli, checks[i].status, checks[i].name, checks[i].detail, checks[i].fix);
