@@ -255,7 +255,13 @@ char *nbx_ssh_script_command(const char *workdir) {
 
 /* One non-blocking connect + banner read attempt, bounded by the deadline.  0 when an SSH banner
  * arrived. */
+/* A SYN sent before the guest's stack answers is only retried by the kernel after 1 s, then 2 s:
+ * the connect phase gets its own short window (a fresh SYN per attempt), the banner the rest. */
+#define SSH_CONNECT_ATTEMPT_MS 150
+
 static int try_banner(const struct sockaddr_in *sa, uint64_t deadline_ms) {
+        uint64_t connect_deadline = nbx_now_ms() + SSH_CONNECT_ATTEMPT_MS;
+        bool connected = false;
         _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
@@ -265,9 +271,11 @@ static int try_banner(const struct sockaddr_in *sa, uint64_t deadline_ms) {
         size_t got = 0;
         for (;;) {
                 uint64_t now = nbx_now_ms();
-                if (now >= deadline_ms)
+                uint64_t until = connected || connect_deadline > deadline_ms ? deadline_ms
+                                                                             : connect_deadline;
+                if (now >= until)
                         return -ETIMEDOUT;
-                uint64_t wait = deadline_ms - now;
+                uint64_t wait = until - now;
                 struct pollfd p = {.fd = fd, .events = got == 0 ? POLLOUT | POLLIN : POLLIN};
                 int n = poll(&p, 1, (int)(wait > 1000 ? 1000 : wait));
                 if (n < 0 && errno == EINTR)
@@ -282,8 +290,11 @@ static int try_banner(const struct sockaddr_in *sa, uint64_t deadline_ms) {
                         (void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
                         return -(soerr ? soerr : ECONNRESET);
                 }
-                if (!(p.revents & POLLIN))
-                        continue; /* connected; wait for the banner */
+                if (!(p.revents & POLLIN)) {
+                        connected = true; /* wait for the banner */
+                        continue;
+                }
+                connected = true;
                 ssize_t r = read(fd, buf + got, 4 - got);
                 if (r < 0 && (errno == EAGAIN || errno == EINTR))
                         continue;
