@@ -436,9 +436,17 @@ static void test_qmp_real_qemu(void **state) {
         /* power button on a machine that never started: accepted; then quit, and QEMU exits */
         assert_int_equal(nbx_hv_qemu.power_button(v->sock, &err), 0);
         {
+                /* QEMU may already be on its way out after the power button: a closed socket
+                 * (EPIPE, ECONNRESET) or a vanished one then means the same as an answered quit;
+                 * what must hold is that the process exits, checked below */
                 _cleanup_qmp_ nbx_qmp *q = NULL;
-                assert_int_equal(nbx_qmp_open(v->sock, nbx_deadline_in(5000), &q, &err), 0);
-                assert_int_equal(nbx_qmp_execute(q, "quit", NULL, NULL, NULL, &err), 0);
+                int r = nbx_qmp_open(v->sock, nbx_deadline_in(5000), &q, &err);
+                if (r == 0)
+                        r = nbx_qmp_execute(q, "quit", NULL, NULL, NULL, &err);
+                if (r < 0 && r != -EPIPE && r != -ECONNRESET && r != -ECONNREFUSED &&
+                    r != -ENOENT)
+                        fail_msg("quit: %s", err ? err->msg : "?");
+                nbx_error_free(TAKE_PTR(err));
         }
         int status;
         assert_int_equal(nbx_wait_pid(v->pid, nbx_deadline_in(10000), &status, &err), 0);
