@@ -275,6 +275,8 @@ int nbx_net_info_get(const char *runtime_dir, const nbx_pool *pool, unsigned slo
                 return nbx_error_set(err, r, "read %s", pol);
         json_auto_t *j = json_loads(data, 0, NULL);
         nbx_net_info info = {.slot = slot};
+        /* declared before the first goto: its cleanup must never see an uninitialised value */
+        _cleanup_nl_ nbx_nl nf = {0};
         json_t *doms = j ? json_object_get(j, "domains") : NULL;
         json_t *ports = j ? json_object_get(j, "ports") : NULL;
         if (!j || mode_from_name(json_string_value(json_object_get(j, "mode")), &info.mode) < 0 ||
@@ -298,7 +300,6 @@ int nbx_net_info_get(const char *runtime_dir, const nbx_pool *pool, unsigned slo
         if (r < 0)
                 goto fail;
 
-        _cleanup_nl_ nbx_nl nf = {0};
         r = nbx_nl_open(&nf, NETLINK_NETFILTER, err);
         if (r < 0)
                 goto fail;

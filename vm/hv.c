@@ -259,17 +259,20 @@ static int probe_cpu_features(int kvm, int vcpu, char *why, size_t why_len) {
         if (ioctl(kvm, KVM_GET_MSR_FEATURE_INDEX_LIST, list) < 0)
                 return probe_fail(why, why_len, errno, "KVM_GET_MSR_FEATURE_INDEX_LIST");
         for (__u32 i = 0; i < list->nmsrs && i < PROBE_MSRS_MAX; i++) {
-                struct {
-                        struct kvm_msrs head;
-                        struct kvm_msr_entry entry;
-                } msr = {.head.nmsrs = 1, .entry.index = list->indices[i]};
-                if (ioctl(kvm, KVM_GET_MSRS, &msr) != 1)
+                /* one kvm_msrs header followed by its single entry (a flexible array) */
+                _Alignas(struct kvm_msrs) char buf[sizeof(struct kvm_msrs) +
+                                                   sizeof(struct kvm_msr_entry)] = {0};
+                struct kvm_msrs *msrs = (struct kvm_msrs *)buf;
+                msrs->nmsrs = 1;
+                msrs->entries[0].index = list->indices[i];
+                if (ioctl(kvm, KVM_GET_MSRS, msrs) != 1)
                         continue; /* not readable: QEMU does not set it either */
-                if (ioctl(vcpu, KVM_SET_MSRS, &msr) != 1) {
+                if (ioctl(vcpu, KVM_SET_MSRS, msrs) != 1) {
                         snprintf(why, why_len,
                                  "KVM reports feature MSR 0x%x = 0x%llx but refuses to set it on "
                                  "a vCPU (broken nested virtualization?)",
-                                 msr.entry.index, (unsigned long long)msr.entry.data);
+                                 msrs->entries[0].index,
+                                 (unsigned long long)msrs->entries[0].data);
                         return -ENODEV;
                 }
         }
