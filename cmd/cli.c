@@ -10,6 +10,7 @@
 
 #include "../config/fsutil.h"
 #include "../config/proc.h"
+#include "../config/prereq.h"
 #include "../config/user.h"
 
 const nbx_command nbx_commands[] = {
@@ -197,6 +198,16 @@ int nbx_cli_usage_error(nbx_cli *cli, const char *cmd, const char *fmt, ...) {
         return NBX_EXIT_USAGE;
 }
 
+int nbx_cli_require_net_admin(nbx_cli *cli, const char *cmd, const char *why) {
+        if (nbx_prereq_has_cap_net_admin())
+                return 0;
+        _cleanup_error_ nbx_error *err = NULL;
+        nbx_error_setx(&err, NBX_EXIT_PERMISSION, 0,
+                       "nixbox %s %s and needs CAP_NET_ADMIN: run with sudo (`sudo nixbox %s`)",
+                       cmd, why, cmd);
+        return nbx_cli_fail(cli, err);
+}
+
 int nbx_cli_project(nbx_cli *cli, nbx_project *ret, nbx_error **err) {
         return nbx_project_find(cli->project_opt, ret, err);
 }
@@ -345,8 +356,15 @@ int nbx_cli_main(int argc, char **argv) {
                 cli.ui.color = false;
         cli.ui.quiet = a.quiet;
         cli.data_dir = find_data_dir();
-        if (!cli.data_dir) {
+        cli.plugins_dir = cli.data_dir ? nbx_path_join(cli.data_dir, "plugins") : NULL;
+        cli.nix_dir = cli.data_dir ? nbx_path_join(cli.data_dir, "nix") : NULL;
+        cli.config_opts = (nbx_config_opts){.plugins_dir = cli.plugins_dir,
+                                            .nix_dir = cli.nix_dir};
+        if (!cli.data_dir || !cli.plugins_dir || !cli.nix_dir) {
                 nbx_ui_error(&cli.ui, "out of memory");
+                free(cli.plugins_dir);
+                free(cli.nix_dir);
+                free(cli.data_dir);
                 return NBX_EXIT_FAILURE;
         }
 
@@ -378,6 +396,8 @@ int nbx_cli_main(int argc, char **argv) {
                 }
         }
         fflush(stdout);
+        free(cli.plugins_dir);
+        free(cli.nix_dir);
         free(cli.data_dir);
         return rc;
 }

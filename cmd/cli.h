@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "../config/config.h"
 #include "../config/error.h"
 #include "../config/project.h"
 #include "../config/ui.h"
@@ -14,6 +15,9 @@ typedef struct nbx_cli {
         const char *project_opt; /* -C DIR, or NULL */
         bool json;               /* --json given globally */
         char *data_dir;          /* where plugins/ and nix/ live */
+        char *plugins_dir;       /* data_dir/plugins */
+        char *nix_dir;           /* data_dir/nix */
+        nbx_config_opts config_opts; /* plugins_dir + nix_dir, for nbx_config_load */
         const char *argv0;
 } nbx_cli;
 
@@ -57,6 +61,10 @@ int nbx_cli_usage_error(nbx_cli *cli, const char *cmd, const char *fmt, ...)
 int nbx_cli_print_usage(nbx_cli *cli, const char *cmd);
 /* True when argv holds -h/--help before a "--"; commands call it first. */
 bool nbx_cli_wants_help(int argc, char **argv);
+/* 0 when this process holds CAP_NET_ADMIN, else prints "run with sudo" and returns
+ * NBX_EXIT_PERMISSION.
+ * why: what the command does with the network ("configures the VM's network"). */
+int nbx_cli_require_net_admin(nbx_cli *cli, const char *cmd, const char *why);
 /* Locate the project (-C or cwd). */
 int nbx_cli_project(nbx_cli *cli, nbx_project *ret, nbx_error **err);
 /* Return the exit code for a command that needs a part that is not built yet. */

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "../config/config.h"
-#include "../config/fsutil.h"
 
 /* nixbox config [--json] [--show-secrets]: evaluate, merge, validate, print. */
 int cmd_config(nbx_cli *cli, int argc, char **argv) {
@@ -26,11 +25,8 @@ int cmd_config(nbx_cli *cli, int argc, char **argv) {
         nbx_project p;
         if (nbx_cli_project(cli, &p, &err) < 0)
                 return nbx_cli_fail(cli, err);
-        _cleanup_free_ char *plugins = nbx_path_join(cli->data_dir, "plugins");
-        _cleanup_free_ char *nix = nbx_path_join(cli->data_dir, "nix");
-        nbx_config_opts opts = {.plugins_dir = plugins, .nix_dir = nix};
         nbx_config c;
-        int r = nbx_config_load(p.root, &opts, &c, &err);
+        int r = nbx_config_load(p.root, &cli->config_opts, &c, &err);
         nbx_project_done(&p);
         if (r < 0)
                 return nbx_cli_fail(cli, err);

@@ -101,12 +101,7 @@ int cmd_doctor(nbx_cli *cli, int argc, char **argv) {
                      "`nixbox init` creates one");
         } else {
                 nbx_config cfg;
-                nbx_config_opts o = {.plugins_dir = NULL, .nix_dir = NULL};
-                _cleanup_free_ char *plugins = nbx_path_join(cli->data_dir, "plugins");
-                _cleanup_free_ char *nix = nbx_path_join(cli->data_dir, "nix");
-                o.plugins_dir = plugins;
-                o.nix_dir = nix;
-                if (nbx_config_load(p.root, &o, &cfg, &err) < 0) {
+                if (nbx_config_load(p.root, &cli->config_opts, &cfg, &err) < 0) {
                         line(cli, NBX_CHECK_MISSING, "project config", err->msg,
                              "fix the field named above; `nixbox config` shows the result");
                         missing = true;

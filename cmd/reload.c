@@ -1,6 +1,5 @@
 #include "cli.h"
 
-#include "../config/fsutil.h"
 #include "../vm/lifecycle.h"
 
 int cmd_reload(nbx_cli *cli, int argc, char **argv) {
@@ -13,10 +12,7 @@ int cmd_reload(nbx_cli *cli, int argc, char **argv) {
         nbx_project p;
         if (nbx_cli_project(cli, &p, &err) < 0)
                 return nbx_cli_fail(cli, err);
-        _cleanup_free_ char *plugins = nbx_path_join(cli->data_dir, "plugins");
-        _cleanup_free_ char *nix = nbx_path_join(cli->data_dir, "nix");
-        nbx_config_opts copts = {.plugins_dir = plugins, .nix_dir = nix};
-        nbx_vm_opts o = {.ui = &cli->ui, .config_opts = &copts};
+        nbx_vm_opts o = {.ui = &cli->ui, .config_opts = &cli->config_opts};
         _cleanup_free_ char *restart = NULL;
         int r = nbx_vm_reload(&p, &o, &restart, &err);
         nbx_project_done(&p);

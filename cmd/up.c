@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 
-#include "../config/fsutil.h"
 #include "../vm/lifecycle.h"
 
 int cmd_up(nbx_cli *cli, int argc, char **argv) {
@@ -11,23 +10,17 @@ int cmd_up(nbx_cli *cli, int argc, char **argv) {
         (void)argv;
         if (argc > 1)
                 return nbx_cli_usage_error(cli, "up", "up takes no arguments");
+        int rc = nbx_cli_require_net_admin(cli, "up", "configures the VM's network");
+        if (rc != 0)
+                return rc;
         _cleanup_error_ nbx_error *err = NULL;
-        if (!nbx_vm_have_net_admin()) {
-                nbx_error_setx(&err, NBX_EXIT_PERMISSION, 0,
-                               "nixbox up configures the VM's network and needs CAP_NET_ADMIN: "
-                               "run with sudo (`sudo nixbox up`)");
-                return nbx_cli_fail(cli, err);
-        }
         nbx_project p;
         if (nbx_cli_project(cli, &p, &err) < 0)
                 return nbx_cli_fail(cli, err);
-        _cleanup_free_ char *plugins = nbx_path_join(cli->data_dir, "plugins");
-        _cleanup_free_ char *nix = nbx_path_join(cli->data_dir, "nix");
-        nbx_config_opts copts = {.plugins_dir = plugins, .nix_dir = nix};
         /* NIXBOX_FAIL_AT=<step>: test hook, see docs/lifecycle.md */
         const char *fail_at = getenv("NIXBOX_FAIL_AT");
         nbx_vm_opts o = {.ui = &cli->ui,
-                         .config_opts = &copts,
+                         .config_opts = &cli->config_opts,
                          .fail_at = fail_at && *fail_at ? fail_at : NULL};
         nbx_vm_up_result res;
         int r = nbx_vm_up(&p, &o, &res, &err);
