@@ -155,5 +155,14 @@ int nbx_project_init(const char *dir, uid_t uid, gid_t gid, nbx_error **err) {
 
 char *nbx_runtime_dir(void) {
         const char *e = getenv(NBX_RUNTIME_DIR_ENV);
-        return strdup(e && *e ? e : NBX_RUNTIME_DIR_DEFAULT);
+        if (!e || !*e)
+                return strdup(NBX_RUNTIME_DIR_DEFAULT);
+        if (e[0] == '/')
+                return strdup(e);
+        /* absolute, always: the path ends up in dnsmasq's config and in records read by other
+         * processes with other working directories */
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)))
+                return NULL;
+        return nbx_path_join(cwd, e);
 }

@@ -113,6 +113,16 @@ static void test_runtime_dir_env(void **state) {
         char *d = nbx_runtime_dir();
         assert_string_equal(d, "/tmp/nbx-rt");
         free(d);
+        /* a relative setting becomes absolute (it reaches dnsmasq and other processes) */
+        setenv(NBX_RUNTIME_DIR_ENV, "rel/rt", 1);
+        d = nbx_runtime_dir();
+        char cwd[4096];
+        assert_non_null(getcwd(cwd, sizeof(cwd)));
+        char *expect = NULL;
+        assert_true(asprintf(&expect, "%s/rel/rt", cwd) > 0);
+        assert_string_equal(d, expect);
+        free(expect);
+        free(d);
         unsetenv(NBX_RUNTIME_DIR_ENV);
         d = nbx_runtime_dir();
         assert_string_equal(d, "/run/nixbox");
