@@ -248,6 +248,20 @@ static void set_step_log(up_ctx *u, const char *path) {
         u->step_log = path ? strdup(path) : NULL;
 }
 
+/* A long-lived child of the VM (virtiofsd, the hypervisor): the invoking user, its own session,
+ * the minimal environment, output to its log. */
+static nbx_spawn_opts user_daemon_opts(const up_ctx *u, int logfd) {
+        nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
+        so.drop_privileges = true;
+        so.uid = u->inv.uid;
+        so.gid = u->inv.gid;
+        so.new_session = true;
+        so.envp = u->child_env.v;
+        so.stdout_fd = logfd;
+        so.stderr_fd = logfd;
+        return so;
+}
+
 static nbx_hook_env hook_env_of(const up_ctx *u) {
         return (nbx_hook_env){.project_dir = u->p->root,
                               .name = u->cfg.name,
@@ -502,14 +516,7 @@ static int step_virtiofsd(up_ctx *u, nbx_error **err) {
                 }
                 if (!argv.v || argv.n < 6)
                         return nbx_error_set(err, ENOMEM, "virtiofsd argv");
-                nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
-                so.drop_privileges = true;
-                so.uid = u->inv.uid;
-                so.gid = u->inv.gid;
-                so.new_session = true;
-                so.envp = u->child_env.v;
-                so.stdout_fd = logfd;
-                so.stderr_fd = logfd;
+                nbx_spawn_opts so = user_daemon_opts(u, logfd);
                 pid_t pid;
                 if ((r = nbx_spawn(argv.v, &so, &pid, err)) < 0)
                         return r;
@@ -601,14 +608,7 @@ static int step_launch(up_ctx *u, nbx_error **err) {
         _cleanup_close_ int logfd = open_log(hv_log, u->inv.uid, u->inv.gid, err);
         if (logfd < 0)
                 return logfd;
-        nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
-        so.drop_privileges = true;
-        so.uid = u->inv.uid;
-        so.gid = u->inv.gid;
-        so.new_session = true;
-        so.envp = u->child_env.v;
-        so.stdout_fd = logfd;
-        so.stderr_fd = logfd;
+        nbx_spawn_opts so = user_daemon_opts(u, logfd);
         so.keep_fds = &u->creds_fd;
         so.n_keep_fds = 1;
         pid_t pid;
