@@ -472,6 +472,15 @@ static int step_virtiofsd(up_ctx *u, nbx_error **err) {
         int r = find_virtiofsd(&prog, &c_flavour, err);
         if (r < 0)
                 return r;
+        /* the C virtiofsd (QEMU <= 7) needs root for its sandbox and pid file; nixbox runs
+         * virtiofsd as the invoking user, so say so before anything starts */
+        if (c_flavour && u->inv.uid != 0)
+                return nbx_error_setx(err, NBX_EXIT_PREREQ, 0,
+                                      "%s is the C virtiofsd, which cannot run as %s (it needs "
+                                      "root); install the Rust virtiofsd (`virtiofsd` in PATH, "
+                                      "e.g. Debian 13's virtiofsd package), or share nothing "
+                                      "with `mounts = [ ];` in .nixbox/config.nix",
+                                      prog, u->inv.name);
         if ((r = nbx_undo_push(&u->undo, "virtiofsd", undo_virtiofsd, u, err)) < 0)
                 return r;
         for (size_t i = 0; i < u->cfg.n_mounts; i++) {
