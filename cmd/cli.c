@@ -145,6 +145,14 @@ bool nbx_cli_wants_help(int argc, char **argv) {
         return false;
 }
 
+int nbx_cli_no_args(nbx_cli *cli, const char *cmd, int argc, char **argv) {
+        if (nbx_cli_wants_help(argc, argv))
+                return nbx_cli_print_usage(cli, cmd);
+        if (argc > 1)
+                return nbx_cli_usage_error(cli, cmd, "%s takes no arguments", cmd);
+        return -1;
+}
+
 static void print_overview(FILE *f) {
         fputs("nixbox — run AI coding agents in throwaway microVMs with a firewall of your choice\n\n"
               "usage: nixbox [-C DIR] [--json] [--no-color] [-q] COMMAND [ARGS...]\n"
@@ -302,10 +310,9 @@ int cmd_help(nbx_cli *cli, int argc, char **argv) {
 }
 
 int cmd_version(nbx_cli *cli, int argc, char **argv) {
-        if (nbx_cli_wants_help(argc, argv))
-                return nbx_cli_print_usage(cli, "version");
-        if (argc > 1)
-                return nbx_cli_usage_error(cli, "version", "version takes no arguments");
+        int usage = nbx_cli_no_args(cli, "version", argc, argv);
+        if (usage >= 0)
+                return usage;
         fprintf(cli->ui.out, "nixbox %s\n", NBX_VERSION);
         return NBX_EXIT_OK;
 }

@@ -59,6 +59,9 @@ int nbx_cli_usage_error(nbx_cli *cli, const char *cmd, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* Print the command's usage to stdout and return 0. */
 int nbx_cli_print_usage(nbx_cli *cli, const char *cmd);
+/* For commands without arguments: -h/--help prints usage (returns 0), any argument is a usage
+ * error (returns 2); returns -1 when the command should go on. */
+int nbx_cli_no_args(nbx_cli *cli, const char *cmd, int argc, char **argv);
 /* True when argv holds -h/--help before a "--"; commands call it first. */
 bool nbx_cli_wants_help(int argc, char **argv);
 /* 0 when this process holds CAP_NET_ADMIN, else prints "run with sudo" and returns

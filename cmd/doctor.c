@@ -30,10 +30,9 @@ static void line(nbx_cli *cli, enum nbx_check_status s, const char *name, const 
 }
 
 int cmd_doctor(nbx_cli *cli, int argc, char **argv) {
-        if (nbx_cli_wants_help(argc, argv))
-                return nbx_cli_print_usage(cli, "doctor");
-        if (argc > 1)
-                return nbx_cli_usage_error(cli, "doctor", "doctor takes no arguments");
+        int usage = nbx_cli_no_args(cli, "doctor", argc, argv);
+        if (usage >= 0)
+                return usage;
 
         nbx_check checks[NBX_MAX_CHECKS];
         size_t n;

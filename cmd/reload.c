@@ -3,11 +3,9 @@
 #include "../vm/lifecycle.h"
 
 int cmd_reload(nbx_cli *cli, int argc, char **argv) {
-        if (nbx_cli_wants_help(argc, argv))
-                return nbx_cli_print_usage(cli, "reload");
-        (void)argv;
-        if (argc > 1)
-                return nbx_cli_usage_error(cli, "reload", "reload takes no arguments");
+        int usage = nbx_cli_no_args(cli, "reload", argc, argv);
+        if (usage >= 0)
+                return usage;
         _cleanup_error_ nbx_error *err = NULL;
         nbx_project p;
         if (nbx_cli_project(cli, &p, &err) < 0)

@@ -42,8 +42,10 @@ int cmd_setup(nbx_cli *cli, int argc, char **argv) {
                 return nbx_cli_fail(cli, err);
         }
         if (nbx_mkdir_p(runtime, 0755, &err) < 0) {
-                if (err->errnum == EACCES || err->errnum == EPERM)
-                        err->exit_code = NBX_EXIT_PERMISSION, nbx_error_append(&err, " (run `sudo nixbox setup`)");
+                if (err->errnum == EACCES || err->errnum == EPERM) {
+                        err->exit_code = NBX_EXIT_PERMISSION;
+                        nbx_error_append(&err, " (run `sudo nixbox setup`)");
+                }
                 return nbx_cli_fail(cli, err);
         }
         if (pool_str && nbx_pool_save(runtime, &pool, &err) < 0)

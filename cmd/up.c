@@ -5,11 +5,9 @@
 #include "../vm/lifecycle.h"
 
 int cmd_up(nbx_cli *cli, int argc, char **argv) {
-        if (nbx_cli_wants_help(argc, argv))
-                return nbx_cli_print_usage(cli, "up");
-        (void)argv;
-        if (argc > 1)
-                return nbx_cli_usage_error(cli, "up", "up takes no arguments");
+        int usage = nbx_cli_no_args(cli, "up", argc, argv);
+        if (usage >= 0)
+                return usage;
         int rc = nbx_cli_require_net_admin(cli, "up", "configures the VM's network");
         if (rc != 0)
                 return rc;
