@@ -10,16 +10,6 @@
 
 #define SECRET_MASK "********"
 
-static json_t *strv_json(const nbx_strv *s) {
-        json_t *a = json_array();
-        for (size_t i = 0; a && i < s->n; i++)
-                if (json_array_append_new(a, json_string(s->v[i])) < 0) {
-                        json_decref(a);
-                        return NULL;
-                }
-        return a;
-}
-
 static json_t *dns_json(const nbx_config *c) {
         json_t *a = json_array();
         for (size_t i = 0; a && i < c->n_upstream_dns; i++) {
@@ -44,7 +34,7 @@ static json_t *values_json(const nbx_config *c, bool show_secrets) {
                 json_object_set_new(env, c->env[i].name,
                                     json_string(show_secrets ? c->env[i].value : SECRET_MASK));
         for (int h = 0; h < NBX_HOOK_COUNT; h++)
-                json_object_set_new(hooks, nbx_hook_name(h), strv_json(&c->hooks[h]));
+                json_object_set_new(hooks, nbx_hook_name(h), nbx_strv_to_json(&c->hooks[h]));
         for (size_t i = 0; i < c->plugins.n; i++)
                 json_array_append_new(plugins,
                                       json_pack("{s:s, s:s, s:b}", "name",
@@ -58,10 +48,10 @@ static json_t *values_json(const nbx_config *c, bool show_secrets) {
                          "projectDir", c->project_dir, "configPath", c->config_path, "plugins",
                          plugins, "name", c->name, "resources", "vcpus", (json_int_t)c->vcpus,
                          "memoryMB", (json_int_t)c->memory_mb, "mounts", mounts, "network", "mode",
-                         nbx_net_mode_name(c->net_mode), "domains", strv_json(&c->domains), "ports",
+                         nbx_net_mode_name(c->net_mode), "domains", nbx_strv_to_json(&c->domains), "ports",
                          ports, "upstreamDns", dns_json(c), "allowPrivate", c->allow_private, "nix",
-                         "packages", strv_json(&c->nix_packages), "ldLibraries",
-                         strv_json(&c->nix_ld_libraries), "scripts", strv_json(&c->scripts), "env",
+                         "packages", nbx_strv_to_json(&c->nix_packages), "ldLibraries",
+                         nbx_strv_to_json(&c->nix_ld_libraries), "scripts", nbx_strv_to_json(&c->scripts), "env",
                          env, "hooks", hooks, "vm", "hypervisor",
                          nbx_hypervisor_name(c->hypervisor), "image", c->image, "accel",
                          nbx_accel_name(c->accel));
@@ -79,15 +69,15 @@ static json_t *origins_json(const nbx_config *c) {
                 "s:s}",
                 "name", o->name, "resources.vcpus", o->vcpus, "resources.memoryMB", o->memory_mb,
                 "mounts", mounts, "network.mode", o->net_mode, "network.domains",
-                strv_json(&o->domains), "network.ports", strv_json(&o->ports),
-                "network.upstreamDns", strv_json(&o->upstream_dns), "network.allowPrivate",
-                o->allow_private, "nix.packages", strv_json(&o->nix_packages), "nix.ldLibraries",
-                strv_json(&o->nix_ld_libraries), "scripts", strv_json(&o->scripts), "env", env,
+                nbx_strv_to_json(&o->domains), "network.ports", nbx_strv_to_json(&o->ports),
+                "network.upstreamDns", nbx_strv_to_json(&o->upstream_dns), "network.allowPrivate",
+                o->allow_private, "nix.packages", nbx_strv_to_json(&o->nix_packages), "nix.ldLibraries",
+                nbx_strv_to_json(&o->nix_ld_libraries), "scripts", nbx_strv_to_json(&o->scripts), "env", env,
                 "vm.hypervisor", o->hypervisor, "vm.image", o->image, "vm.accel", o->accel);
         for (int h = 0; r && h < NBX_HOOK_COUNT; h++) {
                 char key[32];
                 snprintf(key, sizeof(key), "hooks.%s", nbx_hook_name(h));
-                json_object_set_new(r, key, strv_json(&o->hooks[h]));
+                json_object_set_new(r, key, nbx_strv_to_json(&o->hooks[h]));
         }
         return r;
 }

@@ -1,5 +1,7 @@
 #include "strv.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,4 +59,14 @@ void nbx_strv_clear(nbx_strv *s) {
                 free(s->v[i]);
         free(s->v);
         *s = (nbx_strv){0};
+}
+
+json_t *nbx_strv_to_json(const nbx_strv *s) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < s->n; i++)
+                if (json_array_append_new(a, json_string(s->v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
 }

@@ -19,6 +19,9 @@ bool nbx_strv_contains(const nbx_strv *s, const char *str);
 /* Push only if not already present (first occurrence kept). */
 int nbx_strv_push_unique(nbx_strv *s, const char *str);
 void nbx_strv_clear(nbx_strv *s);
+/* A new JSON array of the strings (jansson); NULL on ENOMEM. */
+struct json_t;
+struct json_t *nbx_strv_to_json(const nbx_strv *s);
 static inline void nbx_strv_clearp(nbx_strv *s) {
         nbx_strv_clear(s);
 }

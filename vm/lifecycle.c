@@ -42,24 +42,6 @@ const size_t nbx_vm_up_n_steps = NBX_ARRAY_SIZE(nbx_vm_up_steps);
 /* the guest user's ids when the invoker is root (the guest user is then "nixbox") */
 #define GUEST_DEFAULT_UID 1000
 
-bool nbx_vm_have_net_admin(void) {
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
-        if (!f)
-                return geteuid() == 0;
-        char line[256];
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long long caps;
-                if (sscanf(line, "CapEff: %llx", &caps) == 1)
-                        return caps & (1ULL << 12); /* CAP_NET_ADMIN */
-        }
-        return geteuid() == 0;
-}
-
-static const char *mode_name(enum nbx_net_mode m) {
-        static const char *const n[] = {"off", "filtered", "open"};
-        return (unsigned)m < 3 ? n[m] : "?";
-}
-
 static const nbx_hv_ops *ops_by_name(const char *name) {
         if (name && strcmp(name, nbx_hv_qemu.name) == 0)
                 return &nbx_hv_qemu;
@@ -375,7 +357,7 @@ static int step_slot(up_ctx *u, nbx_error **err) {
         st->user = strdup(u->inv.guest_user);
         const char *wd = workdir_of(&u->cfg);
         st->workdir = wd ? strdup(wd) : NULL;
-        st->mode = strdup(mode_name(u->cfg.net_mode));
+        st->mode = strdup(nbx_net_mode_name(u->cfg.net_mode));
         st->started_at = (int64_t)time(NULL);
         st->settings = nbx_vm_settings_json(&u->cfg);
         if (!st->name || !st->project_dir || !st->backend || !st->accel || !st->api_socket ||
@@ -797,7 +779,7 @@ int nbx_vm_up(const nbx_project *p, const nbx_vm_opts *o, nbx_vm_up_result *ret,
                 goto fail;
 
         step = "network";
-        nbx_ui_step(u.ui, "Configuring the network (%s)", mode_name(u.cfg.net_mode));
+        nbx_ui_step(u.ui, "Configuring the network (%s)", nbx_net_mode_name(u.cfg.net_mode));
         if ((r = step_network(&u, err)) < 0 || (inject(&u, step) && (r = -ECANCELED)))
                 goto fail;
 
@@ -1302,13 +1284,13 @@ int nbx_vm_reload(const nbx_project *p, const nbx_vm_opts *o, char **ret_restart
                 goto out;
         nbx_net_params np = net_params_of(runtime_dir, &pool, (unsigned)st.slot, &cfg, &inv);
         nbx_ui_step(o->ui, "Applying network settings (%s, %zu domain(s), %zu port(s))",
-                    mode_name(cfg.net_mode), cfg.domains.n, cfg.n_ports);
+                    nbx_net_mode_name(cfg.net_mode), cfg.domains.n, cfg.n_ports);
         if ((r = nbx_net_reload(&np, err)) < 0) {
                 nbx_error_wrap(err, "reload");
                 goto out;
         }
         free(st.mode);
-        st.mode = strdup(mode_name(cfg.net_mode));
+        st.mode = strdup(nbx_net_mode_name(cfg.net_mode));
         if ((r = nbx_vm_state_save(p->state_dir, &st, inv.uid, inv.gid, err)) < 0)
                 goto out;
         settings = nbx_vm_settings_json(&cfg);

@@ -22,9 +22,6 @@ typedef struct nbx_vm_opts {
         const char *fail_at;
 } nbx_vm_opts;
 
-/* True when this process has CAP_NET_ADMIN (effective): `up` and `down` need it. */
-bool nbx_vm_have_net_admin(void);
-
 /* The names of the steps of `up`, in order (valid values of NIXBOX_FAIL_AT). */
 extern const char *const nbx_vm_up_steps[];
 extern const size_t nbx_vm_up_n_steps;

@@ -229,16 +229,7 @@ int nbx_vm_state_remove(const char *state_dir, nbx_error **err) {
         return 0;
 }
 
-static json_t *strv_json(const nbx_strv *v) {
-        json_t *a = json_array();
-        for (size_t i = 0; a && i < v->n; i++)
-                json_array_append_new(a, json_string(v->v[i]));
-        return a;
-}
-
 char *nbx_vm_settings_json(const nbx_config *c) {
-        static const char *const hv[] = {"auto", "cloud-hypervisor", "qemu"};
-        static const char *const accel[] = {"auto", "kvm", "tcg"};
         _cleanup_json_ json_t *o = json_object();
         if (!o)
                 return NULL;
@@ -246,9 +237,9 @@ char *nbx_vm_settings_json(const nbx_config *c) {
         json_object_set_new(o, "resources.memoryMB", json_integer(c->memory_mb));
         json_object_set_new(o, "vm.image", c->image ? json_string(c->image) : json_null());
         json_object_set_new(o, "vm.hypervisor",
-                            json_string((unsigned)c->hypervisor < 3 ? hv[c->hypervisor] : "?"));
+                            json_string(nbx_hypervisor_name(c->hypervisor)));
         json_object_set_new(o, "vm.accel",
-                            json_string((unsigned)c->accel < 3 ? accel[c->accel] : "?"));
+                            json_string(nbx_accel_name(c->accel)));
         json_t *mounts = json_array();
         for (size_t i = 0; mounts && i < c->n_mounts; i++)
                 json_array_append_new(mounts,
@@ -256,9 +247,9 @@ char *nbx_vm_settings_json(const nbx_config *c) {
                                                 "target", c->mounts[i].target, "readonly",
                                                 c->mounts[i].readonly));
         json_object_set_new(o, "mounts", mounts);
-        json_object_set_new(o, "nix.packages", strv_json(&c->nix_packages));
-        json_object_set_new(o, "nix.ldLibraries", strv_json(&c->nix_ld_libraries));
-        json_object_set_new(o, "scripts", strv_json(&c->scripts));
+        json_object_set_new(o, "nix.packages", nbx_strv_to_json(&c->nix_packages));
+        json_object_set_new(o, "nix.ldLibraries", nbx_strv_to_json(&c->nix_ld_libraries));
+        json_object_set_new(o, "scripts", nbx_strv_to_json(&c->scripts));
         json_t *env = json_array(); /* names only: values are secrets */
         for (size_t i = 0; env && i < c->n_env; i++)
                 json_array_append_new(env, json_string(c->env[i].name));
