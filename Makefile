@@ -8,10 +8,16 @@ MANDIR = $(PREFIX)/share/man/man1
 
 CC ?= cc
 PKGS = libnftnl libmnl libcurl jansson libidn2
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
-CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+# pkg-config is asked when a recipe first needs the flags, not when make reads this file: on a
+# fresh machine `make deps` installs the -dev packages first (targets that need them run deps,
+# then a sub-make).  A package still missing stops the build with the command that fixes it.
+pkg = $(if $(shell pkg-config --exists $(2) && echo y),$(shell pkg-config $(1) $(2)),$(error \
+      missing development files of $(2) (pkg-config cannot find them): run `sudo make deps`))
+lazy = $(eval $(1) := $(2))$($(1))
+PKG_CFLAGS = $(call lazy,PKG_CFLAGS,$(call pkg,--cflags,$(PKGS)))
+PKG_LIBS = $(call lazy,PKG_LIBS,$(call pkg,--libs,$(PKGS)))
+CMOCKA_CFLAGS = $(call lazy,CMOCKA_CFLAGS,$(call pkg,--cflags,cmocka))
+CMOCKA_LIBS = $(call lazy,CMOCKA_LIBS,$(call pkg,--libs,cmocka))
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wstrict-prototypes \
@@ -25,7 +31,7 @@ LDLIBS_ALL = $(PKG_LIBS)
 B ?= build
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC := $(sort $(wildcard config/*.c net/*.c vm/*.c))
+LIB_SRC := $(sort $(wildcard config/*.c config/*/*.c net/*.c net/*/*.c vm/*.c vm/*/*.c))
 CMD_SRC := $(sort $(filter-out cmd/main.c,$(wildcard cmd/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_SUPPORT := $(sort $(wildcard tests/unit/support/*.c))
@@ -38,7 +44,7 @@ SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
 # keep intermediate objects (test objects would otherwise be rebuilt every run)
 .SECONDARY:
 
-.PHONY: all check check-unit check-san check-valgrind check-net check-e2e bench demo fuzz \
+.PHONY: all check check-format format-version check-unit check-san check-valgrind check-net check-e2e bench demo fuzz \
         install clean deps unit-bins net-bins bench-bins format
 
 all: $(B)/nixbox
@@ -118,15 +124,20 @@ check-e2e: all
 	tests/run-integration e2e
 
 check: deps
+	$(MAKE) --no-print-directory check-format
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check-unit
 	$(MAKE) --no-print-directory check-net
 	$(MAKE) --no-print-directory check-e2e
 
-bench: deps all bench-bins
+# Targets that install dependencies first build in a sub-make, so that pkg-config is asked
+# after `deps` has installed the development files.
+bench: deps
+	$(MAKE) --no-print-directory all bench-bins
 	tests/bench/run
 
-demo: deps all
+demo: deps
+	$(MAKE) --no-print-directory all
 	tests/demo/run
 
 fuzz: all
@@ -135,8 +146,25 @@ fuzz: all
 deps:
 	@tests/deps.sh
 
-format:
-	clang-format -i $(LIB_SRC) $(CMD_SRC) cmd/main.c $(wildcard */*.h) $(UNIT_SRC)
+# Formatting: Debian 12's clang-format (version 14) with .clang-format; another version formats
+# differently, so the check insists on this one.
+CLANG_FORMAT ?= clang-format
+CLANG_FORMAT_VERSION = 14
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -path ./build -prune -o \
+             \( -name '*.c' -o -name '*.h' \) -print)
+format-version:
+	@$(CLANG_FORMAT) --version | grep -q 'version $(CLANG_FORMAT_VERSION)\.' || { echo \
+	  "error: the format check needs clang-format $(CLANG_FORMAT_VERSION) (found: $$($(CLANG_FORMAT) \
+	  --version 2>&1)); run \`sudo make deps\` or set CLANG_FORMAT=clang-format-$(CLANG_FORMAT_VERSION)" \
+	  >&2; exit 6; }
+
+format: format-version
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+
+check-format: format-version
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRC) || { echo \
+	  "error: unformatted code (above); run \`make format\`" >&2; exit 1; }
+	@echo "format: $(words $(FORMAT_SRC)) files clean"
 
 # ---- install -------------------------------------------------------------------------------
 install: all
