@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../config/fsutil.h"
-#include "../config/proc.h"
+#include "../config/base/fsutil.h"
+#include "../config/base/proc.h"
 #include "../config/prereq.h"
-#include "../config/user.h"
+#include "../config/base/user.h"
 
 const nbx_command nbx_commands[] = {
 #define U(x) x

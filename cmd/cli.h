@@ -6,9 +6,9 @@
 #include <stdbool.h>
 
 #include "../config/config.h"
-#include "../config/error.h"
-#include "../config/project.h"
-#include "../config/ui.h"
+#include "../config/base/error.h"
+#include "../config/base/project.h"
+#include "../config/base/ui.h"
 
 typedef struct nbx_cli {
         nbx_ui ui;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../config/config.h"
-#include "../config/fsutil.h"
+#include "../config/base/fsutil.h"
 #include "../config/prereq.h"
 #include "../net/net.h"
 #include "../vm/hv.h"

@@ -1,6 +1,6 @@
 #include "cli.h"
 
-#include "../config/user.h"
+#include "../config/base/user.h"
 
 int cmd_init(nbx_cli *cli, int argc, char **argv) {
         if (nbx_cli_wants_help(argc, argv))

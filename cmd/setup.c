@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "../config/fsutil.h"
+#include "../config/base/fsutil.h"
 #include "../net/net.h"
 
 int cmd_setup(nbx_cli *cli, int argc, char **argv) {

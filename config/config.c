@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "config_internal.h"
-#include "fsutil.h"
-#include "project.h"
-#include "user.h"
+#include "base/fsutil.h"
+#include "base/project.h"
+#include "base/user.h"
 
 #define RESOLV_CONF "/etc/resolv.conf"
 #define RESOLV_CONF_SYSTEMD "/run/systemd/resolve/resolv.conf"

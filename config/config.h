@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "error.h"
-#include "strv.h"
+#include "base/error.h"
+#include "base/strv.h"
 
 enum nbx_net_mode { NBX_NET_OFF, NBX_NET_FILTERED, NBX_NET_OPEN };
 enum nbx_hypervisor { NBX_HV_AUTO, NBX_HV_CLOUD_HYPERVISOR, NBX_HV_QEMU };

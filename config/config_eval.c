@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "config_internal.h"
-#include "fsutil.h"
-#include "proc.h"
-#include "strv.h"
-#include "timeutil.h"
+#include "base/fsutil.h"
+#include "base/proc.h"
+#include "base/strv.h"
+#include "base/timeutil.h"
 
 #define EVAL_TIMEOUT_MS 120000
 #define NIX_MESSAGE_MAX 4000

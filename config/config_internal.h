@@ -4,7 +4,7 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "proc.h"
+#include "base/proc.h"
 
 /* Everything the merge needs besides the evaluated JSON, resolved up front. */
 typedef struct nbx_config_ctx {

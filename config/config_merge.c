@@ -15,7 +15,7 @@
 
 #include "config_internal.h"
 #include "domain.h"
-#include "fsutil.h"
+#include "base/fsutil.h"
 
 /* Caps on user-controlled counts and lengths not in config.h. */
 #define MAX_PLUGINS 32

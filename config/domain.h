@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define NBX_DOMAIN_LABEL_MAX 63
 #define NBX_DOMAIN_INPUT_MAX 1024 /* longer input is rejected before any processing */

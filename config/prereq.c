@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "../net/nl.h"
-#include "proc.h"
+#include "base/proc.h"
 
 bool nbx_prereq_has_cap_net_admin(void) {
         struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "error.h"
+#include "base/error.h"
 
 enum nbx_check_status { NBX_CHECK_OK, NBX_CHECK_WARN, NBX_CHECK_MISSING };
 

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../config/fsutil.h"
-#include "../config/project.h"
+#include "../config/base/fsutil.h"
+#include "../config/base/project.h"
 #include "net.h"
 
 #define NBX_POOL_FILE "pool"

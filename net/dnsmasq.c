@@ -18,9 +18,9 @@
 #include <sys/wait.h>
 
 #include "../config/domain.h"
-#include "../config/fsutil.h"
-#include "../config/proc.h"
-#include "../config/timeutil.h"
+#include "../config/base/fsutil.h"
+#include "../config/base/proc.h"
+#include "../config/base/timeutil.h"
 
 #define RECORD "dnsmasq.json"
 #define PIDFILE "dnsmasq.pid"

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../config/error.h"
-#include "../config/strv.h"
+#include "../config/base/error.h"
+#include "../config/base/strv.h"
 #include "net.h"
 #include "nft.h"
 

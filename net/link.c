@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "../config/fsutil.h"
+#include "../config/base/fsutil.h"
 
 #define NL_BUF 8192
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "../config/error.h"
+#include "../config/base/error.h"
 #include "nl.h"
 
 /* Create a persistent TAP (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, IFF_MULTI_QUEUE when asked) owned

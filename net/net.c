@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../config/fsutil.h"
-#include "../config/timeutil.h"
+#include "../config/base/fsutil.h"
+#include "../config/base/timeutil.h"
 #include "dnsmasq.h"
 #include "link.h"
 #include "nft.h"

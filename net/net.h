@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #include "../config/config.h"
-#include "../config/error.h"
+#include "../config/base/error.h"
 
 #define NBX_SLOTS 64
 

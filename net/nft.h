@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../config/error.h"
+#include "../config/base/error.h"
 #include "net.h"
 #include "nl.h"
 

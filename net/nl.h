@@ -7,7 +7,7 @@
 #include <libmnl/libmnl.h>
 #include <stdint.h>
 
-#include "../config/error.h"
+#include "../config/base/error.h"
 
 typedef struct nbx_nl {
         struct mnl_socket *sock;

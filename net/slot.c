@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../config/fsutil.h"
-#include "../config/proc.h"
+#include "../config/base/fsutil.h"
+#include "../config/base/proc.h"
 #include "dnsmasq.h"
 #include "net.h"
 #include "slot.h"

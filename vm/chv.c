@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../config/timeutil.h"
+#include "../config/base/timeutil.h"
 #include "hv.h"
 #include "hv_internal.h"
 

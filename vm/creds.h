@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #include "../config/config.h"
-#include "../config/error.h"
+#include "../config/base/error.h"
 
 #define NBX_CREDS_SERIAL "nixbox-creds"
 /* Hard cap on the archive (the guest reads it whole into RAM). */

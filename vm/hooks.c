@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../config/proc.h"
+#include "../config/base/proc.h"
 
 extern char **environ;
 

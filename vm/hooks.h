@@ -8,9 +8,9 @@
 #include <sys/types.h>
 
 #include "../config/config.h"
-#include "../config/error.h"
-#include "../config/strv.h"
-#include "../config/ui.h"
+#include "../config/base/error.h"
+#include "../config/base/strv.h"
+#include "../config/base/ui.h"
 
 typedef struct nbx_hook_env {
         const char *project_dir;

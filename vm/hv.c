@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../config/timeutil.h"
-#include "../config/user.h"
+#include "../config/base/timeutil.h"
+#include "../config/base/user.h"
 #include "hv_internal.h"
 
 /* ---- validation shared by the backends ------------------------------------------------------ */

@@ -8,9 +8,9 @@
 #include <sys/types.h>
 
 #include "../config/config.h"
-#include "../config/error.h"
-#include "../config/proc.h"
-#include "../config/strv.h"
+#include "../config/base/error.h"
+#include "../config/base/proc.h"
+#include "../config/base/strv.h"
 #include "image.h"
 
 #define NBX_VM_MAX_SHARES 32

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../config/fsutil.h"
+#include "../config/base/fsutil.h"
 
 #define MANIFEST "image.json"
 #define MANIFEST_MAX (64u << 10)

@@ -5,7 +5,7 @@
  * Relative paths are relative to the folder. */
 #pragma once
 
-#include "../config/error.h"
+#include "../config/base/error.h"
 
 typedef struct nbx_image {
         char *dir;      /* absolute */

@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../config/fsutil.h"
-#include "../config/proc.h"
-#include "../config/timeutil.h"
-#include "../config/user.h"
+#include "../config/base/fsutil.h"
+#include "../config/base/proc.h"
+#include "../config/base/timeutil.h"
+#include "../config/base/user.h"
 #include "../net/net.h"
 #include "creds.h"
 #include "hooks.h"

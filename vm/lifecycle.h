@@ -8,10 +8,10 @@
 #include <sys/types.h>
 
 #include "../config/config.h"
-#include "../config/error.h"
-#include "../config/project.h"
-#include "../config/strv.h"
-#include "../config/ui.h"
+#include "../config/base/error.h"
+#include "../config/base/project.h"
+#include "../config/base/strv.h"
+#include "../config/base/ui.h"
 
 typedef struct nbx_vm_opts {
         const nbx_ui *ui;                   /* progress and hook/script output */

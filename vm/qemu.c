@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../config/timeutil.h"
+#include "../config/base/timeutil.h"
 #include "hv.h"
 #include "hv_internal.h"
 #include "qmp.h"

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../config/timeutil.h"
+#include "../config/base/timeutil.h"
 #include "hv_internal.h"
 
 #define QMP_LINE_MAX (4u << 20) /* one reply (query-* answers are the big ones) */

@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "../config/error.h"
+#include "../config/base/error.h"
 
 typedef struct nbx_qmp nbx_qmp;
 

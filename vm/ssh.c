@@ -13,9 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../config/fsutil.h"
-#include "../config/proc.h"
-#include "../config/timeutil.h"
+#include "../config/base/fsutil.h"
+#include "../config/base/proc.h"
+#include "../config/base/timeutil.h"
 #include "creds.h"
 
 static nbx_spawn_opts as_user(uid_t uid, gid_t gid) {

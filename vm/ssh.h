@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../config/error.h"
-#include "../config/strv.h"
+#include "../config/base/error.h"
+#include "../config/base/strv.h"
 
 #define NBX_SSH_CLIENT_KEY "id_ed25519"
 #define NBX_SSH_HOST_KEY "ssh_host_ed25519_key"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../config/fsutil.h"
+#include "../config/base/fsutil.h"
 
 /* jansson provides json_decrefp */
 #define _cleanup_json_ _cleanup_(json_decrefp)

@@ -10,8 +10,8 @@
 #include <sys/types.h>
 
 #include "../config/config.h"
-#include "../config/error.h"
-#include "../config/strv.h"
+#include "../config/base/error.h"
+#include "../config/base/strv.h"
 
 #define NBX_STATE_FILE "vm.json"
 

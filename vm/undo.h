@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "../config/error.h"
-#include "../config/strv.h"
+#include "../config/base/error.h"
+#include "../config/base/strv.h"
 
 #define NBX_UNDO_MAX 48
 

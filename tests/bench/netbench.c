@@ -42,8 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config/fsutil.h"
-#include "config/timeutil.h"
+#include "config/base/fsutil.h"
+#include "config/base/timeutil.h"
 #include "net/dnsmasq.h"
 #include "net/link.h"
 #include "net/net.h"

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/proc.h"
+#include "config/base/proc.h"
 #include "net/net.h"
 
 static int fail(nbx_error *err) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/fsutil.h"
+#include "config/base/fsutil.h"
 #include "net/net.h"
 
 static void ip_is(struct in_addr a, const char *expect) {

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "cmd/cli.h"
-#include "config/fsutil.h"
+#include "config/base/fsutil.h"
 
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 static const char *const no_color[] = {"NO_COLOR=1", NULL};

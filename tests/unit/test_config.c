@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
-#include "config/fsutil.h"
+#include "config/base/fsutil.h"
 
 #define FIXTURES "tests/fixtures/config"
 

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "config/fsutil.h"
-#include "config/proc.h"
-#include "config/timeutil.h"
+#include "config/base/fsutil.h"
+#include "config/base/proc.h"
+#include "config/base/timeutil.h"
 
 #define PROJECTS "tests/fixtures/config/projects"
 

@@ -9,8 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config/fsutil.h"
-#include "config/proc.h"
+#include "config/base/fsutil.h"
+#include "config/base/proc.h"
 #include "vm/creds.h"
 
 /* Values a shell would mangle if quoting were wrong. */

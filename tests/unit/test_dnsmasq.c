@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/strv.h"
+#include "config/base/strv.h"
 #include "net/dnsmasq.h"
 #include "net/net.h"
 

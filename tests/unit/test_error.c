@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "config/error.h"
+#include "config/base/error.h"
 
 static int fails_with_context(nbx_error **err) {
         int r = nbx_error_set(err, ENOENT, "open %s", "/nope");

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/fsutil.h"
+#include "config/base/fsutil.h"
 #include "vm/hooks.h"
 
 static char *read_all(FILE *f) {

@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config/fsutil.h"
-#include "config/timeutil.h"
+#include "config/base/fsutil.h"
+#include "config/base/timeutil.h"
 #include "vm/hv.h"
 
 /* ---- selection: PATH pointing at a folder with (fake) programs --------------------------------

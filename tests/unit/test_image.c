@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/fsutil.h"
+#include "config/base/fsutil.h"
 #include "vm/image.h"
 
 static int setup(void **state) {

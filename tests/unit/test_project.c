@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/fsutil.h"
-#include "config/project.h"
+#include "config/base/fsutil.h"
+#include "config/base/project.h"
 
 static void test_find_walks_up(void **state) {
         (void) state;

@@ -12,9 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config/fsutil.h"
-#include "config/proc.h"
-#include "config/timeutil.h"
+#include "config/base/fsutil.h"
+#include "config/base/proc.h"
+#include "config/base/timeutil.h"
 #include "vm/hv.h"
 #include "vm/qmp.h"
 

@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config/fsutil.h"
-#include "config/proc.h"
+#include "config/base/fsutil.h"
+#include "config/base/proc.h"
 #include "net/net.h"
 
 static nbx_slot_owner owner_for(const char *project, pid_t pid, uint64_t start) {

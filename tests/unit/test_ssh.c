@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/fsutil.h"
-#include "config/proc.h"
-#include "config/timeutil.h"
+#include "config/base/fsutil.h"
+#include "config/base/proc.h"
+#include "config/base/timeutil.h"
 #include "vm/ssh.h"
 
 static const char *argv_value_after(const nbx_strv *v, const char *flag, const char *prefix) {

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/fsutil.h"
+#include "config/base/fsutil.h"
 #include "vm/state.h"
 
 static void test_round_trip(void **state) {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/fsutil.h"
+#include "config/base/fsutil.h"
 
 char *nbx_test_tmpdir(void) {
         const char *base = getenv("TMPDIR");
@@ -36,9 +36,9 @@ void nbx_test_write(const char *dir, const char *rel, const char *content) {
 
 #include <limits.h>
 
-#include "config/proc.h"
-#include "config/strv.h"
-#include "config/timeutil.h"
+#include "config/base/proc.h"
+#include "config/base/strv.h"
+#include "config/base/timeutil.h"
 
 extern char **environ;
 
