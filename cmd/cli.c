@@ -71,7 +71,8 @@ const nbx_command nbx_commands[] = {
         {"update", cmd_update, "update the guest's Nix inputs",
          U("usage: nixbox update\n\nUpdate the pinned Nix inputs of the guest build.\n")},
         {"logs", cmd_logs, "show the VM's console and hypervisor log",
-         U("usage: nixbox logs [-f]\n\nPrint the serial console / hypervisor log; -f follows it.\n")},
+         U("usage: nixbox logs [-f]\n\nPrint the serial console / hypervisor log; -f follows "
+           "it.\n")},
         {"reload", cmd_reload, "apply changed network settings to the running VM",
          U("usage: nixbox reload\n\n"
            "Re-read the config and apply network.mode, network.domains and network.ports to the\n"
@@ -154,7 +155,8 @@ int nbx_cli_no_args(nbx_cli *cli, const char *cmd, int argc, char **argv) {
 }
 
 static void print_overview(FILE *f) {
-        fputs("nixbox — run AI coding agents in throwaway microVMs with a firewall of your choice\n\n"
+        fputs("nixbox — run AI coding agents in throwaway microVMs with a firewall of your "
+              "choice\n\n"
               "usage: nixbox [-C DIR] [--json] [--no-color] [-q] COMMAND [ARGS...]\n"
               "       nixbox PLUGIN COMMAND [ARGS...]\n\n"
               "commands:\n",
@@ -266,8 +268,8 @@ static int run_plugin_command(nbx_cli *cli, int argc, char **argv) {
         if (asprintf(&dir, "%s/plugins/%s/commands", cli->data_dir, plugin) < 0 || !nbx_is_dir(dir))
                 return -1;
         if (argc < 2 || nbx_cli_wants_help(argc, argv)) {
-                fprintf(cli->ui.out, "usage: nixbox %s COMMAND [ARGS...]\n(commands: %s)\n",
-                        plugin, dir);
+                fprintf(cli->ui.out, "usage: nixbox %s COMMAND [ARGS...]\n(commands: %s)\n", plugin,
+                        dir);
                 return argc < 2 ? NBX_EXIT_USAGE : NBX_EXIT_OK;
         }
         const char *cmd = argv[1];
@@ -276,8 +278,7 @@ static int run_plugin_command(nbx_cli *cli, int argc, char **argv) {
                         return nbx_cli_usage_error(cli, NULL, "invalid plugin command '%s'", cmd);
         _cleanup_free_ char *path = nbx_path_join(dir, cmd);
         if (!path || access(path, X_OK) != 0)
-                return nbx_cli_usage_error(cli, NULL, "plugin %s has no command '%s'", plugin,
-                                           cmd);
+                return nbx_cli_usage_error(cli, NULL, "plugin %s has no command '%s'", plugin, cmd);
         _cleanup_error_ nbx_error *err = NULL;
         nbx_invoker inv;
         if (nbx_invoker_get(&inv, &err) < 0)
@@ -365,8 +366,7 @@ int nbx_cli_main(int argc, char **argv) {
         cli.data_dir = find_data_dir();
         cli.plugins_dir = cli.data_dir ? nbx_path_join(cli.data_dir, "plugins") : NULL;
         cli.nix_dir = cli.data_dir ? nbx_path_join(cli.data_dir, "nix") : NULL;
-        cli.config_opts = (nbx_config_opts){.plugins_dir = cli.plugins_dir,
-                                            .nix_dir = cli.nix_dir};
+        cli.config_opts = (nbx_config_opts){.plugins_dir = cli.plugins_dir, .nix_dir = cli.nix_dir};
         if (!cli.data_dir || !cli.plugins_dir || !cli.nix_dir) {
                 nbx_ui_error(&cli.ui, "out of memory");
                 free(cli.plugins_dir);
@@ -394,11 +394,12 @@ int nbx_cli_main(int argc, char **argv) {
                                 const char *s = suggest(sub_argv[0]);
                                 if (s)
                                         rc = nbx_cli_usage_error(
-                                                &cli, NULL, "unknown command '%s' (did you mean '%s'?)",
+                                                &cli, NULL,
+                                                "unknown command '%s' (did you mean '%s'?)",
                                                 sub_argv[0], s);
                                 else
-                                        rc = nbx_cli_usage_error(&cli, NULL,
-                                                                 "unknown command '%s'", sub_argv[0]);
+                                        rc = nbx_cli_usage_error(&cli, NULL, "unknown command '%s'",
+                                                                 sub_argv[0]);
                         }
                 }
         }

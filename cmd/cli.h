@@ -12,11 +12,11 @@
 
 typedef struct nbx_cli {
         nbx_ui ui;
-        const char *project_opt; /* -C DIR, or NULL */
-        bool json;               /* --json given globally */
-        char *data_dir;          /* where plugins/ and nix/ live */
-        char *plugins_dir;       /* data_dir/plugins */
-        char *nix_dir;           /* data_dir/nix */
+        const char *project_opt;     /* -C DIR, or NULL */
+        bool json;                   /* --json given globally */
+        char *data_dir;              /* where plugins/ and nix/ live */
+        char *plugins_dir;           /* data_dir/plugins */
+        char *nix_dir;               /* data_dir/nix */
         nbx_config_opts config_opts; /* plugins_dir + nix_dir, for nbx_config_load */
         const char *argv0;
 } nbx_cli;
@@ -43,7 +43,7 @@ typedef struct nbx_cli_args {
         bool quiet;
         bool help;
         bool version;
-        int command_index;       /* argv index of the command name; argc when absent */
+        int command_index; /* argv index of the command name; argc when absent */
 } nbx_cli_args;
 
 /* Parse global options.  Returns 0, or -EINVAL with *err set (NBX_EXIT_USAGE). */

@@ -50,8 +50,9 @@ int cmd_doctor(nbx_cli *cli, int argc, char **argv) {
                         const char *why = kerr && kerr->msg ? kerr->msg : "";
                         const char *here = strstr(why, "here: ");
                         why = here ? here + 6 : why;
-                        int len = (int) (strstr(why, " (set vm.accel") ? strstr(why, " (set vm.accel") - why
-                                                                       : (long) strlen(why));
+                        int len = (int)(strstr(why, " (set vm.accel")
+                                                ? strstr(why, " (set vm.accel") - why
+                                                : (long)strlen(why));
                         snprintf(checks[i].detail, sizeof(checks[i].detail),
                                  "/dev/kvm cannot run a guest: %.*s; VMs will run under TCG "
                                  "(much slower)",

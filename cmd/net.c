@@ -59,24 +59,22 @@ static int show(nbx_cli *cli, bool json) {
 
         FILE *o = cli->ui.out;
         if (json) {
-                json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "slot",
-                                      (json_int_t) slot, "tap", a.tap, "guest_ip", t.guest_ip,
-                                      "host_ip", t.host_ip, "mac", a.mac_str, "mode",
-                                      nbx_net_mode_name(info.mode), "dnsmasq_pid",
-                                      (json_int_t) info.dnsmasq_pid);
+                json_t *j =
+                        json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "slot", (json_int_t)slot,
+                                  "tap", a.tap, "guest_ip", t.guest_ip, "host_ip", t.host_ip, "mac",
+                                  a.mac_str, "mode", nbx_net_mode_name(info.mode), "dnsmasq_pid",
+                                  (json_int_t)info.dnsmasq_pid);
                 if (j) {
                         json_object_set_new(j, "domains", strv_json(&info.domains));
                         json_t *ports = json_array();
                         for (size_t i = 0; ports && i < info.ports.n; i++)
-                                json_array_append_new(ports,
-                                                      json_integer(atoi(info.ports.v[i])));
+                                json_array_append_new(ports, json_integer(atoi(info.ports.v[i])));
                         json_object_set_new(j, "ports", ports);
-                        json_object_set_new(j, "allowed_addresses",
-                                            strv_json(&info.allowed_addrs));
+                        json_object_set_new(j, "allowed_addresses", strv_json(&info.allowed_addrs));
                         json_object_set_new(j, "dropped_packets",
-                                            json_integer((json_int_t) info.dropped_packets));
+                                            json_integer((json_int_t)info.dropped_packets));
                         json_object_set_new(j, "dropped_bytes",
-                                            json_integer((json_int_t) info.dropped_bytes));
+                                            json_integer((json_int_t)info.dropped_bytes));
                         json_object_set_new(j, "denied_names", strv_json(&info.denied_names));
                         char *text = json_dumps(j, JSON_INDENT(2));
                         if (text)
@@ -85,8 +83,8 @@ static int show(nbx_cli *cli, bool json) {
                         json_decref(j);
                 }
         } else {
-                fprintf(o, "%-13sslot %u: %s, guest %s (%s), gateway %s\n", "network:", slot,
-                        a.tap, t.guest_ip, a.mac_str, t.host_ip);
+                fprintf(o, "%-13sslot %u: %s, guest %s (%s), gateway %s\n", "network:", slot, a.tap,
+                        t.guest_ip, a.mac_str, t.host_ip);
                 fprintf(o, "%-13s%s\n", "mode:", nbx_net_mode_name(info.mode));
                 if (info.mode == NBX_NET_FILTERED) {
                         print_list(o, "domains:", &info.domains, "(none: every name is refused)");
@@ -94,13 +92,13 @@ static int show(nbx_cli *cli, bool json) {
                         print_list(o, "allow set:", &info.allowed_addrs,
                                    "(empty: no allowed name resolved yet)");
                 }
-                fprintf(o, "%-13s%llu packets, %llu bytes\n", "dropped:",
-                        (unsigned long long) info.dropped_packets,
-                        (unsigned long long) info.dropped_bytes);
+                fprintf(o, "%-13s%llu packets, %llu bytes\n",
+                        "dropped:", (unsigned long long)info.dropped_packets,
+                        (unsigned long long)info.dropped_bytes);
                 if (info.mode == NBX_NET_FILTERED)
                         print_list(o, "refused DNS:", &info.denied_names, "(none)");
                 if (info.dnsmasq_pid)
-                        fprintf(o, "%-13spid %d\n", "dnsmasq:", (int) info.dnsmasq_pid);
+                        fprintf(o, "%-13spid %d\n", "dnsmasq:", (int)info.dnsmasq_pid);
                 else
                         fprintf(o, "%-13snot running (DHCP/DNS for the guest are down)\n",
                                 "dnsmasq:");

@@ -10,9 +10,8 @@
 #include "../net/net.h"
 
 int cmd_setup(nbx_cli *cli, int argc, char **argv) {
-        static const struct option opts[] = {{"pool", required_argument, NULL, 'p'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0}};
+        static const struct option opts[] = {
+                {"pool", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'}, {0}};
         const char *pool_str = NULL;
         int c;
         optind = 1;

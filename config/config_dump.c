@@ -48,13 +48,13 @@ static json_t *values_json(const nbx_config *c, bool show_secrets) {
                          "projectDir", c->project_dir, "configPath", c->config_path, "plugins",
                          plugins, "name", c->name, "resources", "vcpus", (json_int_t)c->vcpus,
                          "memoryMB", (json_int_t)c->memory_mb, "mounts", mounts, "network", "mode",
-                         nbx_net_mode_name(c->net_mode), "domains", nbx_strv_to_json(&c->domains), "ports",
-                         ports, "upstreamDns", dns_json(c), "allowPrivate", c->allow_private, "nix",
-                         "packages", nbx_strv_to_json(&c->nix_packages), "ldLibraries",
-                         nbx_strv_to_json(&c->nix_ld_libraries), "scripts", nbx_strv_to_json(&c->scripts), "env",
-                         env, "hooks", hooks, "vm", "hypervisor",
-                         nbx_hypervisor_name(c->hypervisor), "image", c->image, "accel",
-                         nbx_accel_name(c->accel));
+                         nbx_net_mode_name(c->net_mode), "domains", nbx_strv_to_json(&c->domains),
+                         "ports", ports, "upstreamDns", dns_json(c), "allowPrivate",
+                         c->allow_private, "nix", "packages", nbx_strv_to_json(&c->nix_packages),
+                         "ldLibraries", nbx_strv_to_json(&c->nix_ld_libraries), "scripts",
+                         nbx_strv_to_json(&c->scripts), "env", env, "hooks", hooks, "vm",
+                         "hypervisor", nbx_hypervisor_name(c->hypervisor), "image", c->image,
+                         "accel", nbx_accel_name(c->accel));
 }
 
 static json_t *origins_json(const nbx_config *c) {
@@ -71,9 +71,10 @@ static json_t *origins_json(const nbx_config *c) {
                 "mounts", mounts, "network.mode", o->net_mode, "network.domains",
                 nbx_strv_to_json(&o->domains), "network.ports", nbx_strv_to_json(&o->ports),
                 "network.upstreamDns", nbx_strv_to_json(&o->upstream_dns), "network.allowPrivate",
-                o->allow_private, "nix.packages", nbx_strv_to_json(&o->nix_packages), "nix.ldLibraries",
-                nbx_strv_to_json(&o->nix_ld_libraries), "scripts", nbx_strv_to_json(&o->scripts), "env", env,
-                "vm.hypervisor", o->hypervisor, "vm.image", o->image, "vm.accel", o->accel);
+                o->allow_private, "nix.packages", nbx_strv_to_json(&o->nix_packages),
+                "nix.ldLibraries", nbx_strv_to_json(&o->nix_ld_libraries), "scripts",
+                nbx_strv_to_json(&o->scripts), "env", env, "vm.hypervisor", o->hypervisor,
+                "vm.image", o->image, "vm.accel", o->accel);
         for (int h = 0; r && h < NBX_HOOK_COUNT; h++) {
                 char key[32];
                 snprintf(key, sizeof(key), "hooks.%s", nbx_hook_name(h));

@@ -25,8 +25,8 @@ bool nbx_prereq_has_cap_net_admin(void) {
 }
 
 int nbx_prereq_ip_forward(const char *proc_path) {
-        _cleanup_close_ int fd = open(proc_path ? proc_path : "/proc/sys/net/ipv4/ip_forward",
-                                      O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd =
+                open(proc_path ? proc_path : "/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         char c = 0;
@@ -53,8 +53,8 @@ int nbx_prereq_nftables(nbx_error **err) {
                 return r;
         char buf[256];
         uint32_t seq = nbx_nl_next_seq(&nl);
-        struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK,
-                                                     seq);
+        struct nlmsghdr *nlh =
+                nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, seq);
         return nbx_nl_talk(&nl, nlh, nlh->nlmsg_len, seq, seq, NULL, NULL,
                            "query nf_tables generation", err);
 }
@@ -67,8 +67,10 @@ static void check_kvm(nbx_check *c) {
         _cleanup_close_ int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (fd < 0) {
                 c->status = NBX_CHECK_WARN;
-                snprintf(c->detail, sizeof(c->detail), "/dev/kvm: %s; VMs will run under TCG "
-                         "(software emulation, much slower)", strerror(errno));
+                snprintf(c->detail, sizeof(c->detail),
+                         "/dev/kvm: %s; VMs will run under TCG "
+                         "(software emulation, much slower)",
+                         strerror(errno));
                 snprintf(c->fix, sizeof(c->fix),
                          "enable virtualisation in the firmware, `modprobe kvm_intel` (or "
                          "kvm_amd), and add yourself to the kvm group");
@@ -146,11 +148,10 @@ void nbx_prereq_run(nbx_check checks[NBX_MAX_CHECKS], size_t *ret_n) {
                          "/usr/lib/qemu/virtiofsd) or the virtiofsd package");
         }
 
-        check_program(&checks[n++], "hypervisor",
-                      PROGS("cloud-hypervisor", "qemu-system-x86_64"),
+        check_program(&checks[n++], "hypervisor", PROGS("cloud-hypervisor", "qemu-system-x86_64"),
                       "sudo apt-get install qemu-system-x86 (or install cloud-hypervisor)", true);
-        check_program(&checks[n++], "nix", PROGS("nix-instantiate"),
-                      "sudo apt-get install nix-bin", true);
+        check_program(&checks[n++], "nix", PROGS("nix-instantiate"), "sudo apt-get install nix-bin",
+                      true);
         check_program(&checks[n++], "mke2fs", PROGS("mke2fs"), "sudo apt-get install e2fsprogs",
                       true);
         check_program(&checks[n++], "ssh", PROGS("ssh"), "sudo apt-get install openssh-client",
@@ -184,8 +185,9 @@ void nbx_prereq_run(nbx_check checks[NBX_MAX_CHECKS], size_t *ret_n) {
                          fwd == 0 ? "net.ipv4.ip_forward = 0: `nixbox up` turns it on for "
                                     "filtered/open VMs"
                                   : "cannot read net.ipv4.ip_forward");
-                snprintf(c->fix, sizeof(c->fix), "nothing to do, or `sudo sysctl -w "
-                                                 "net.ipv4.ip_forward=1` to set it yourself");
+                snprintf(c->fix, sizeof(c->fix),
+                         "nothing to do, or `sudo sysctl -w "
+                         "net.ipv4.ip_forward=1` to set it yourself");
         }
         *ret_n = n;
 }

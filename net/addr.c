@@ -21,7 +21,7 @@ static int pool_from_text(const char *str, nbx_pool *ret, nbx_error **err) {
         if (len == 0 || len >= sizeof(buf))
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
                                       "address pool: expected A.B.0.0 or A.B.0.0/16, got \"%.*s\"",
-                                      (int) (len < 40 ? len : 40), str);
+                                      (int)(len < 40 ? len : 40), str);
         memcpy(buf, str, len);
         buf[len] = '\0';
         char *slash = strchr(buf, '/');
@@ -79,7 +79,7 @@ int nbx_pool_save(const char *runtime_dir, const nbx_pool *pool, nbx_error **err
         _cleanup_free_ char *path = nbx_path_join(runtime_dir, NBX_POOL_FILE);
         if (!path)
                 return nbx_error_set(err, ENOMEM, "address pool");
-        return nbx_write_file(path, text, (size_t) n, 0644, err);
+        return nbx_write_file(path, text, (size_t)n, 0644, err);
 }
 
 int nbx_pool_parse(const char *str, nbx_pool *ret, nbx_error **err) {
@@ -95,8 +95,7 @@ static void fmt_in(struct in_addr a, char *buf) {
         inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
 }
 
-int nbx_slot_addr_derive(const nbx_pool *pool, unsigned slot, nbx_slot_addr *ret,
-                         nbx_error **err) {
+int nbx_slot_addr_derive(const nbx_pool *pool, unsigned slot, nbx_slot_addr *ret, nbx_error **err) {
         if (slot >= NBX_SLOTS)
                 return nbx_error_set(err, ERANGE, "slot %u out of range (0..%u)", slot,
                                      NBX_SLOTS - 1);
@@ -110,7 +109,7 @@ int nbx_slot_addr_derive(const nbx_pool *pool, unsigned slot, nbx_slot_addr *ret
         a.host_ip.s_addr = htonl(net + 1);
         a.guest_ip.s_addr = htonl(net + 2);
         a.broadcast.s_addr = htonl(net + 3);
-        const uint8_t mac[6] = {0x02, 0x6e, 0x62, 0x78, 0x00, (uint8_t) slot};
+        const uint8_t mac[6] = {0x02, 0x6e, 0x62, 0x78, 0x00, (uint8_t)slot};
         memcpy(a.mac, mac, sizeof(mac));
         snprintf(a.mac_str, sizeof(a.mac_str), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
                  mac[2], mac[3], mac[4], mac[5]);

@@ -28,7 +28,6 @@
 #define LEASES "dnsmasq.leases"
 #define LOG_TAIL_MAX (256 * 1024)
 
-
 int nbx_dnsmasq_domain_check(const char *domain, nbx_error **err) {
         _cleanup_free_ char *norm = NULL;
         int r = nbx_domain_normalize(domain, &norm, err);
@@ -53,9 +52,9 @@ int nbx_dnsmasq_domain_check(const char *domain, nbx_error **err) {
 }
 
 static const char *ip_text(const nbx_ip *ip, char buf[INET6_ADDRSTRLEN]) {
-        return inet_ntop(ip->family, ip->family == AF_INET ? (const void *) &ip->v4
-                                                           : (const void *) &ip->v6,
-                         buf, INET6_ADDRSTRLEN);
+        return inet_ntop(ip->family,
+                         ip->family == AF_INET ? (const void *)&ip->v4 : (const void *)&ip->v6, buf,
+                         INET6_ADDRSTRLEN);
 }
 
 int nbx_dnsmasq_config(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
@@ -71,8 +70,8 @@ int nbx_dnsmasq_config(const nbx_slot_addr *a, const nbx_net_policy *p, const ch
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
                                       "network.upstreamDns: at most %d servers", NBX_MAX_DNS);
         if (p->mode == NBX_NET_FILTERED && p->domains && p->domains->n > NBX_MAX_DOMAINS)
-                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
-                                      "network.domains: at most %d names", NBX_MAX_DOMAINS);
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0, "network.domains: at most %d names",
+                                      NBX_MAX_DOMAINS);
         /* every string that reaches the file is checked before a byte is written */
         if (p->mode == NBX_NET_FILTERED && p->domains)
                 for (size_t i = 0; i < p->domains->n; i++) {
@@ -81,8 +80,8 @@ int nbx_dnsmasq_config(const nbx_slot_addr *a, const nbx_net_policy *p, const ch
                                 return nbx_error_wrap(err, "network.domains");
                 }
         if (p->mode == NBX_NET_FILTERED) {
-                if (!nft_set || !*nft_set || strspn(nft_set, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-                                                     strlen(nft_set))
+                if (!nft_set || !*nft_set ||
+                    strspn(nft_set, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(nft_set))
                         return nbx_error_set(err, EINVAL, "dnsmasq: bad nftables set name");
         }
         if (strpbrk(slot_dir, "\n\r"))
@@ -128,7 +127,8 @@ int nbx_dnsmasq_config(const nbx_slot_addr *a, const nbx_net_policy *p, const ch
                 for (size_t d = 0; p->domains && d < p->domains->n; d++) {
                         const char *dom = p->domains->v[d];
                         for (size_t i = 0; i < p->n_upstream_dns; i++)
-                                fprintf(f, "server=/%s/%s\n", dom, ip_text(&p->upstream_dns[i], ip));
+                                fprintf(f, "server=/%s/%s\n", dom,
+                                        ip_text(&p->upstream_dns[i], ip));
                         fprintf(f, "nftset=/%s/4#inet#%s#%s\n", dom, NBX_NFT_TABLE, nft_set);
                 }
                 /* every other name: NXDOMAIN at once, never forwarded (no DNS tunnelling) */
@@ -158,8 +158,8 @@ static int record_read(const char *slot_dir, pid_t *ret_pid, uint64_t *ret_start
         json_int_t pid = 0, st = 0;
         if (!j || json_unpack(j, "{s:I, s:I}", "pid", &pid, "start_time", &st) < 0 || pid <= 0)
                 return -EBADMSG;
-        *ret_pid = (pid_t) pid;
-        *ret_start = (uint64_t) st;
+        *ret_pid = (pid_t)pid;
+        *ret_start = (uint64_t)st;
         return 0;
 }
 
@@ -180,12 +180,12 @@ int nbx_dnsmasq_pid(const char *slot_dir, pid_t *ret) {
 
 /* A CHAOS TXT version.bind query: dnsmasq answers it itself, never forwards it. */
 static size_t probe_query(uint8_t *buf, uint16_t id) {
-        static const uint8_t q[] = {0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-                                    7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 4, 'b', 'i', 'n', 'd', 0,
-                                    0, 16, 0, 3};
+        static const uint8_t q[] = {0, 0,   0x01, 0x00, 0,   1,   0,   0,   0,   0,
+                                    0, 0,   7,    'v',  'e', 'r', 's', 'i', 'o', 'n',
+                                    4, 'b', 'i',  'n',  'd', 0,   0,   16,  0,   3};
         memcpy(buf, q, sizeof(q));
-        buf[0] = (uint8_t) (id >> 8);
-        buf[1] = (uint8_t) id;
+        buf[0] = (uint8_t)(id >> 8);
+        buf[1] = (uint8_t)id;
         return sizeof(q);
 }
 
@@ -195,7 +195,7 @@ static int probe_dns(struct in_addr host, uint16_t id, int wait_ms) {
         if (fd < 0)
                 return -errno;
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53), .sin_addr = host};
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return 0;
         uint8_t q[64];
         size_t n = probe_query(q, id);
@@ -208,13 +208,13 @@ static int probe_dns(struct in_addr host, uint16_t id, int wait_ms) {
         ssize_t got = recv(fd, r, sizeof(r), 0);
         if (got < 12) /* ECONNREFUSED: nothing bound yet */
                 return 0;
-        return (r[0] == (uint8_t) (id >> 8) && r[1] == (uint8_t) id && (r[2] & 0x80)) ? 1 : 0;
+        return (r[0] == (uint8_t)(id >> 8) && r[1] == (uint8_t)id && (r[2] & 0x80)) ? 1 : 0;
 }
 
 /* Is a UDP socket of process pid bound to port (in this network namespace)? */
 static bool udp_port_bound_by(pid_t pid, unsigned port) {
         char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
         DIR *d = opendir(path);
         if (!d)
                 return false;
@@ -267,7 +267,7 @@ static void read_errfile(const char *slot_dir, char *buf, size_t size) {
 static int wait_ready(pid_t pid, const nbx_slot_addr *a, bool dns, const char *slot_dir,
                       uint64_t deadline_ms, nbx_error **err) {
         nbx_backoff b = NBX_BACKOFF_INIT;
-        uint16_t id = (uint16_t) (pid ^ 0x6e62);
+        uint16_t id = (uint16_t)(pid ^ 0x6e62);
         for (;;) {
                 int status;
                 pid_t w = waitpid(pid, &status, WNOHANG);
@@ -289,19 +289,18 @@ static int wait_ready(pid_t pid, const nbx_slot_addr *a, bool dns, const char *s
                 }
                 if (!nbx_backoff_sleep(&b, deadline_ms))
                         return nbx_error_set(err, ETIMEDOUT,
-                                             "dnsmasq for %s did not become ready in time",
-                                             a->tap);
+                                             "dnsmasq for %s did not become ready in time", a->tap);
         }
 }
 
 static int record_write(const char *slot_dir, pid_t pid, uint64_t st, nbx_error **err) {
         _cleanup_free_ char *path = slot_file(slot_dir, RECORD);
         char text[96];
-        int n = snprintf(text, sizeof(text), "{\"pid\": %d, \"start_time\": %llu}\n", (int) pid,
-                         (unsigned long long) st);
+        int n = snprintf(text, sizeof(text), "{\"pid\": %d, \"start_time\": %llu}\n", (int)pid,
+                         (unsigned long long)st);
         if (!path)
                 return nbx_error_set(err, ENOMEM, "dnsmasq record");
-        return nbx_write_file(path, text, (size_t) n, 0600, err);
+        return nbx_write_file(path, text, (size_t)n, 0600, err);
 }
 
 int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
@@ -337,8 +336,7 @@ int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const cha
         o.new_session = true; /* outlives `nixbox up`; stopped by pid + start time */
         /* a minimal environment: nixbox's own may hold secrets the config read with
          * builtins.getEnv, and dnsmasq lives as long as the VM */
-        static char *const dnsmasq_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
-                                            NULL};
+        static char *const dnsmasq_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
         o.envp = dnsmasq_env;
         pid_t pid;
         r = nbx_spawn(argv, &o, &pid, err);
@@ -352,8 +350,8 @@ int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const cha
         if (r >= 0)
                 r = wait_ready(pid, a, p->mode != NBX_NET_OFF, slot_dir, deadline_ms, err);
         if (r < 0) {
-                (void) nbx_terminate(pid, st, nbx_deadline_in(2000), NULL);
-                (void) waitpid(pid, NULL, WNOHANG);
+                (void)nbx_terminate(pid, st, nbx_deadline_in(2000), NULL);
+                (void)waitpid(pid, NULL, WNOHANG);
                 return r;
         }
         return 0;
@@ -367,11 +365,11 @@ static int pidfile_fallback(const char *slot_dir, pid_t *ret) {
         _cleanup_free_ char *data = NULL;
         if (!pidf || !conf || nbx_read_file(pidf, 64, &data, NULL, NULL) < 0)
                 return -ENOENT;
-        pid_t pid = (pid_t) atoi(data);
+        pid_t pid = (pid_t)atoi(data);
         if (pid <= 0)
                 return -ENOENT;
         char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
         _cleanup_free_ char *cmd = NULL;
         size_t len = 0;
         if (nbx_read_file(path, 8192, &cmd, &len, NULL) < 0)
@@ -405,7 +403,7 @@ int nbx_dnsmasq_stop(const char *slot_dir, nbx_error **err) {
                 return nbx_error_wrap(err, "stop dnsmasq");
         _cleanup_free_ char *path = slot_file(slot_dir, RECORD);
         if (path)
-                (void) unlink(path);
+                (void)unlink(path);
         return 0;
 }
 
@@ -414,14 +412,14 @@ int nbx_dnsmasq_denied_parse(const char *log, size_t max, nbx_strv *ret) {
         const char *line = log;
         while (line && *line) {
                 const char *end = strchr(line, '\n');
-                size_t len = end ? (size_t) (end - line) : strlen(line);
+                size_t len = end ? (size_t)(end - line) : strlen(line);
                 /* "<date> dnsmasq[pid]: config NAME is NXDOMAIN": answered by address=/#/ */
                 const char *c = memmem(line, len, "]: config ", 10);
                 static const char tail[] = " is NXDOMAIN";
                 if (c && len > sizeof(tail) &&
                     memcmp(line + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1) == 0) {
                         const char *name = c + 10;
-                        size_t nlen = (size_t) (line + len - (sizeof(tail) - 1) - name);
+                        size_t nlen = (size_t)(line + len - (sizeof(tail) - 1) - name);
                         if (nlen > 0 && nlen <= 253) {
                                 char buf[256];
                                 memcpy(buf, name, nlen);

@@ -57,8 +57,8 @@ static int get_chain(nbx_nl *nl, const char *name, struct chain_info *ret, nbx_e
         nftnl_chain_nlmsg_build_payload(nlh, c);
         struct chain_info ci = {0};
         nbx_error *e = NULL;
-        int r = nbx_nl_talk(nl, nlh, nlh->nlmsg_len, seq, seq, chain_cb, &ci, "read ip filter chain",
-                            &e);
+        int r = nbx_nl_talk(nl, nlh, nlh->nlmsg_len, seq, seq, chain_cb, &ci,
+                            "read ip filter chain", &e);
         if (r == -ENOENT) {
                 nbx_error_free(e);
                 return -ENOENT;
@@ -99,7 +99,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data) {
         const void *ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
         const char *comment = NULL;
         if (ud && len)
-                (void) nftnl_udata_parse(ud, len, comment_cb, &comment);
+                (void)nftnl_udata_parse(ud, len, comment_cb, &comment);
         if (comment && strcmp(comment, NBX_COMMENT) == 0 && rs->n < NBX_ARRAY_SIZE(rs->handles))
                 rs->handles[rs->n++] = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
         return MNL_CB_OK;
@@ -125,8 +125,7 @@ static int scan_rules(nbx_nl *nl, const char *chain, struct rule_scan *ret, nbx_
         return 0;
 }
 
-static int status_get(nbx_nl *nl, nbx_docker_status *ret, const char **ret_chain,
-                      nbx_error **err) {
+static int status_get(nbx_nl *nl, nbx_docker_status *ret, const char **ret_chain, nbx_error **err) {
         nbx_docker_status s = {0};
         struct chain_info fwd, du;
         int r = get_chain(nl, "FORWARD", &fwd, err);
@@ -242,8 +241,8 @@ static int send_batch(nbx_nl *nl, const char *chain, bool add, const struct rule
         }
         nftnl_batch_end(mnl_nlmsg_batch_current(b), nbx_nl_next_seq(nl));
         mnl_nlmsg_batch_next(b);
-        int r = nbx_nl_talk(nl, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b), first, last,
-                            NULL, NULL, what, err);
+        int r = nbx_nl_talk(nl, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b), first, last, NULL,
+                            NULL, what, err);
         mnl_nlmsg_batch_stop(b);
         return r;
 }
@@ -264,8 +263,8 @@ int nbx_net_docker_ensure(nbx_error **err) {
         r = scan_rules(&nl, chain, &old, err); /* a half pair left behind: replace it */
         if (r < 0)
                 return r;
-        if (old.n > 0 && send_batch(&nl, chain, false, &old, "remove old nixbox accept rules",
-                                    err) < 0)
+        if (old.n > 0 &&
+            send_batch(&nl, chain, false, &old, "remove old nixbox accept rules", err) < 0)
                 return nbx_error_wrap(err, "Docker FORWARD policy");
         r = send_batch(&nl, chain, true, NULL, "accept nixbox TAPs in ip filter", err);
         return r < 0 ? nbx_error_wrap(err, "Docker FORWARD policy drop") : 0;

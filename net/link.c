@@ -19,8 +19,7 @@ bool nbx_link_exists(const char *name) {
         return if_nametoindex(name) != 0;
 }
 
-int nbx_link_tap_create(const char *name, uid_t uid, gid_t gid, bool multi_queue,
-                        nbx_error **err) {
+int nbx_link_tap_create(const char *name, uid_t uid, gid_t gid, bool multi_queue, nbx_error **err) {
         if (strlen(name) >= IFNAMSIZ)
                 return nbx_error_set(err, EINVAL, "TAP name %s too long", name);
         _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
@@ -33,10 +32,10 @@ int nbx_link_tap_create(const char *name, uid_t uid, gid_t gid, bool multi_queue
         if (ioctl(fd, TUNSETIFF, &ifr) < 0)
                 return nbx_error_setx(err, errno == EPERM ? NBX_EXIT_PERMISSION : NBX_EXIT_FAILURE,
                                       errno, "create TAP %s", name);
-        if (ioctl(fd, TUNSETOWNER, (unsigned long) uid) < 0)
-                return nbx_error_set(err, errno, "TAP %s: set owner %u", name, (unsigned) uid);
-        if (ioctl(fd, TUNSETGROUP, (unsigned long) gid) < 0)
-                return nbx_error_set(err, errno, "TAP %s: set group %u", name, (unsigned) gid);
+        if (ioctl(fd, TUNSETOWNER, (unsigned long)uid) < 0)
+                return nbx_error_set(err, errno, "TAP %s: set owner %u", name, (unsigned)uid);
+        if (ioctl(fd, TUNSETGROUP, (unsigned long)gid) < 0)
+                return nbx_error_set(err, errno, "TAP %s: set group %u", name, (unsigned)gid);
         if (ioctl(fd, TUNSETPERSIST, 1UL) < 0)
                 return nbx_error_set(err, errno, "TAP %s: make persistent", name);
         return 0; /* closing the fd leaves the persistent TAP (down, no carrier) */
@@ -46,7 +45,7 @@ static int ifindex_of(const char *ifname, nbx_error **err) {
         unsigned idx = if_nametoindex(ifname);
         if (!idx)
                 return nbx_error_set(err, errno == ENXIO ? ENODEV : errno, "interface %s", ifname);
-        return (int) idx;
+        return (int)idx;
 }
 
 int nbx_link_addr_add(nbx_nl *nl, const char *ifname, struct in_addr local, unsigned prefix_len,
@@ -61,9 +60,9 @@ int nbx_link_addr_add(nbx_nl *nl, const char *ifname, struct in_addr local, unsi
         uint32_t seq = nlh->nlmsg_seq = nbx_nl_next_seq(nl);
         struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
         ifa->ifa_family = AF_INET;
-        ifa->ifa_prefixlen = (uint8_t) prefix_len;
+        ifa->ifa_prefixlen = (uint8_t)prefix_len;
         ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-        ifa->ifa_index = (unsigned) idx;
+        ifa->ifa_index = (unsigned)idx;
         mnl_attr_put_u32(nlh, IFA_LOCAL, local.s_addr);
         mnl_attr_put_u32(nlh, IFA_ADDRESS, local.s_addr);
         mnl_attr_put_u32(nlh, IFA_BROADCAST, broadcast.s_addr);
@@ -165,7 +164,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data) {
         char a[INET_ADDRSTRLEN], ifn[IF_NAMESIZE] = "";
         inet_ntop(AF_INET, &d, a, sizeof(a));
         if (oif)
-                (void) if_indextoname(oif, ifn);
+                (void)if_indextoname(oif, ifn);
         snprintf(o->desc, sizeof(o->desc), "%s/%u%s%s", a, rm->rtm_dst_len, ifn[0] ? " dev " : "",
                  ifn);
         return MNL_CB_OK;
@@ -191,11 +190,11 @@ int nbx_link_route_overlap_check(nbx_nl *nl, struct in_addr net, unsigned prefix
         if (o.found) {
                 char a[INET_ADDRSTRLEN];
                 inet_ntop(AF_INET, &net, a, sizeof(a));
-                (void) nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
-                                      "the slot's subnet %s/%u overlaps the route %s already on "
-                                      "this host; pick another address pool with `sudo nixbox "
-                                      "setup --pool A.B.0.0` (e.g. 10.213.0.0)",
-                                      a, prefix_len, o.desc);
+                (void)nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                     "the slot's subnet %s/%u overlaps the route %s already on "
+                                     "this host; pick another address pool with `sudo nixbox "
+                                     "setup --pool A.B.0.0` (e.g. 10.213.0.0)",
+                                     a, prefix_len, o.desc);
                 if (err && *err)
                         (*err)->errnum = EADDRINUSE;
                 return -EADDRINUSE;

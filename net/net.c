@@ -43,9 +43,9 @@ static int policy_write(const char *slot_dir, const nbx_slot_addr *a, const nbx_
         for (size_t i = 0; i < p->n_upstream_dns; i++) {
                 char ip[INET6_ADDRSTRLEN];
                 const nbx_ip *u = &p->upstream_dns[i];
-                inet_ntop(u->family, u->family == AF_INET ? (const void *) &u->v4
-                                                          : (const void *) &u->v6,
-                          ip, sizeof(ip));
+                inet_ntop(u->family,
+                          u->family == AF_INET ? (const void *)&u->v4 : (const void *)&u->v6, ip,
+                          sizeof(ip));
                 json_array_append_new(dns, json_string(ip));
         }
         json_object_set_new(j, "domains", doms);
@@ -161,8 +161,7 @@ int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
                 goto undo_nft;
         char set[32];
         set_allow_name(a.slot, set);
-        r = nbx_dnsmasq_start(&a, &p->policy, dir, set, nbx_deadline_in(NBX_DNSMASQ_READY_MS),
-                              err);
+        r = nbx_dnsmasq_start(&a, &p->policy, dir, set, nbx_deadline_in(NBX_DNSMASQ_READY_MS), err);
         if (r < 0)
                 goto undo_nft;
         /* 5. the TAP up: the hypervisor may attach */
@@ -172,15 +171,15 @@ int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
         return 0;
 
 undo_dnsmasq:
-        (void) nbx_dnsmasq_stop(dir, NULL);
+        (void)nbx_dnsmasq_stop(dir, NULL);
 undo_nft:
-        (void) nbx_link_delete(&rt, a.tap, NULL); /* TAP first: fail closed */
-        (void) nbx_nft_slot_del(&nf, &a, NULL);
+        (void)nbx_link_delete(&rt, a.tap, NULL); /* TAP first: fail closed */
+        (void)nbx_nft_slot_del(&nf, &a, NULL);
         goto undo_files;
 undo_tap:
-        (void) nbx_link_delete(&rt, a.tap, NULL);
+        (void)nbx_link_delete(&rt, a.tap, NULL);
 undo_files:
-        (void) nbx_rm_rf(dir, NULL);
+        (void)nbx_rm_rf(dir, NULL);
         return nbx_error_wrap(err, "bring up network slot %u (%s, %s/30)", a.slot, a.tap,
                               t.network);
 }
@@ -290,7 +289,7 @@ int nbx_net_info_get(const char *runtime_dir, const nbx_pool *pool, unsigned slo
         }
         json_array_foreach(ports, i, v) {
                 if (json_is_integer(v) &&
-                    nbx_strv_pushf(&info.ports, "%lld", (long long) json_integer_value(v)) < 0)
+                    nbx_strv_pushf(&info.ports, "%lld", (long long)json_integer_value(v)) < 0)
                         goto oom;
         }
         pid_t pid;

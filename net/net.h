@@ -23,12 +23,12 @@ typedef struct nbx_pool {
 
 typedef struct nbx_slot_addr {
         unsigned slot;
-        char tap[IFNAMSIZ];    /* "nbx<slot>" */
+        char tap[IFNAMSIZ]; /* "nbx<slot>" */
         struct in_addr network, host_ip, guest_ip, broadcast;
-        unsigned prefix_len;   /* 30 */
-        uint8_t mac[6];        /* 02:6e:62:78:00:<slot>: locally administered, unicast */
+        unsigned prefix_len; /* 30 */
+        uint8_t mac[6];      /* 02:6e:62:78:00:<slot>: locally administered, unicast */
         char mac_str[18];
-        uint32_t vsock_cid;    /* 3 + slot */
+        uint32_t vsock_cid; /* 3 + slot */
 } nbx_slot_addr;
 
 /* Pool from "a.b.0.0" (NULL = default, or the host-wide setting in <runtime>/pool when present). */
@@ -39,8 +39,8 @@ int nbx_slot_addr_derive(const nbx_pool *pool, unsigned slot, nbx_slot_addr *ret
 typedef struct nbx_slot_owner {
         char project_dir[4096];
         char name[64];
-        pid_t pid;             /* the process that owns the slot (nixbox up; later the hypervisor) */
-        uint64_t start_time;   /* nbx_pid_start_time(pid) */
+        pid_t pid;           /* the process that owns the slot (nixbox up; later the hypervisor) */
+        uint64_t start_time; /* nbx_pid_start_time(pid) */
 } nbx_slot_owner;
 
 /* Allocate a slot atomically (flock on <runtime>/slots.lock).  Prefers the slot this project had
@@ -70,12 +70,12 @@ typedef struct nbx_net_policy {
 } nbx_net_policy;
 
 typedef struct nbx_net_params {
-        const char *runtime_dir;  /* slot files go to <runtime_dir>/slots/<slot>/ */
+        const char *runtime_dir; /* slot files go to <runtime_dir>/slots/<slot>/ */
         nbx_pool pool;
         unsigned slot;
-        uid_t tap_owner;          /* the invoking user: owns the TAP device */
+        uid_t tap_owner; /* the invoking user: owns the TAP device */
         gid_t tap_group;
-        bool multi_queue;         /* vCPUs > 2 */
+        bool multi_queue; /* vCPUs > 2 */
         nbx_net_policy policy;
 } nbx_net_params;
 
@@ -95,10 +95,10 @@ typedef struct nbx_net_info {
         unsigned slot;
         enum nbx_net_mode mode;
         nbx_strv domains;
-        nbx_strv ports;           /* as text */
-        nbx_strv allowed_addrs;   /* current elements of the slot's allow set */
+        nbx_strv ports;         /* as text */
+        nbx_strv allowed_addrs; /* current elements of the slot's allow set */
         uint64_t dropped_packets, dropped_bytes;
-        nbx_strv denied_names;    /* most recent last, from dnsmasq's query log */
+        nbx_strv denied_names; /* most recent last, from dnsmasq's query log */
         pid_t dnsmasq_pid;
 } nbx_net_info;
 int nbx_net_info_get(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
@@ -128,10 +128,10 @@ char *nbx_slot_dir(const char *runtime_dir, unsigned slot);
  * chain when Docker made one, else FORWARD) on bring-up; its own `inet nixbox` table still decides
  * what a slot may reach. */
 typedef struct nbx_docker_status {
-        bool filter_forward;     /* table ip filter has a FORWARD chain */
-        bool policy_drop;        /* ... whose policy is drop */
-        bool docker_user;        /* a DOCKER-USER chain exists (our rules go there) */
-        bool nixbox_rules;       /* our accept rules are present */
+        bool filter_forward; /* table ip filter has a FORWARD chain */
+        bool policy_drop;    /* ... whose policy is drop */
+        bool docker_user;    /* a DOCKER-USER chain exists (our rules go there) */
+        bool nixbox_rules;   /* our accept rules are present */
 } nbx_docker_status;
 /* Look only (for `nixbox doctor`): fills *ret; needs CAP_NET_ADMIN to read the ruleset. */
 int nbx_net_docker_check(nbx_docker_status *ret, nbx_error **err);

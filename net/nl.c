@@ -25,7 +25,7 @@ int nbx_nl_open(nbx_nl *ret, int bus, nbx_error **err) {
         }
         /* enable extended acks so the kernel can say which attribute it rejected */
         int one = 1;
-        (void) mnl_socket_setsockopt(nl.sock, NETLINK_EXT_ACK, &one, sizeof(one));
+        (void)mnl_socket_setsockopt(nl.sock, NETLINK_EXT_ACK, &one, sizeof(one));
         /* never wait forever for an ack: a kernel that does not answer some message of a
          * batch (older kernels do not ack batch begin/end) must become an error, not a hang */
         struct timeval tv = {.tv_sec = NBX_NL_REPLY_TIMEOUT_S};
@@ -36,7 +36,7 @@ int nbx_nl_open(nbx_nl *ret, int bus, nbx_error **err) {
         }
         nl.portid = mnl_socket_get_portid(nl.sock);
         /* a per-socket random-ish start keeps stale replies of an earlier socket from matching */
-        nl.seq = (uint32_t) (uintptr_t) nl.sock ^ (uint32_t) getpid() << 8;
+        nl.seq = (uint32_t)(uintptr_t)nl.sock ^ (uint32_t)getpid() << 8;
         *ret = nl;
         return 0;
 }
@@ -49,9 +49,9 @@ void nbx_nl_close(nbx_nl *nl) {
 
 struct talk_state {
         uint32_t first, last;
-        uint32_t acked;   /* number of acks seen */
-        uint32_t expect;  /* number of messages sent */
-        int error;        /* first kernel error (negative errno), 0 when none */
+        uint32_t acked;  /* number of acks seen */
+        uint32_t expect; /* number of messages sent */
+        int error;       /* first kernel error (negative errno), 0 when none */
         char ext_msg[256];
         nbx_nl_cb cb;
         void *cb_data;
@@ -73,7 +73,7 @@ static int on_error(const struct nlmsghdr *nlh, void *data) {
                                                            ? 0
                                                            : e->msg.nlmsg_len - sizeof(e->msg));
                         const struct nlattr *attr;
-                        mnl_attr_for_each_payload((void *) ((const char *) e + off),
+                        mnl_attr_for_each_payload((void *)((const char *)e + off),
                                                   mnl_nlmsg_get_payload_len(nlh) - off) {
                                 if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG)
                                         snprintf(s->ext_msg, sizeof(s->ext_msg), "%s",
@@ -92,7 +92,7 @@ static int on_data(const struct nlmsghdr *nlh, void *data) {
 }
 
 static int on_done(const struct nlmsghdr *nlh, void *data) {
-        (void) nlh;
+        (void)nlh;
         struct talk_state *s = data;
         s->acked++;
         return s->acked >= s->expect ? MNL_CB_STOP : MNL_CB_OK;
@@ -133,18 +133,18 @@ int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uin
                         return nbx_error_set(err, errno, "%s: read netlink reply", what);
                 /* mnl_cb_run2 checks seq per message; a batch spans several seqs, so check the
                  * port id here and the seq range below via seq = 0 (no check) */
-                const struct nlmsghdr *h = (const struct nlmsghdr *) rbuf;
+                const struct nlmsghdr *h = (const struct nlmsghdr *)rbuf;
                 if (h->nlmsg_pid != nl->portid && h->nlmsg_pid != 0)
                         continue;
                 if (h->nlmsg_seq && (h->nlmsg_seq < first_seq || h->nlmsg_seq > last_seq))
                         continue; /* stale reply to an earlier request on this socket */
-                int r = mnl_cb_run2(rbuf, (size_t) n, 0, nl->portid, on_data, &s, ctl,
+                int r = mnl_cb_run2(rbuf, (size_t)n, 0, nl->portid, on_data, &s, ctl,
                                     NBX_ARRAY_SIZE(ctl));
                 if (r == MNL_CB_STOP || s.acked >= s.expect)
                         break;
                 if (r < 0 && !s.error)
-                        return nbx_error_set(err, errno ? errno : EPROTO,
-                                             "%s: bad netlink reply", what);
+                        return nbx_error_set(err, errno ? errno : EPROTO, "%s: bad netlink reply",
+                                             what);
                 if (r < 0)
                         break;
         }

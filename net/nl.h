@@ -1,7 +1,7 @@
 /* The one netlink helper every caller uses (rtnetlink for links/addresses/routes, nfnetlink for
- * nftables): a socket with its port id and a sequence counter, requests sent with NLM_F_ACK, replies
- * drained until the ack and checked against seq and port id; a kernel error becomes an nbx_error
- * carrying the kernel's own errno. */
+ * nftables): a socket with its port id and a sequence counter, requests sent with NLM_F_ACK,
+ * replies drained until the ack and checked against seq and port id; a kernel error becomes an
+ * nbx_error carrying the kernel's own errno. */
 #pragma once
 
 #include <libmnl/libmnl.h>

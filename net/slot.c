@@ -26,7 +26,6 @@
 #define RECORD_MAX (16 * 1024)
 #define HISTORY_MAX (512 * 1024)
 
-
 static char *slots_path(const char *runtime_dir, const char *name) {
         char *p = NULL;
         if (asprintf(&p, "%s/slots/%s", runtime_dir, name) < 0)
@@ -83,12 +82,12 @@ static int record_read(const char *runtime_dir, unsigned slot, nbx_slot_owner *r
         json_auto_t *j = json_loads(data, 0, &jerr);
         const char *dir = NULL, *name = NULL;
         json_int_t pid = 0, start = 0;
-        if (!j || json_unpack(j, "{s:s, s:s, s:I, s:I}", "project_dir", &dir, "name", &name,
-                              "pid", &pid, "start_time", &start) < 0)
+        if (!j || json_unpack(j, "{s:s, s:s, s:I, s:I}", "project_dir", &dir, "name", &name, "pid",
+                              &pid, "start_time", &start) < 0)
                 return nbx_error_set(err, EBADMSG,
                                      "slot record %s is damaged (remove it if no VM uses slot %u)",
                                      path, slot);
-        nbx_slot_owner o = {.pid = (pid_t) pid, .start_time = (uint64_t) start};
+        nbx_slot_owner o = {.pid = (pid_t)pid, .start_time = (uint64_t)start};
         snprintf(o.project_dir, sizeof(o.project_dir), "%s", dir);
         snprintf(o.name, sizeof(o.name), "%s", name);
         *ret = o;
@@ -100,13 +99,13 @@ static int record_write(const char *runtime_dir, unsigned slot, const nbx_slot_o
         _cleanup_free_ char *path = record_path(runtime_dir, slot);
         if (!path)
                 return nbx_error_set(err, ENOMEM, "slot record");
-        json_auto_t *j =
-                json_pack("{s:s, s:s, s:I, s:I, s:I}", "project_dir", o->project_dir, "name",
-                          o->name, "pid", (json_int_t) o->pid, "start_time",
-                          (json_int_t) o->start_time, "since", (json_int_t) time(NULL));
+        json_auto_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I}", "project_dir", o->project_dir,
+                                   "name", o->name, "pid", (json_int_t)o->pid, "start_time",
+                                   (json_int_t)o->start_time, "since", (json_int_t)time(NULL));
         if (!j)
-                return nbx_error_set(err, EINVAL, "slot record: project folder or name is not "
-                                                  "valid UTF-8");
+                return nbx_error_set(err, EINVAL,
+                                     "slot record: project folder or name is not "
+                                     "valid UTF-8");
         _cleanup_free_ char *text = json_dumps(j, JSON_SORT_KEYS);
         if (!text)
                 return nbx_error_set(err, ENOMEM, "slot record");
@@ -158,8 +157,7 @@ static bool owner_alive(const nbx_slot_owner *o) {
         return nbx_pid_alive(o->pid, o->start_time);
 }
 
-static int no_slot_error(const nbx_slot_owner *owners, const enum slot_state *st,
-                         nbx_error **err) {
+static int no_slot_error(const nbx_slot_owner *owners, const enum slot_state *st, nbx_error **err) {
         char *list = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&list, &len);
@@ -169,7 +167,7 @@ static int no_slot_error(const nbx_slot_owner *owners, const enum slot_state *st
         for (unsigned s = 0; s < NBX_SLOTS; s++) {
                 const nbx_slot_owner *o = &owners[s];
                 fprintf(f, "\n  slot %2u: %s (%s), pid %d%s", s, o->name[0] ? o->name : "?",
-                        o->project_dir, (int) o->pid,
+                        o->project_dir, (int)o->pid,
                         st[s] == SLOT_STALE_BUSY ? " — gone, but its TAP or dnsmasq is left: "
                                                    "run `nixbox down` in that folder"
                                                  : "");
@@ -204,14 +202,13 @@ int nbx_slot_acquire(const char *runtime_dir, const nbx_slot_owner *owner, unsig
                 if (r < 0)
                         return r;
                 if (strcmp(owners[s].project_dir, owner->project_dir) == 0) {
-                        if (owner_alive(&owners[s]) &&
-                            !(owners[s].pid == owner->pid &&
-                              owners[s].start_time == owner->start_time))
+                        if (owner_alive(&owners[s]) && !(owners[s].pid == owner->pid &&
+                                                         owners[s].start_time == owner->start_time))
                                 return nbx_error_set(
                                         err, EBUSY,
                                         "%s already holds network slot %u (pid %d is running); "
                                         "run `nixbox down` there first",
-                                        owner->project_dir, s, (int) owners[s].pid);
+                                        owner->project_dir, s, (int)owners[s].pid);
                         /* our own earlier slot (crashed run): take it back; the caller clears
                          * what is left of its network (nbx_net_up does) */
                         r = record_write(runtime_dir, s, owner, err);
@@ -237,22 +234,22 @@ int nbx_slot_acquire(const char *runtime_dir, const nbx_slot_owner *owner, unsig
                 const char *h = history_get(hist, s);
                 if (h && strcmp(h, owner->project_dir) == 0 &&
                     (st[s] == SLOT_FREE || st[s] == SLOT_STALE))
-                        pick = (int) s;
+                        pick = (int)s;
         }
         /* 2. a free slot nobody remembers, 3. any free slot, 4. a stale one */
         for (unsigned s = 0; s < NBX_SLOTS && pick < 0; s++)
                 if (st[s] == SLOT_FREE && !history_get(hist, s))
-                        pick = (int) s;
+                        pick = (int)s;
         for (unsigned s = 0; s < NBX_SLOTS && pick < 0; s++)
                 if (st[s] == SLOT_FREE)
-                        pick = (int) s;
+                        pick = (int)s;
         for (unsigned s = 0; s < NBX_SLOTS && pick < 0; s++)
                 if (st[s] == SLOT_STALE)
-                        pick = (int) s;
+                        pick = (int)s;
         if (pick < 0)
                 return no_slot_error(owners, st, err);
 
-        unsigned s = (unsigned) pick;
+        unsigned s = (unsigned)pick;
         if (st[s] == SLOT_STALE) {
                 /* owner dead, nothing of it left running: drop its leftover files */
                 _cleanup_free_ char *dir = nbx_slot_dir(runtime_dir, s);
@@ -269,7 +266,7 @@ int nbx_slot_acquire(const char *runtime_dir, const nbx_slot_owner *owner, unsig
         snprintf(key, sizeof(key), "%u", s);
         json_t *v = json_string(owner->project_dir);
         if (v && json_object_set_new(hist, key, v) == 0)
-                (void) history_save(runtime_dir, hist, NULL); /* a preference only */
+                (void)history_save(runtime_dir, hist, NULL); /* a preference only */
         *ret_slot = s;
         return 0;
 }

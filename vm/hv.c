@@ -260,8 +260,8 @@ static int probe_cpu_features(int kvm, int vcpu, char *why, size_t why_len) {
                 return probe_fail(why, why_len, errno, "KVM_GET_MSR_FEATURE_INDEX_LIST");
         for (__u32 i = 0; i < list->nmsrs && i < PROBE_MSRS_MAX; i++) {
                 /* one kvm_msrs header followed by its single entry (a flexible array) */
-                _Alignas(struct kvm_msrs) char buf[sizeof(struct kvm_msrs) +
-                                                   sizeof(struct kvm_msr_entry)] = {0};
+                _Alignas(struct kvm_msrs) char
+                        buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)] = {0};
                 struct kvm_msrs *msrs = (struct kvm_msrs *)buf;
                 msrs->nmsrs = 1;
                 msrs->entries[0].index = list->indices[i];
@@ -271,8 +271,7 @@ static int probe_cpu_features(int kvm, int vcpu, char *why, size_t why_len) {
                         snprintf(why, why_len,
                                  "KVM reports feature MSR 0x%x = 0x%llx but refuses to set it on "
                                  "a vCPU (broken nested virtualization?)",
-                                 msrs->entries[0].index,
-                                 (unsigned long long)msrs->entries[0].data);
+                                 msrs->entries[0].index, (unsigned long long)msrs->entries[0].data);
                         return -ENODEV;
                 }
         }

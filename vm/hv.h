@@ -17,50 +17,50 @@
 #define NBX_VM_MAX_DISKS 8
 
 typedef struct nbx_vm_share {
-        char tag[36];        /* virtiofs tag ("nbxfs0"...) */
-        char socket[108];    /* virtiofsd's vhost-user socket */
+        char tag[36];     /* virtiofs tag ("nbxfs0"...) */
+        char socket[108]; /* virtiofsd's vhost-user socket */
 } nbx_vm_share;
 
 typedef struct nbx_vm_disk {
-        char path[256];      /* file, or /proc/self/fd/N for an inherited fd */
+        char path[256]; /* file, or /proc/self/fd/N for an inherited fd */
         bool readonly;
-        char serial[21];     /* virtio-blk serial the guest can find it by ("nixbox-creds") */
-        char id[32];         /* device id for hot-unplug */
+        char serial[21]; /* virtio-blk serial the guest can find it by ("nixbox-creds") */
+        char id[32];     /* device id for hot-unplug */
 } nbx_vm_disk;
 
 /* Everything a backend needs to build its command line. */
 typedef struct nbx_vm_spec {
-        const char *name;          /* VM name (config name) */
+        const char *name; /* VM name (config name) */
         unsigned vcpus;
         unsigned memory_mb;
         const nbx_image *image;
-        enum nbx_accel accel;      /* resolved: KVM or TCG (never AUTO here) */
-        const char *tap;           /* slot TAP name */
-        const char *mac;           /* "02:..." */
+        enum nbx_accel accel; /* resolved: KVM or TCG (never AUTO here) */
+        const char *tap;      /* slot TAP name */
+        const char *mac;      /* "02:..." */
         uint32_t vsock_cid;
-        const char *api_socket;    /* QMP socket (qemu) or REST API socket (cloud-hypervisor) */
-        const char *vsock_socket;  /* host side of vsock (cloud-hypervisor); may be NULL */
-        const char *serial_log;    /* file receiving the serial console */
+        const char *api_socket;     /* QMP socket (qemu) or REST API socket (cloud-hypervisor) */
+        const char *vsock_socket;   /* host side of vsock (cloud-hypervisor); may be NULL */
+        const char *serial_log;     /* file receiving the serial console */
         const nbx_vm_share *shares; /* attached at launch (hot-plug uses add_fs) */
         size_t n_shares;
-        const nbx_vm_disk *disks;  /* attached at launch */
+        const nbx_vm_disk *disks; /* attached at launch */
         size_t n_disks;
-        unsigned net_queues;       /* virtio-net queue pairs; 0 or 1 = single queue (the TAP must
-                                    * be multi-queue when > 1); at most NBX_VM_MAX_NET_QUEUES */
-        unsigned hotplug_slots;    /* qemu: free PCIe root ports kept for add_disk/add_fs;
-                                    * 0 = NBX_VM_MAX_SHARES + NBX_VM_MAX_DISKS */
+        unsigned net_queues;    /* virtio-net queue pairs; 0 or 1 = single queue (the TAP must
+                                 * be multi-queue when > 1); at most NBX_VM_MAX_NET_QUEUES */
+        unsigned hotplug_slots; /* qemu: free PCIe root ports kept for add_disk/add_fs;
+                                 * 0 = NBX_VM_MAX_SHARES + NBX_VM_MAX_DISKS */
 } nbx_vm_spec;
 
 #define NBX_VM_MAX_NET_QUEUES 16
 #define NBX_VM_MAX_VCPUS 255
 
 typedef struct nbx_vm_info {
-        char state[32];            /* "running", "paused", "shutdown", ... as the backend says */
+        char state[32]; /* "running", "paused", "shutdown", ... as the backend says */
 } nbx_vm_info;
 
 typedef struct nbx_hv_ops {
-        const char *name;          /* "cloud-hypervisor" | "qemu" */
-        const char *program;       /* executable looked up in PATH */
+        const char *name;    /* "cloud-hypervisor" | "qemu" */
+        const char *program; /* executable looked up in PATH */
         int (*build_argv)(const nbx_vm_spec *spec, const char *program, nbx_strv *ret_argv,
                           nbx_error **err);
         /* Wait until the API socket answers (event: socket appears + handshake), with deadline. */

@@ -8,12 +8,12 @@
 #include "../config/base/error.h"
 
 typedef struct nbx_image {
-        char *dir;      /* absolute */
-        char *kernel;   /* absolute path, must exist */
-        char *initrd;   /* absolute path or NULL */
-        char *cmdline;  /* kernel command line (may be empty) */
-        char *disk;     /* absolute path or NULL */
-        char *name;     /* informational */
+        char *dir;     /* absolute */
+        char *kernel;  /* absolute path, must exist */
+        char *initrd;  /* absolute path or NULL */
+        char *cmdline; /* kernel command line (may be empty) */
+        char *disk;    /* absolute path or NULL */
+        char *name;    /* informational */
 } nbx_image;
 
 /* Load and validate dir/image.json (jansson).  Errors name the file and the field. */

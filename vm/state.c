@@ -236,10 +236,8 @@ char *nbx_vm_settings_json(const nbx_config *c) {
         json_object_set_new(o, "resources.vcpus", json_integer(c->vcpus));
         json_object_set_new(o, "resources.memoryMB", json_integer(c->memory_mb));
         json_object_set_new(o, "vm.image", c->image ? json_string(c->image) : json_null());
-        json_object_set_new(o, "vm.hypervisor",
-                            json_string(nbx_hypervisor_name(c->hypervisor)));
-        json_object_set_new(o, "vm.accel",
-                            json_string(nbx_accel_name(c->accel)));
+        json_object_set_new(o, "vm.hypervisor", json_string(nbx_hypervisor_name(c->hypervisor)));
+        json_object_set_new(o, "vm.accel", json_string(nbx_accel_name(c->accel)));
         json_t *mounts = json_array();
         for (size_t i = 0; mounts && i < c->n_mounts; i++)
                 json_array_append_new(mounts,

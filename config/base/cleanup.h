@@ -10,18 +10,18 @@
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
 static inline void nbx_freep(void *p) {
-        free(*(void **) p);
+        free(*(void **)p);
 }
 static inline void nbx_closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;
-                (void) close(*fd);
+                (void)close(*fd);
                 errno = saved;
         }
 }
 static inline void nbx_fclosep(FILE **f) {
         if (*f)
-                (void) fclose(*f);
+                (void)fclose(*f);
 }
 
 #define _cleanup_free_ _cleanup_(nbx_freep)

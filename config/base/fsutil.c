@@ -30,28 +30,28 @@ int nbx_mkdir_p(const char *path, mode_t mode, nbx_error **err) {
 
 int nbx_write_file(const char *path, const void *data, size_t len, mode_t mode, nbx_error **err) {
         _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s.tmp.%d", path, (int) getpid()) < 0)
+        if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
                 return nbx_error_set(err, ENOMEM, "write %s", path);
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                                      mode);
+        _cleanup_close_ int fd =
+                open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return nbx_error_set(err, errno, "write %s", path);
         if (fchmod(fd, mode) < 0)
                 goto fail;
         for (size_t off = 0; off < len;) {
-                ssize_t n = write(fd, (const char *) data + off, len - off);
+                ssize_t n = write(fd, (const char *)data + off, len - off);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
                         goto fail;
-                off += (size_t) n;
+                off += (size_t)n;
         }
         if (close(TAKE_FD(fd)) < 0 || rename(tmp, path) < 0)
                 goto fail;
         return 0;
 fail:;
         int e = errno;
-        (void) unlink(tmp);
+        (void)unlink(tmp);
         return nbx_error_set(err, e, "write %s", path);
 }
 
@@ -76,7 +76,7 @@ int nbx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len
                         return nbx_error_set(err, errno, "read %s", path);
                 if (n == 0)
                         break;
-                len += (size_t) n;
+                len += (size_t)n;
                 if (len > max)
                         return nbx_error_set(err, EFBIG, "read %s (larger than %zu bytes)", path,
                                              max);

@@ -38,18 +38,18 @@ static __attribute__((noreturn)) void child_fail(int report_fd, const char *what
         char buf[128];
         int n = snprintf(buf, sizeof(buf), "%d %s", e, what);
         if (n > 0)
-                (void) !write(report_fd, buf, (size_t) n);
+                (void)!write(report_fd, buf, (size_t)n);
         _exit(127);
 }
 
 static __attribute__((noreturn)) void child_exec(char *const argv[], const nbx_spawn_opts *o,
-                                                  int report_fd) {
+                                                 int report_fd) {
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
         signal(SIGPIPE, SIG_DFL);
         if (o->die_with_parent)
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (o->new_session && setsid() < 0)
                 child_fail(report_fd, "setsid");
         if (setup_fd(o->stdin_fd, 0) < 0 || setup_fd(o->stdout_fd, 1) < 0 ||
@@ -104,7 +104,7 @@ int nbx_spawn(char *const argv[], const nbx_spawn_opts *opts, pid_t *ret_pid, nb
         if (n > 0) {
                 int e = atoi(buf);
                 const char *what = strchr(buf, ' ');
-                (void) waitpid(pid, NULL, 0);
+                (void)waitpid(pid, NULL, 0);
                 return nbx_error_set(err, e ? e : EIO, "cannot run %s (%s)", argv[0],
                                      what ? what + 1 : "exec");
         }
@@ -123,18 +123,18 @@ int nbx_wait_pid(pid_t pid, uint64_t deadline_ms, int *ret_status, nbx_error **e
                         return 0;
                 }
                 if (r < 0 && errno != EINTR)
-                        return nbx_error_set(err, errno, "wait for process %d", (int) pid);
+                        return nbx_error_set(err, errno, "wait for process %d", (int)pid);
                 if (r == 0 && nbx_now_ms() >= deadline_ms)
                         return nbx_error_set(err, ETIMEDOUT, "process %d did not exit in time",
-                                             (int) pid);
+                                             (int)pid);
                 if (r == 0)
                         nbx_backoff_sleep(&b, deadline_ms);
         }
 }
 
 /* Read both pipes until EOF; returns 0 or -errno. */
-static int drain(int out_fd, int err_fd, char **out, size_t *out_len, char **errb,
-                 size_t *err_len, uint64_t deadline_ms) {
+static int drain(int out_fd, int err_fd, char **out, size_t *out_len, char **errb, size_t *err_len,
+                 uint64_t deadline_ms) {
         struct pollfd p[2] = {{.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
         char **bufs[2] = {out, errb};
         size_t *lens[2] = {out_len, err_len};
@@ -146,7 +146,7 @@ static int drain(int out_fd, int err_fd, char **out, size_t *out_len, char **err
                         uint64_t now = nbx_now_ms();
                         if (now >= deadline_ms)
                                 return -ETIMEDOUT;
-                        timeout = (int) (deadline_ms - now);
+                        timeout = (int)(deadline_ms - now);
                 }
                 int r = poll(p, 2, timeout);
                 if (r < 0 && errno == EINTR)
@@ -174,9 +174,9 @@ static int drain(int out_fd, int err_fd, char **out, size_t *out_len, char **err
                                 p[i].fd = -1;
                                 continue;
                         }
-                        if (*lens[i] + (size_t) n > CAPTURE_MAX)
+                        if (*lens[i] + (size_t)n > CAPTURE_MAX)
                                 return -EFBIG;
-                        *lens[i] += (size_t) n;
+                        *lens[i] += (size_t)n;
                         (*bufs[i])[*lens[i]] = '\0';
                 }
         }
@@ -185,7 +185,7 @@ static int drain(int out_fd, int err_fd, char **out, size_t *out_len, char **err
 
 int nbx_run_capture(char *const argv[], const nbx_spawn_opts *opts, uint64_t deadline_ms,
                     int *ret_status, char **ret_stdout, char **ret_stderr, nbx_error **err) {
-        nbx_spawn_opts o = opts ? *opts : (nbx_spawn_opts) NBX_SPAWN_OPTS_INIT;
+        nbx_spawn_opts o = opts ? *opts : (nbx_spawn_opts)NBX_SPAWN_OPTS_INIT;
         _cleanup_close_ int out_r = -1, out_w = -1, err_r = -1, err_w = -1;
         int fds[2];
 
@@ -211,8 +211,8 @@ int nbx_run_capture(char *const argv[], const nbx_spawn_opts *opts, uint64_t dea
         size_t out_len = 0, err_len = 0;
         r = drain(out_r, err_r, &out, &out_len, &errb, &err_len, deadline_ms);
         if (r < 0) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
+                (void)kill(pid, SIGKILL);
+                (void)waitpid(pid, NULL, 0);
                 return nbx_error_set(err, r, "run %s", argv[0]);
         }
         int status;
@@ -266,14 +266,14 @@ int nbx_stop_pid(pid_t pid, uint64_t grace_deadline_ms) {
         int r = nbx_wait_pid(pid, grace_deadline_ms, NULL, NULL);
         if (r == 0 || r == -ECHILD)
                 return 0;
-        (void) kill(pid, SIGKILL);
+        (void)kill(pid, SIGKILL);
         r = nbx_wait_pid(pid, 0, NULL, NULL);
         return r == -ECHILD ? 0 : r;
 }
 
 uint64_t nbx_pid_start_time(pid_t pid) {
         char path[64], buf[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return 0;
@@ -304,7 +304,7 @@ bool nbx_pid_alive(pid_t pid, uint64_t start_time) {
                 return false;
         /* a zombie has a stat entry but is gone for our purposes */
         char path[64], buf[512];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
         if (n <= 0)
@@ -322,11 +322,11 @@ static int wait_pidfd(int pidfd, pid_t pid, uint64_t deadline_ms) {
                 if (now >= deadline_ms)
                         return -ETIMEDOUT;
                 struct pollfd p = {.fd = pidfd, .events = POLLIN};
-                int r = poll(&p, 1, (int) (deadline_ms - now));
+                int r = poll(&p, 1, (int)(deadline_ms - now));
                 if (r < 0 && errno != EINTR)
                         return -errno;
                 if (r > 0) {
-                        (void) waitpid(pid, NULL, WNOHANG);
+                        (void)waitpid(pid, NULL, WNOHANG);
                         return 0;
                 }
         }
@@ -335,19 +335,20 @@ static int wait_pidfd(int pidfd, pid_t pid, uint64_t deadline_ms) {
 int nbx_terminate(pid_t pid, uint64_t start_time, uint64_t grace_deadline_ms, nbx_error **err) {
         if (!nbx_pid_alive(pid, start_time))
                 return 0;
-        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (pidfd < 0)
-                return errno == ESRCH ? 0 : nbx_error_set(err, errno, "pidfd_open(%d)", (int) pid);
+                return errno == ESRCH ? 0 : nbx_error_set(err, errno, "pidfd_open(%d)", (int)pid);
         /* re-check after taking the pidfd: from here on the pid cannot be recycled under us */
         if (!nbx_pid_alive(pid, start_time))
                 return 0;
         if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)
-                return errno == ESRCH ? 0 : nbx_error_set(err, errno, "signal process %d", (int) pid);
+                return errno == ESRCH ? 0
+                                      : nbx_error_set(err, errno, "signal process %d", (int)pid);
         if (wait_pidfd(pidfd, pid, grace_deadline_ms) == 0)
                 return 0;
         if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
-                return nbx_error_set(err, errno, "kill process %d", (int) pid);
+                return nbx_error_set(err, errno, "kill process %d", (int)pid);
         if (wait_pidfd(pidfd, pid, nbx_now_ms() + 5000) < 0)
-                return nbx_error_set(err, ETIMEDOUT, "process %d survived SIGKILL", (int) pid);
+                return nbx_error_set(err, ETIMEDOUT, "process %d survived SIGKILL", (int)pid);
         return 0;
 }

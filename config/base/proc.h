@@ -10,18 +10,18 @@
 #include "error.h"
 
 typedef struct nbx_spawn_opts {
-        const char *cwd;          /* NULL: inherit */
-        char *const *envp;        /* NULL: inherit the caller's environment */
-        int stdin_fd;             /* -1: /dev/null; NBX_FD_INHERIT: inherit */
-        int stdout_fd;            /* same convention */
-        int stderr_fd;            /* same convention */
-        const int *keep_fds;      /* extra fds kept open (CLOEXEC cleared) in the child */
+        const char *cwd;     /* NULL: inherit */
+        char *const *envp;   /* NULL: inherit the caller's environment */
+        int stdin_fd;        /* -1: /dev/null; NBX_FD_INHERIT: inherit */
+        int stdout_fd;       /* same convention */
+        int stderr_fd;       /* same convention */
+        const int *keep_fds; /* extra fds kept open (CLOEXEC cleared) in the child */
         size_t n_keep_fds;
-        bool drop_privileges;     /* switch to uid/gid below before exec (when running as root) */
+        bool drop_privileges; /* switch to uid/gid below before exec (when running as root) */
         uid_t uid;
         gid_t gid;
-        bool new_session;         /* setsid(): own process group, no controlling terminal */
-        bool die_with_parent;     /* PR_SET_PDEATHSIG SIGKILL */
+        bool new_session;     /* setsid(): own process group, no controlling terminal */
+        bool die_with_parent; /* PR_SET_PDEATHSIG SIGKILL */
 } nbx_spawn_opts;
 
 #define NBX_FD_INHERIT (-2)

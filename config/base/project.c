@@ -15,7 +15,8 @@ const char nbx_config_template[] =
         "# `nixbox config` shows the resolved values and where each came from.\n"
         "# Reference: docs/config.md (or `man nixbox`).\n"
         "{\n"
-        "  # Built-in plugins by name (\"claude-code\", \"aws\", \"scala-sbt\"), or paths to your own.\n"
+        "  # Built-in plugins by name (\"claude-code\", \"aws\", \"scala-sbt\"), or paths to your "
+        "own.\n"
         "  plugins = [ ];\n"
         "\n"
         "  # VM name: [a-z0-9][a-z0-9-]{0,31}; defaults to this folder's name.\n"
@@ -46,10 +47,12 @@ const char nbx_config_template[] =
         "  # env = { GITHUB_TOKEN = builtins.getEnv \"GITHUB_TOKEN\"; };\n"
         "\n"
         "  # Host commands (sh -c, in this folder, as you) around the lifecycle.\n"
-        "  # hooks.pre-up = [ ]; hooks.post-up = [ ]; hooks.pre-down = [ ]; hooks.post-down = [ ];\n"
+        "  # hooks.pre-up = [ ]; hooks.post-up = [ ]; hooks.pre-down = [ ]; hooks.post-down = [ "
+        "];\n"
         "\n"
         "  # vm.hypervisor = \"auto\";   # \"auto\" | \"cloud-hypervisor\" | \"qemu\"\n"
-        "  # vm.image = ./image;        # folder with image.json (default: the `nixbox build` guest)\n"
+        "  # vm.image = ./image;        # folder with image.json (default: the `nixbox build` "
+        "guest)\n"
         "  # vm.accel = \"auto\";        # \"auto\" | \"kvm\" | \"tcg\"\n"
         "}\n";
 
@@ -87,8 +90,8 @@ int nbx_project_find(const char *start, nbx_project *ret, nbx_error **err) {
         snprintf(dir, sizeof(dir), "%s", resolved);
         for (;;) {
                 char cfg[PATH_MAX + 32];
-                snprintf(cfg, sizeof(cfg), "%s%s" NBX_PROJECT_DIRNAME "/" NBX_CONFIG_FILENAME,
-                         dir, strcmp(dir, "/") == 0 ? "" : "/");
+                snprintf(cfg, sizeof(cfg), "%s%s" NBX_PROJECT_DIRNAME "/" NBX_CONFIG_FILENAME, dir,
+                         strcmp(dir, "/") == 0 ? "" : "/");
                 if (nbx_is_file(cfg))
                         return nbx_project_at(dir, ret, err);
                 if (strcmp(dir, "/") == 0)
@@ -136,8 +139,8 @@ int nbx_project_init(const char *dir, uid_t uid, gid_t gid, nbx_error **err) {
         if (!cfg || !gi)
                 r = nbx_error_set(err, ENOMEM, "init");
         if (r >= 0)
-                r = nbx_write_file(cfg, nbx_config_template, sizeof(nbx_config_template) - 1,
-                                   0644, err);
+                r = nbx_write_file(cfg, nbx_config_template, sizeof(nbx_config_template) - 1, 0644,
+                                   err);
         if (r >= 0)
                 r = nbx_write_file(gi, gitignore, sizeof(gitignore) - 1, 0644, err);
         if (r >= 0)
@@ -147,7 +150,7 @@ int nbx_project_init(const char *dir, uid_t uid, gid_t gid, nbx_error **err) {
         if (r >= 0)
                 r = nbx_chown_if_root(gi, uid, gid, err);
         if (r < 0) {
-                (void) nbx_rm_rf(nbx, NULL); /* half an init is worse than none */
+                (void)nbx_rm_rf(nbx, NULL); /* half an init is worse than none */
                 return r;
         }
         return 0;

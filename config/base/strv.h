@@ -12,8 +12,8 @@ typedef struct nbx_strv {
         size_t cap;
 } nbx_strv;
 
-int nbx_strv_push(nbx_strv *s, const char *str);       /* copies str; -ENOMEM */
-int nbx_strv_push_take(nbx_strv *s, char *str);        /* takes ownership (frees on failure) */
+int nbx_strv_push(nbx_strv *s, const char *str); /* copies str; -ENOMEM */
+int nbx_strv_push_take(nbx_strv *s, char *str);  /* takes ownership (frees on failure) */
 int nbx_strv_pushf(nbx_strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool nbx_strv_contains(const nbx_strv *s, const char *str);
 /* Push only if not already present (first occurrence kept). */

@@ -7,10 +7,10 @@
 #include <stdio.h>
 
 typedef struct nbx_ui {
-        FILE *out;   /* results (stdout) */
-        FILE *err;   /* progress, warnings (stderr) */
-        bool color;  /* on err */
-        bool quiet;  /* suppress progress lines */
+        FILE *out;  /* results (stdout) */
+        FILE *err;  /* progress, warnings (stderr) */
+        bool color; /* on err */
+        bool quiet; /* suppress progress lines */
 } nbx_ui;
 
 /* Initialise from the environment: colour iff stderr is a TTY and NO_COLOR is unset/empty. */

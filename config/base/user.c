@@ -23,8 +23,8 @@ int nbx_invoker_get(nbx_invoker *ret, nbx_error **err) {
         unsigned long v;
 
         if (geteuid() == 0 && parse_id(getenv("SUDO_UID"), &v) == 0) {
-                uid = (uid_t) v;
-                gid = parse_id(getenv("SUDO_GID"), &v) == 0 ? (gid_t) v : gid;
+                uid = (uid_t)v;
+                gid = parse_id(getenv("SUDO_GID"), &v) == 0 ? (gid_t)v : gid;
         }
 
         struct passwd pw, *res = NULL;
@@ -36,7 +36,7 @@ int nbx_invoker_get(nbx_invoker *ret, nbx_error **err) {
                 inv.home = strdup(uid == getuid() && getenv("HOME") ? getenv("HOME") : pw.pw_dir);
         } else {
                 /* a uid without a passwd entry (containers): still usable */
-                if (asprintf(&inv.name, "uid%u", (unsigned) uid) < 0)
+                if (asprintf(&inv.name, "uid%u", (unsigned)uid) < 0)
                         inv.name = NULL;
                 inv.home = strdup(getenv("HOME") ? getenv("HOME") : "/");
         }

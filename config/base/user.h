@@ -10,8 +10,8 @@
 typedef struct nbx_invoker {
         uid_t uid;
         gid_t gid;
-        char *name; /* login name on the host */
-        char *home; /* host home directory */
+        char *name;       /* login name on the host */
+        char *home;       /* host home directory */
         char *guest_user; /* user name inside the guest: the host name, or "nixbox" for root */
 } nbx_invoker;
 

@@ -1,5 +1,6 @@
 /* Fuzz the domain normalizer: whatever it accepts must be safe to write into dnsmasq's config
- * (LDH labels separated by dots, lowercase, length limits) — the promise net/dnsmasq.c relies on. */
+ * (LDH labels separated by dots, lowercase, length limits) — the promise net/dnsmasq.c relies on.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -44,7 +44,7 @@ static int parse_policy(int argc, char **argv, int i, nbx_net_params *p, nbx_str
                         if (nbx_strv_push(domains, argv[++i]) < 0)
                                 return -1;
                 } else if (i + 1 < argc && strcmp(argv[i], "-p") == 0) {
-                        ports[p->policy.n_ports++] = (uint16_t) atoi(argv[++i]);
+                        ports[p->policy.n_ports++] = (uint16_t)atoi(argv[++i]);
                 } else if (i + 1 < argc && strcmp(argv[i], "-s") == 0) {
                         nbx_ip *ip = &dns[p->policy.n_upstream_dns++];
                         ip->family = AF_INET;
@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
         }
         if (argc < 4)
                 return 2;
-        unsigned slot = (unsigned) atoi(argv[3]);
+        unsigned slot = (unsigned)atoi(argv[3]);
         if (strcmp(cmd, "release") == 0)
                 return nbx_slot_release(rt, slot, &err) < 0 ? fail(err) : 0;
         if (strcmp(cmd, "down") == 0)
@@ -104,9 +104,8 @@ int main(int argc, char **argv) {
                 nbx_net_info i;
                 if (nbx_net_info_get(rt, &pool, slot, &i, &err) < 0)
                         return fail(err);
-                printf("mode=%s\ndnsmasq_pid=%d\ndropped_packets=%llu\n",
-                       nbx_net_mode_name(i.mode), (int) i.dnsmasq_pid,
-                       (unsigned long long) i.dropped_packets);
+                printf("mode=%s\ndnsmasq_pid=%d\ndropped_packets=%llu\n", nbx_net_mode_name(i.mode),
+                       (int)i.dnsmasq_pid, (unsigned long long)i.dropped_packets);
                 for (size_t k = 0; k < i.domains.n; k++)
                         printf("domain=%s\n", i.domains.v[k]);
                 for (size_t k = 0; k < i.ports.n; k++)

@@ -28,7 +28,7 @@
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) {
-        (void) sig;
+        (void)sig;
         stop = 1;
 }
 
@@ -74,11 +74,11 @@ int main(int argc, char **argv) {
         int one = 1;
         if (setsockopt(pfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
                 die("PACKET_VNET_HDR");
-        (void) setsockopt(pfd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+        (void)setsockopt(pfd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
         struct sockaddr_ll sll = {.sll_family = AF_PACKET,
                                   .sll_protocol = htons(ETH_P_ALL),
-                                  .sll_ifindex = (int) if_nametoindex(ifname)};
-        if (!sll.sll_ifindex || bind(pfd, (struct sockaddr *) &sll, sizeof(sll)) < 0)
+                                  .sll_ifindex = (int)if_nametoindex(ifname)};
+        if (!sll.sll_ifindex || bind(pfd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
                 die("bind the packet socket");
 
         struct sigaction sa = {.sa_handler = on_signal};
@@ -97,12 +97,12 @@ int main(int argc, char **argv) {
                 }
                 if (p[0].revents & POLLIN) { /* host -> guest */
                         ssize_t n = read(tfd, buf, sizeof(buf));
-                        if (n > 0 && send(pfd, buf, (size_t) n, 0) < 0 && errno != ENOBUFS)
+                        if (n > 0 && send(pfd, buf, (size_t)n, 0) < 0 && errno != ENOBUFS)
                                 perror("tapwire: to guest");
                 }
                 if (p[1].revents & POLLIN) { /* guest -> host */
                         ssize_t n = recv(pfd, buf, sizeof(buf), 0);
-                        if (n > 0 && write(tfd, buf, (size_t) n) < 0 && errno != EIO)
+                        if (n > 0 && write(tfd, buf, (size_t)n) < 0 && errno != EIO)
                                 perror("tapwire: to host");
                 }
                 if ((p[0].revents | p[1].revents) & (POLLERR | POLLHUP | POLLNVAL))

@@ -15,7 +15,7 @@ static void ip_is(struct in_addr a, const char *expect) {
 }
 
 static void test_all_slots(void **state) {
-        (void) state;
+        (void)state;
         nbx_pool pool;
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_pool_parse("172.16.0.0", &pool, &err), 0);
@@ -53,7 +53,8 @@ static void test_all_slots(void **state) {
                 for (unsigned j = i + 1; j < NBX_SLOTS; j++) {
                         assert_string_not_equal(all[i].tap, all[j].tap);
                         assert_int_not_equal(all[i].network.s_addr, all[j].network.s_addr);
-                        uint32_t ni = ntohl(all[i].network.s_addr), nj = ntohl(all[j].network.s_addr);
+                        uint32_t ni = ntohl(all[i].network.s_addr),
+                                 nj = ntohl(all[j].network.s_addr);
                         assert_int_not_equal(ni & ~3u, nj & ~3u);
                         assert_memory_not_equal(all[i].mac, all[j].mac, 6);
                         assert_int_not_equal(all[i].vsock_cid, all[j].vsock_cid);
@@ -66,7 +67,7 @@ static void test_all_slots(void **state) {
 }
 
 static void test_slot_out_of_range(void **state) {
-        (void) state;
+        (void)state;
         nbx_pool pool;
         nbx_slot_addr a;
         _cleanup_error_ nbx_error *err = NULL;
@@ -76,7 +77,7 @@ static void test_slot_out_of_range(void **state) {
 }
 
 static void test_pool_parse(void **state) {
-        (void) state;
+        (void)state;
         nbx_pool pool;
         nbx_slot_addr a;
         _cleanup_error_ nbx_error *err = NULL;
@@ -84,10 +85,18 @@ static void test_pool_parse(void **state) {
         assert_int_equal(nbx_slot_addr_derive(&pool, 5, &a, &err), 0);
         ip_is(a.guest_ip, "10.213.20.2");
 
-        static const char *const bad[] = {"",           "10.213.1.0",   "10.213.0.1",
-                                          "10.213.0.0/24", "10.213.0.0/8", "300.1.0.0",
-                                          "127.5.0.0",  "0.1.0.0",      "224.1.0.0",
-                                          "fe80::",     "10.213.0.0 x", "nonsense"};
+        static const char *const bad[] = {"",
+                                          "10.213.1.0",
+                                          "10.213.0.1",
+                                          "10.213.0.0/24",
+                                          "10.213.0.0/8",
+                                          "300.1.0.0",
+                                          "127.5.0.0",
+                                          "0.1.0.0",
+                                          "224.1.0.0",
+                                          "fe80::",
+                                          "10.213.0.0 x",
+                                          "nonsense"};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(bad); i++) {
                 nbx_error *e = NULL;
                 assert_true(nbx_pool_parse(bad[i], &pool, &e) < 0);
@@ -99,7 +108,7 @@ static void test_pool_parse(void **state) {
 }
 
 static void test_pool_file(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         _cleanup_error_ nbx_error *err = NULL;
         nbx_pool pool;

@@ -5,10 +5,10 @@
 #include "cmd/cli.h"
 
 #define ARGV(...) ((char *[]){"nixbox", __VA_ARGS__, NULL})
-#define ARGC(...) ((int) (sizeof((char *[]){"nixbox", __VA_ARGS__}) / sizeof(char *)))
+#define ARGC(...) ((int)(sizeof((char *[]){"nixbox", __VA_ARGS__}) / sizeof(char *)))
 
 static void test_global_options(void **state) {
-        (void) state;
+        (void)state;
         nbx_cli_args a;
         _cleanup_error_ nbx_error *err = NULL;
         char **argv = ARGV("-C", "/p", "--json", "-q", "status", "--json");
@@ -21,7 +21,7 @@ static void test_global_options(void **state) {
 }
 
 static void test_attached_directory_forms(void **state) {
-        (void) state;
+        (void)state;
         nbx_cli_args a;
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_cli_parse_global(3, ARGV("-C/x", "up"), &a, &err), 0);
@@ -31,7 +31,7 @@ static void test_attached_directory_forms(void **state) {
 }
 
 static void test_missing_directory_is_usage_error(void **state) {
-        (void) state;
+        (void)state;
         nbx_cli_args a;
         _cleanup_error_ nbx_error *err = NULL;
         assert_true(nbx_cli_parse_global(2, ARGV("-C"), &a, &err) < 0);
@@ -39,7 +39,7 @@ static void test_missing_directory_is_usage_error(void **state) {
 }
 
 static void test_unknown_global_option(void **state) {
-        (void) state;
+        (void)state;
         nbx_cli_args a;
         _cleanup_error_ nbx_error *err = NULL;
         assert_true(nbx_cli_parse_global(3, ARGV("--frobnicate", "up"), &a, &err) < 0);
@@ -48,7 +48,7 @@ static void test_unknown_global_option(void **state) {
 }
 
 static void test_command_args_untouched(void **state) {
-        (void) state;
+        (void)state;
         nbx_cli_args a;
         _cleanup_error_ nbx_error *err = NULL;
         /* options after the command belong to the command (run passes them to the guest) */
@@ -60,7 +60,7 @@ static void test_command_args_untouched(void **state) {
 }
 
 static void test_help_and_version(void **state) {
-        (void) state;
+        (void)state;
         nbx_cli_args a;
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_cli_parse_global(2, ARGV("--help"), &a, &err), 0);
@@ -71,7 +71,7 @@ static void test_help_and_version(void **state) {
 }
 
 static void test_wants_help_stops_at_double_dash(void **state) {
-        (void) state;
+        (void)state;
         assert_true(nbx_cli_wants_help(3, ARGV("up", "--help")));
         assert_true(nbx_cli_wants_help(2, ARGV("-h")));
         assert_false(nbx_cli_wants_help(4, ARGV("run", "--", "--help")));
@@ -79,10 +79,10 @@ static void test_wants_help_stops_at_double_dash(void **state) {
 }
 
 static void test_every_command_in_table(void **state) {
-        (void) state;
-        const char *names[] = {"init", "up", "down", "shell", "run", "mount", "unmount",
-                               "status", "config", "doctor", "setup", "build", "update", "logs",
-                               "reload", "version", "help", "net"};
+        (void)state;
+        const char *names[] = {"init",    "up",     "down",   "shell",   "run",   "mount",
+                               "unmount", "status", "config", "doctor",  "setup", "build",
+                               "update",  "logs",   "reload", "version", "help",  "net"};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
                 const nbx_command *c = nbx_cli_lookup(names[i]);
                 assert_non_null(c);

@@ -13,7 +13,7 @@
 static const char *const no_color[] = {"NO_COLOR=1", NULL};
 
 static void test_help_lists_every_command(void **state) {
-        (void) state;
+        (void)state;
         nbx_test_result r;
         assert_int_equal(nbx_test_nixbox(&r, ARGS("--help"), no_color), 0);
         for (size_t i = 0; i < nbx_n_commands; i++) {
@@ -27,7 +27,7 @@ static void test_help_lists_every_command(void **state) {
 }
 
 static void test_help_command_and_command_help(void **state) {
-        (void) state;
+        (void)state;
         nbx_test_result r;
         assert_int_equal(nbx_test_nixbox(&r, ARGS("help", "up"), no_color), 0);
         assert_non_null(strstr(r.out, "usage: nixbox up"));
@@ -43,7 +43,7 @@ static void test_help_command_and_command_help(void **state) {
 }
 
 static void test_unknown_command_exits_2_with_hint(void **state) {
-        (void) state;
+        (void)state;
         nbx_test_result r;
         assert_int_equal(nbx_test_nixbox(&r, ARGS("stauts"), no_color), NBX_EXIT_USAGE);
         assert_non_null(strstr(r.err, "did you mean 'status'"));
@@ -59,7 +59,7 @@ static void test_unknown_command_exits_2_with_hint(void **state) {
 }
 
 static void test_no_colour_without_tty(void **state) {
-        (void) state;
+        (void)state;
         nbx_test_result r;
         /* stderr is a pipe here: no escape codes even without NO_COLOR */
         nbx_test_nixbox(&r, ARGS("frob"), NULL);
@@ -68,7 +68,7 @@ static void test_no_colour_without_tty(void **state) {
 }
 
 static void test_init_twice_changes_nothing(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         nbx_test_result r;
         assert_int_equal(nbx_test_nixbox(&r, ARGS("init", dir), no_color), 0);
@@ -95,7 +95,7 @@ static void test_init_twice_changes_nothing(void **state) {
 }
 
 static void test_no_project_exit_code(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         nbx_test_result r;
         assert_int_equal(nbx_test_nixbox(&r, ARGS("-C", dir, "config"), no_color),
@@ -106,7 +106,7 @@ static void test_no_project_exit_code(void **state) {
 }
 
 static void test_setup_pool_validated_before_writing(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         char *rt_env = NULL;
         assert_true(asprintf(&rt_env, "NIXBOX_RUNTIME_DIR=%s/rt", dir) > 0);
@@ -127,7 +127,7 @@ static void test_setup_pool_validated_before_writing(void **state) {
 }
 
 static void test_version(void **state) {
-        (void) state;
+        (void)state;
         nbx_test_result r;
         assert_int_equal(nbx_test_nixbox(&r, ARGS("version"), no_color), 0);
         assert_non_null(strstr(r.out, "nixbox "));
@@ -137,7 +137,7 @@ static void test_version(void **state) {
 }
 
 static void test_plugin_command_dispatch(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         nbx_test_write(dir, "nix/eval-config.nix", "{ }\n");
         nbx_test_write(dir, "plugins/demo/commands/hello",

@@ -68,7 +68,7 @@ static void common(const char *t) {
 }
 
 static void test_filtered(void **state) {
-        (void) state;
+        (void)state;
         nbx_strv d = {0};
         assert_int_equal(nbx_strv_push(&d, "allowed.test"), 0);
         assert_int_equal(nbx_strv_push(&d, "github.com"), 0);
@@ -98,7 +98,7 @@ static void test_filtered(void **state) {
 }
 
 static void test_filtered_no_domains(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_error_ nbx_error *err = NULL;
         _cleanup_free_ char *t = config(NBX_NET_FILTERED, NULL, &err);
         assert_non_null(t);
@@ -108,7 +108,7 @@ static void test_filtered_no_domains(void **state) {
 }
 
 static void test_open(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_error_ nbx_error *err = NULL;
         _cleanup_free_ char *t = config(NBX_NET_OPEN, NULL, &err);
         assert_non_null(t);
@@ -122,7 +122,7 @@ static void test_open(void **state) {
 }
 
 static void test_off(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_error_ nbx_error *err = NULL;
         _cleanup_free_ char *t = config(NBX_NET_OFF, NULL, &err);
         assert_non_null(t);
@@ -135,7 +135,7 @@ static void test_off(void **state) {
 }
 
 static void test_needs_upstream(void **state) {
-        (void) state;
+        (void)state;
         nbx_slot_addr a = slot3();
         nbx_net_policy p = {.mode = NBX_NET_OPEN};
         char *t = NULL;
@@ -146,7 +146,7 @@ static void test_needs_upstream(void **state) {
 }
 
 static void test_hostile_domains_rejected(void **state) {
-        (void) state;
+        (void)state;
         static const char *const hostile[] = {
                 "evil.com/#/1.2.3.4",
                 "evil.com\naddress=/#/1.2.3.4",
@@ -201,7 +201,7 @@ static void test_hostile_domains_rejected(void **state) {
 }
 
 static void test_too_many_domains(void **state) {
-        (void) state;
+        (void)state;
         nbx_strv d = {0};
         for (int i = 0; i <= NBX_MAX_DOMAINS; i++)
                 assert_int_equal(nbx_strv_pushf(&d, "d%d.test", i), 0);
@@ -212,18 +212,17 @@ static void test_too_many_domains(void **state) {
 }
 
 static void test_denied_parse(void **state) {
-        (void) state;
-        const char *log =
-                "Nov 23 14:16:52 dnsmasq[2415]: started, version 2.90 cachesize 150\n"
-                "Nov 23 14:16:53 dnsmasq[2415]: query[A] other.test from 172.16.12.2\n"
-                "Nov 23 14:16:53 dnsmasq[2415]: config other.test is NXDOMAIN\n"
-                "Nov 23 14:16:53 dnsmasq[2415]: query[A] allowed.test from 172.16.12.2\n"
-                "Nov 23 14:16:53 dnsmasq[2415]: forwarded allowed.test to 198.51.100.53\n"
-                "Nov 23 14:16:53 dnsmasq[2415]: reply allowed.test is 198.51.100.10\n"
-                "Nov 23 14:16:54 dnsmasq[2415]: reply missing.allowed.test is NXDOMAIN\n"
-                "Nov 23 14:16:54 dnsmasq[2415]: config a.tunnel.test is NXDOMAIN\n"
-                "Nov 23 14:16:55 dnsmasq[2415]: config other.test is NXDOMAIN\n"
-                "Nov 23 14:16:55 dnsmasq[2415]: config b.tunnel.test is NXDOMAIN";
+        (void)state;
+        const char *log = "Nov 23 14:16:52 dnsmasq[2415]: started, version 2.90 cachesize 150\n"
+                          "Nov 23 14:16:53 dnsmasq[2415]: query[A] other.test from 172.16.12.2\n"
+                          "Nov 23 14:16:53 dnsmasq[2415]: config other.test is NXDOMAIN\n"
+                          "Nov 23 14:16:53 dnsmasq[2415]: query[A] allowed.test from 172.16.12.2\n"
+                          "Nov 23 14:16:53 dnsmasq[2415]: forwarded allowed.test to 198.51.100.53\n"
+                          "Nov 23 14:16:53 dnsmasq[2415]: reply allowed.test is 198.51.100.10\n"
+                          "Nov 23 14:16:54 dnsmasq[2415]: reply missing.allowed.test is NXDOMAIN\n"
+                          "Nov 23 14:16:54 dnsmasq[2415]: config a.tunnel.test is NXDOMAIN\n"
+                          "Nov 23 14:16:55 dnsmasq[2415]: config other.test is NXDOMAIN\n"
+                          "Nov 23 14:16:55 dnsmasq[2415]: config b.tunnel.test is NXDOMAIN";
         nbx_strv v = {0};
         assert_int_equal(nbx_dnsmasq_denied_parse(log, 10, &v), 0);
         assert_int_equal(v.n, 3);

@@ -11,7 +11,7 @@ static int fails_with_context(nbx_error **err) {
 }
 
 static void test_set_formats_errno(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_error_ nbx_error *err = NULL;
         int r = nbx_error_set(&err, ENOENT, "open %s", "/x");
         assert_int_equal(r, -ENOENT);
@@ -22,14 +22,14 @@ static void test_set_formats_errno(void **state) {
 }
 
 static void test_negative_errno_accepted(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_error_set(&err, -EPERM, "x"), -EPERM);
         assert_int_equal(err->errnum, EPERM);
 }
 
 static void test_zero_errno_means_plain_message(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_error_setx(&err, NBX_EXIT_CONFIG, 0, "network.mode: bad"), -EINVAL);
         assert_string_equal(err->msg, "network.mode: bad");
@@ -37,7 +37,7 @@ static void test_zero_errno_means_plain_message(void **state) {
 }
 
 static void test_first_error_wins(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_error_ nbx_error *err = NULL;
         nbx_error_set(&err, EIO, "first");
         nbx_error_set(&err, EPERM, "second");
@@ -46,7 +46,7 @@ static void test_first_error_wins(void **state) {
 }
 
 static void test_wrap_prefixes_context(void **state) {
-        (void) state;
+        (void)state;
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(fails_with_context(&err), -ENOENT);
         assert_string_equal(err->msg, "step 2: open /nope: No such file or directory");
@@ -56,7 +56,7 @@ static void test_wrap_prefixes_context(void **state) {
 }
 
 static void test_null_err_is_allowed(void **state) {
-        (void) state;
+        (void)state;
         assert_int_equal(nbx_error_set(NULL, EBUSY, "ignored"), -EBUSY);
         assert_int_equal(nbx_error_wrap(NULL, "x"), -EINVAL);
         nbx_error_free(NULL);

@@ -9,7 +9,7 @@
 #include "config/base/project.h"
 
 static void test_find_walks_up(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         nbx_test_write(dir, ".nixbox/config.nix", "{ }\n");
         char *deep = NULL;
@@ -33,7 +33,7 @@ static void test_find_walks_up(void **state) {
 }
 
 static void test_find_prefers_nearest(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         nbx_test_write(dir, ".nixbox/config.nix", "{ }\n");
         nbx_test_write(dir, "inner/.nixbox/config.nix", "{ }\n");
@@ -48,7 +48,7 @@ static void test_find_prefers_nearest(void **state) {
 }
 
 static void test_find_fails_without_project(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         /* a .nixbox folder without config.nix is not a project */
         nbx_test_write(dir, ".nixbox/other", "x");
@@ -61,7 +61,7 @@ static void test_find_fails_without_project(void **state) {
 }
 
 static void test_find_bad_start_is_usage_error(void **state) {
-        (void) state;
+        (void)state;
         nbx_project p;
         _cleanup_error_ nbx_error *err = NULL;
         assert_true(nbx_project_find("/nonexistent/nixbox/dir", &p, &err) < 0);
@@ -69,7 +69,7 @@ static void test_find_bad_start_is_usage_error(void **state) {
 }
 
 static void test_init_creates_and_refuses_second(void **state) {
-        (void) state;
+        (void)state;
         char *dir = nbx_test_tmpdir();
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_project_init(dir, getuid(), getgid(), &err), 0);
@@ -87,11 +87,24 @@ static void test_init_creates_and_refuses_second(void **state) {
         free(data);
 
         /* the template names every field */
-        const char *fields[] = {"plugins", "name", "resources.vcpus", "resources.memoryMB",
-                                "mounts", "network.mode", "network.domains", "network.ports",
-                                "network.upstreamDns", "network.allowPrivate", "nix.packages",
-                                "nix.ldLibraries", "scripts", "env", "hooks.pre-up",
-                                "vm.hypervisor", "vm.image", "vm.accel"};
+        const char *fields[] = {"plugins",
+                                "name",
+                                "resources.vcpus",
+                                "resources.memoryMB",
+                                "mounts",
+                                "network.mode",
+                                "network.domains",
+                                "network.ports",
+                                "network.upstreamDns",
+                                "network.allowPrivate",
+                                "nix.packages",
+                                "nix.ldLibraries",
+                                "scripts",
+                                "env",
+                                "hooks.pre-up",
+                                "vm.hypervisor",
+                                "vm.image",
+                                "vm.accel"};
         for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
                 assert_non_null(strstr(nbx_config_template, fields[i]));
 
@@ -108,7 +121,7 @@ static void test_init_creates_and_refuses_second(void **state) {
 }
 
 static void test_runtime_dir_env(void **state) {
-        (void) state;
+        (void)state;
         setenv(NBX_RUNTIME_DIR_ENV, "/tmp/nbx-rt", 1);
         char *d = nbx_runtime_dir();
         assert_string_equal(d, "/tmp/nbx-rt");

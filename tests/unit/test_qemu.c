@@ -443,8 +443,7 @@ static void test_qmp_real_qemu(void **state) {
                 int r = nbx_qmp_open(v->sock, nbx_deadline_in(5000), &q, &err);
                 if (r == 0)
                         r = nbx_qmp_execute(q, "quit", NULL, NULL, NULL, &err);
-                if (r < 0 && r != -EPIPE && r != -ECONNRESET && r != -ECONNREFUSED &&
-                    r != -ENOENT)
+                if (r < 0 && r != -EPIPE && r != -ECONNRESET && r != -ECONNREFUSED && r != -ENOENT)
                         fail_msg("quit: %s", err ? err->msg : "?");
                 nbx_error_free(TAKE_PTR(err));
         }

@@ -33,7 +33,7 @@ static unsigned acquire_ok(const char *rt, const nbx_slot_owner *o) {
 }
 
 static void test_acquire_release_get_find(void **state) {
-        (void) state;
+        (void)state;
         char *rt = nbx_test_tmpdir();
         nbx_slot_owner a = me("a"), b = me("b");
         unsigned sa = acquire_ok(rt, &a), sb = acquire_ok(rt, &b);
@@ -79,7 +79,7 @@ static void test_acquire_release_get_find(void **state) {
 }
 
 static void test_stable_slot(void **state) {
-        (void) state;
+        (void)state;
         char *rt = nbx_test_tmpdir();
         _cleanup_error_ nbx_error *err = NULL;
         nbx_slot_owner a = me("a"), b = me("b"), c = me("c"), d = me("d");
@@ -115,7 +115,7 @@ static void fill_all(const char *rt) {
 }
 
 static void test_65th_lists_holders(void **state) {
-        (void) state;
+        (void)state;
         char *rt = nbx_test_tmpdir();
         fill_all(rt);
         _cleanup_error_ nbx_error *err = NULL;
@@ -141,7 +141,7 @@ static pid_t dead_pid(void) {
 }
 
 static void test_reclaim_dead_and_reused_pid(void **state) {
-        (void) state;
+        (void)state;
         char *rt = nbx_test_tmpdir();
         fill_all(rt);
         _cleanup_error_ nbx_error *err = NULL;
@@ -166,7 +166,7 @@ static void test_reclaim_dead_and_reused_pid(void **state) {
 }
 
 static void test_no_reclaim_while_resources_remain(void **state) {
-        (void) state;
+        (void)state;
         char *rt = nbx_test_tmpdir();
         fill_all(rt);
         _cleanup_error_ nbx_error *err = NULL;
@@ -174,8 +174,8 @@ static void test_no_reclaim_while_resources_remain(void **state) {
         assert_int_equal(nbx_slot_set_owner(rt, 7, &dead, &err), 0);
         /* its dnsmasq (here: a live process with matching start time) still runs */
         char rec[128];
-        snprintf(rec, sizeof(rec), "{\"pid\": %d, \"start_time\": %llu}\n", (int) getpid(),
-                 (unsigned long long) nbx_pid_start_time(getpid()));
+        snprintf(rec, sizeof(rec), "{\"pid\": %d, \"start_time\": %llu}\n", (int)getpid(),
+                 (unsigned long long)nbx_pid_start_time(getpid()));
         nbx_test_write(rt, "slots/7/dnsmasq.json", rec);
         nbx_slot_owner x = me("x");
         unsigned s;
@@ -193,7 +193,7 @@ static void test_no_reclaim_while_resources_remain(void **state) {
 #define RACERS 40
 
 static void test_race_all_distinct(void **state) {
-        (void) state;
+        (void)state;
         char *rt = nbx_test_tmpdir();
         int fds[2];
         assert_int_equal(pipe(fds), 0);
@@ -211,7 +211,7 @@ static void test_race_all_distinct(void **state) {
                         nbx_error *err = NULL;
                         unsigned s;
                         int r = nbx_slot_acquire(rt, &o, &s, &err);
-                        int v = r < 0 ? -1 : (int) s;
+                        int v = r < 0 ? -1 : (int)s;
                         nbx_error_free(err);
                         free(rt);
                         _exit(write(fds[1], &v, sizeof(v)) == sizeof(v) ? 0 : 1);
@@ -245,7 +245,7 @@ static void test_race_all_distinct(void **state) {
 }
 
 static void test_damaged_record(void **state) {
-        (void) state;
+        (void)state;
         char *rt = nbx_test_tmpdir();
         nbx_test_write(rt, "slots/3.json", "{not json");
         _cleanup_error_ nbx_error *err = NULL;

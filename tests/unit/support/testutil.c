@@ -45,7 +45,7 @@ extern char **environ;
 static bool replaced(const char *entry, const char *const *extra) {
         for (size_t i = 0; extra && extra[i]; i++) {
                 const char *eq = strchr(extra[i], '=');
-                size_t n = eq ? (size_t) (eq - extra[i]) + 1 : strlen(extra[i]);
+                size_t n = eq ? (size_t)(eq - extra[i]) + 1 : strlen(extra[i]);
                 if (strncmp(entry, extra[i], n) == 0)
                         return true;
         }
@@ -70,8 +70,7 @@ int nbx_test_nixbox(nbx_test_result *r, const char *const *args, const char *con
         int status = 0;
         nbx_error *err = NULL;
         *r = (nbx_test_result){0};
-        if (nbx_run_capture(argv.v, &so, nbx_now_ms() + 60000, &status, &r->out, &r->err, &err) <
-            0)
+        if (nbx_run_capture(argv.v, &so, nbx_now_ms() + 60000, &status, &r->out, &r->err, &err) < 0)
                 fail_msg("running %s: %s", bin, err->msg);
         r->code = nbx_status_code(status);
         nbx_strv_clear(&argv);
