@@ -62,7 +62,7 @@ int nbx_prereq_nftables(nbx_error **err) {
 /* Does /dev/kvm answer the basic ioctls?  Whether it can really run a guest is the hypervisor
  * layer's probe (vm/hv.c); doctor only needs a quick look. */
 static void check_kvm(nbx_check *c) {
-        c->name = "KVM";
+        snprintf(c->name, sizeof(c->name), "%s", "KVM");
         c->required = false;
         _cleanup_close_ int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (fd < 0) {
@@ -92,7 +92,7 @@ static void check_kvm(nbx_check *c) {
 
 static void check_program(nbx_check *c, const char *name, const char *const *candidates,
                           const char *fix, bool required) {
-        c->name = name;
+        snprintf(c->name, sizeof(c->name), "%s", name);
         c->required = required;
         for (size_t i = 0; candidates[i]; i++) {
                 _cleanup_free_ char *p = nbx_find_program(candidates[i]);
@@ -116,7 +116,7 @@ void nbx_prereq_run(nbx_check checks[NBX_MAX_CHECKS], size_t *ret_n) {
         check_kvm(&checks[n++]);
 
         nbx_check *c = &checks[n++];
-        c->name = "nf_tables (netlink)";
+        snprintf(c->name, sizeof(c->name), "%s", "nf_tables (netlink)");
         c->required = true;
         nbx_error *err = NULL;
         if (nbx_prereq_nftables(&err) == 0) {
@@ -134,7 +134,7 @@ void nbx_prereq_run(nbx_check checks[NBX_MAX_CHECKS], size_t *ret_n) {
                       "sudo apt-get install dnsmasq-base", true);
 
         c = &checks[n++];
-        c->name = "virtiofsd";
+        snprintf(c->name, sizeof(c->name), "%s", "virtiofsd");
         c->required = true;
         _cleanup_free_ char *vfs = nbx_prereq_find_virtiofsd();
         if (vfs) {
@@ -160,7 +160,7 @@ void nbx_prereq_run(nbx_check checks[NBX_MAX_CHECKS], size_t *ret_n) {
                       "sudo apt-get install openssh-client", true);
 
         c = &checks[n++];
-        c->name = "CAP_NET_ADMIN";
+        snprintf(c->name, sizeof(c->name), "%s", "CAP_NET_ADMIN");
         c->required = false; /* needed by up/down only; doctor itself runs without it */
         if (nbx_prereq_has_cap_net_admin()) {
                 c->status = NBX_CHECK_OK;
@@ -173,7 +173,7 @@ void nbx_prereq_run(nbx_check checks[NBX_MAX_CHECKS], size_t *ret_n) {
         }
 
         c = &checks[n++];
-        c->name = "IPv4 forwarding";
+        snprintf(c->name, sizeof(c->name), "%s", "IPv4 forwarding");
         c->required = false;
         int fwd = nbx_prereq_ip_forward(NULL);
         if (fwd == 1) {

@@ -6,17 +6,7 @@
 
 #include "base/error.h"
 
-enum nbx_check_status { NBX_CHECK_OK, NBX_CHECK_WARN, NBX_CHECK_MISSING };
-
-typedef struct nbx_check {
-        const char *name; /* "dnsmasq" */
-        enum nbx_check_status status;
-        bool required;    /* MISSING on a required check makes doctor fail */
-        char detail[512]; /* what was found ("/usr/sbin/dnsmasq", "not in PATH") */
-        char fix[256];    /* the exact command or step that fixes it */
-} nbx_check;
-
-#define NBX_MAX_CHECKS 24
+#include "base/check.h"
 
 /* Run every host check.  Fills checks[0..*ret_n). */
 void nbx_prereq_run(nbx_check checks[NBX_MAX_CHECKS], size_t *ret_n);
