@@ -64,8 +64,8 @@ static void stop_slot_owner(nbx_vm_ctx *c, int slot, nbx_strv *failures) {
             owner.pid != getpid() && owner.start_time != 0 &&
             strcmp(owner.project_dir, c->p->root) == 0 &&
             nbx_pid_alive(owner.pid, owner.start_time) &&
-            nbx_terminate(owner.pid, owner.start_time, nbx_deadline_in(NBX_VM_TERM_GRACE_MS),
-                          &e) < 0)
+            nbx_terminate(owner.pid, owner.start_time, nbx_deadline_in(NBX_VM_TERM_GRACE_MS), &e) <
+                    0)
                 note(failures, "stop the slot owner", &e);
 }
 
@@ -124,8 +124,8 @@ int nbx_vm_failures_error(nbx_strv *failures, nbx_error **err) {
 
 /* The hooks `up` recorded, as the VM's owner, with the environment `up` gave them. */
 static void run_recorded_hooks(nbx_vm_ctx *c, const nbx_vm_record *rec, enum nbx_hook which) {
-        const nbx_strv *cmds = which == NBX_HOOK_PRE_DOWN ? &rec->hooks_pre_down
-                                                          : &rec->hooks_post_down;
+        const nbx_strv *cmds =
+                which == NBX_HOOK_PRE_DOWN ? &rec->hooks_pre_down : &rec->hooks_post_down;
         if (!cmds->n)
                 return;
         nbx_invoker owner;

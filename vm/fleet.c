@@ -154,16 +154,15 @@ static json_t *row_json(const nbx_vm_status *s) {
         for (size_t j = 0; shares && j < s->n_shares; j++)
                 if (json_array_append_new(shares, share_json(&s->shares[j])) < 0)
                         return NULL;
-        return json_pack("{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "name", s->name,
-                         "project", s->project_dir, "slot",
-                         s->slot >= 0 ? json_integer(s->slot) : json_null(), "mode",
-                         s->have_mode ? json_string(nbx_net_mode_name(s->mode)) : json_null(),
-                         "state", nbx_vm_state_name(s->state), "pid",
-                         s->pid > 0 ? json_integer(s->pid) : json_null(), "uptime",
-                         s->uptime_s >= 0 ? json_integer(s->uptime_s) : json_null(), "guest_ip",
-                         s->guest_ip ? json_string(s->guest_ip) : json_null(), "mounts",
-                         shares ? shares : json_array(), "identity",
-                         s->identity_pub ? json_string(s->identity_pub) : json_null());
+        return json_pack(
+                "{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "name", s->name, "project",
+                s->project_dir, "slot", s->slot >= 0 ? json_integer(s->slot) : json_null(), "mode",
+                s->have_mode ? json_string(nbx_net_mode_name(s->mode)) : json_null(), "state",
+                nbx_vm_state_name(s->state), "pid", s->pid > 0 ? json_integer(s->pid) : json_null(),
+                "uptime", s->uptime_s >= 0 ? json_integer(s->uptime_s) : json_null(), "guest_ip",
+                s->guest_ip ? json_string(s->guest_ip) : json_null(), "mounts",
+                shares ? shares : json_array(), "identity",
+                s->identity_pub ? json_string(s->identity_pub) : json_null());
 }
 
 int nbx_vm_fleet_json(const nbx_vm_status *v, size_t n, char **ret, nbx_error **err) {

@@ -97,8 +97,8 @@ static int lookup(const nbx_invoker *inv, const char *uidp, const char *gidp, bo
         parse(ut, inv, &fu, &su, used, n_used, 1024);
         parse(gt, inv, &fg, &sg, used, n_used, 2048);
         *ret_found = fu && fg;
-        *ret = (nbx_idmap){.sub_uid = (uid_t)su, .sub_gid = (gid_t)sg, .uid = inv->uid,
-                           .gid = inv->gid};
+        *ret = (nbx_idmap){
+                .sub_uid = (uid_t)su, .sub_gid = (gid_t)sg, .uid = inv->uid, .gid = inv->gid};
         if (ret_utext)
                 *ret_utext = TAKE_PTR(ut);
         if (ret_gtext)
@@ -149,8 +149,8 @@ int nbx_idmap_get(const nbx_invoker *inv, const char *subuid_path, const char *s
                         r = append_entry(up, ut, inv->name, s, err);
                 if (r >= 0)
                         r = append_entry(gp, gt, inv->name, s, err);
-                m = (nbx_idmap){.sub_uid = (uid_t)s, .sub_gid = (gid_t)s, .uid = inv->uid,
-                                .gid = inv->gid};
+                m = (nbx_idmap){
+                        .sub_uid = (uid_t)s, .sub_gid = (gid_t)s, .uid = inv->uid, .gid = inv->gid};
                 if (r >= 0 && ret_allocated)
                         *ret_allocated = true;
         }

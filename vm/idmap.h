@@ -2,7 +2,8 @@
  * the invoker's own subordinate ids (/etc/subuid, /etc/subgid — the ids shadow-utils reserves
  * for a user's containers), except that the invoker's uid/gid map to themselves: files the guest
  * user writes belong to the invoker, files guest root (or any other guest id) writes belong to
- * an unprivileged subordinate id, never to root (docs/decisions/0005-virtiofsd-in-a-user-namespace.md).
+ * an unprivileged subordinate id, never to root
+ * (docs/decisions/0005-virtiofsd-in-a-user-namespace.md).
  *
  *   namespace id      host id
  *   0 .. U-1          S .. S+U-1

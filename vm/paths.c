@@ -123,7 +123,8 @@ int nbx_vm_paths_prepare(const nbx_vm_paths *p, const nbx_invoker *inv, nbx_erro
         uid_t me = geteuid();
         gid_t mygid = getegid();
         int r;
-        if ((r = nbx_mkdir_p(runtime, 0755, err)) < 0 || (r = nbx_dir_private(vms, 0755, me, mygid, err)) < 0 ||
+        if ((r = nbx_mkdir_p(runtime, 0755, err)) < 0 ||
+            (r = nbx_dir_private(vms, 0755, me, mygid, err)) < 0 ||
             (r = nbx_dir_private(p->vm_dir, 0755, me, mygid, err)) < 0 ||
             (r = nbx_dir_private(p->sock_dir, 0700, inv->uid, inv->gid, err)) < 0)
                 return r;

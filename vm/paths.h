@@ -1,10 +1,10 @@
 /* Where a project's VM keeps its things, none of them inside the project folder (the guest can
  * write there; docs/decisions/0004-state-outside-the-share.md):
  *
- *   <runtime>/vms/<id>/          root, 0755   the VM record (vm.json) and its lock: what root acts on
- *   <runtime>/vms/<id>/sock/     invoker, 0700  API, virtiofsd and SSH control sockets
- *   ~/.local/state/nixbox/<id>/  invoker, 0700  ssh/ (keys, known_hosts), log/ (console, hypervisor,
- *                                                 virtiofsd, ssh), approved/ (the approved config)
+ *   <runtime>/vms/<id>/          root, 0755   the VM record (vm.json) and its lock: what root acts
+ * on <runtime>/vms/<id>/sock/     invoker, 0700  API, virtiofsd and SSH control sockets
+ *   ~/.local/state/nixbox/<id>/  invoker, 0700  ssh/ (keys, known_hosts), log/ (console,
+ * hypervisor, virtiofsd, ssh), approved/ (the approved config)
  *
  * <id> is the project's identity: the first 16 hex digits of SHA-256 of its absolute folder.  The
  * home folder is the invoker's from the password database (sudo does not pass XDG_STATE_HOME). */
@@ -17,13 +17,13 @@
 
 typedef struct nbx_vm_paths {
         char id[NBX_VM_ID_LEN + 1];
-        char *vm_dir;    /* <runtime>/vms/<id> */
-        char *record;    /* vm_dir/vm.json */
-        char *lock;      /* vm_dir/lock */
-        char *sock_dir;  /* vm_dir/sock */
+        char *vm_dir;   /* <runtime>/vms/<id> */
+        char *record;   /* vm_dir/vm.json */
+        char *lock;     /* vm_dir/lock */
+        char *sock_dir; /* vm_dir/sock */
         char *api_socket;
         char *control_path; /* SSH connection master */
-        char *state_dir; /* ~/.local/state/nixbox/<id> */
+        char *state_dir;    /* ~/.local/state/nixbox/<id> */
         char *ssh_dir;
         char *log_dir;
         char *serial_log;

@@ -24,7 +24,8 @@ int nbx_vm_reload(const nbx_project *p, const nbx_vm_opts *o, char **ret_restart
         nbx_invoker owner;
         if ((r = nbx_vm_owner(&c, &rec, &owner, err)) < 0)
                 goto out;
-        nbx_net_params np = nbx_vm_net_params(c.runtime_dir, &pool, (unsigned)rec.slot, &cfg, &owner);
+        nbx_net_params np =
+                nbx_vm_net_params(c.runtime_dir, &pool, (unsigned)rec.slot, &cfg, &owner);
         nbx_invoker_done(&owner);
         nbx_ui_step(c.ui, "Applying network settings (%s, %zu domain(s), %zu port(s))",
                     nbx_net_mode_name(cfg.net_mode), cfg.domains.n, cfg.n_ports);

@@ -296,12 +296,12 @@ static int step_launch(up_ctx *u, nbx_error **err) {
         (void)unlink(u->c.paths.api_socket);
         _cleanup_free_ char *hv_log = NULL;
         /* the console log exists and belongs to the invoker before the hypervisor opens it */
-        _cleanup_close_ int serial = nbx_vm_open_log(&u->c.paths, &u->c.inv, "console.log", NULL,
-                                                     err);
+        _cleanup_close_ int serial =
+                nbx_vm_open_log(&u->c.paths, &u->c.inv, "console.log", NULL, err);
         if (serial < 0)
                 return serial;
-        _cleanup_close_ int logfd = nbx_vm_open_log(&u->c.paths, &u->c.inv, "hypervisor.log",
-                                                    &hv_log, err);
+        _cleanup_close_ int logfd =
+                nbx_vm_open_log(&u->c.paths, &u->c.inv, "hypervisor.log", &hv_log, err);
         if (logfd < 0)
                 return logfd;
         set_step_log(u, hv_log);
@@ -470,7 +470,10 @@ static int check_previous(up_ctx *u, nbx_vm_up_result *res, bool *ret_done, nbx_
                 return 0;
         nbx_ui_step(u->c.ui, "Cleaning up what a previous VM of this project left behind");
         nbx_strv failures = {0};
-        nbx_vm_teardown(&u->c, lr == 0 ? &old : NULL, lr == 0 ? old.slot : slot_held ? (int)held : -1,
+        nbx_vm_teardown(&u->c, lr == 0 ? &old : NULL,
+                        lr == 0     ? old.slot
+                        : slot_held ? (int)held
+                                    : -1,
                         false, &failures);
         nbx_vm_record_done(&old);
         return nbx_vm_failures_error(&failures, err);

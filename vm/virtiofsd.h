@@ -39,7 +39,8 @@ typedef struct nbx_virtiofsd {
 /* virtiofsd in PATH, /usr/libexec or /usr/lib/qemu; NBX_EXIT_PREREQ naming the package. */
 int nbx_virtiofsd_find(nbx_virtiofsd *ret, nbx_error **err);
 void nbx_virtiofsd_done(nbx_virtiofsd *v);
-/* doctor: which virtiofsd, and whether shares can be confined (user namespaces, subordinate ids). */
+/* doctor: which virtiofsd, and whether shares can be confined (user namespaces, subordinate ids).
+ */
 void nbx_virtiofsd_check(nbx_checks *l, const nbx_invoker *inv);
 
 /* The argv for a virtiofsd serving NBX_VIRTIOFSD_ROOT on listening socket fd. */
