@@ -21,6 +21,13 @@ const nbx_command nbx_commands[] = {
            "DIR/.nixbox/.gitignore (keeps only config.nix and .gitignore under version control).\n"
            "DIR defaults to the current folder (or -C DIR).  Refuses, changing nothing, when\n"
            "DIR/.nixbox already exists.\n")},
+        {"allow", cmd_allow, "approve the project's configuration (.nixbox/)",
+         U("usage: nixbox allow [--diff]\n\n"
+           "Show what changed in .nixbox/ since you last approved it, and approve it as it is\n"
+           "now.  The VM can write the project folder, .nixbox/ included, so `nixbox up` and\n"
+           "`reload` act only on a configuration you approved on the host (and evaluate the\n"
+           "approved copy, never the live folder); they refuse with exit 9 until you run this.\n"
+           "--diff (or --dry-run) shows the changes without approving them.\n")},
         {"up", cmd_up, "start the project's VM (network, shares, hooks)",
          U("usage: nixbox up\n\n"
            "Resolve the config, take a network slot, run pre-up hooks, configure the slot's\n"

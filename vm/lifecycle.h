@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../config/approval.h"
 #include "../config/config.h"
 #include "../config/base/error.h"
 #include "../config/base/project.h"
@@ -92,3 +93,12 @@ int nbx_vm_reload(const nbx_project *p, const nbx_vm_opts *o, char **ret_restart
 /* The VM's SSH identity (public line) for a project, creating the key pair when missing.
  * For `nixbox config` / `status`: users register it, e.g. as a deploy key. */
 int nbx_vm_identity(const nbx_project *p, const nbx_vm_opts *o, char **ret_pub, nbx_error **err);
+
+/* nixbox allow: approve .nixbox/ as it is now (config/approval.h).  diff_fd >= 0: the diff
+ * against the last approval is written there first; dry_run: only the diff.  *ret_changed:
+ * there was something to approve. */
+int nbx_vm_allow(const nbx_project *p, const nbx_vm_opts *o, int diff_fd, bool dry_run,
+                 bool *ret_changed, nbx_error **err);
+/* Whether .nixbox/ is approved (for `nixbox config` and `doctor`). */
+int nbx_vm_approval(const nbx_project *p, const nbx_vm_opts *o, enum nbx_approval_state *ret,
+                    nbx_error **err);

@@ -78,7 +78,10 @@ static const char *workdir_of(const nbx_config *c) {
 /* ---- the steps ------------------------------------------------------------------------------ */
 
 static int step_config(up_ctx *u, nbx_error **err) {
-        int r = nbx_config_load(u->c.p->root, u->c.o->config_opts, &u->cfg, err);
+        int r = nbx_approval_require(u->c.p->nixbox_dir, u->c.paths.approved_dir, &u->c.inv, err);
+        if (r < 0)
+                return r;
+        r = nbx_config_load(u->c.p->root, u->c.o->config_opts, &u->cfg, err);
         if (r < 0)
                 return r;
         u->have_cfg = true;

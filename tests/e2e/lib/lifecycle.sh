@@ -78,6 +78,7 @@ new_project() {
 }
 EOF
         chown -R "$TU_UID:$TU_GID" "$dir"
+        nbxu "$dir" allow >/dev/null || return 1
         PROJECTS+=("$dir")
         echo "$dir"
 }
