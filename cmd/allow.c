@@ -31,10 +31,12 @@ int cmd_allow(nbx_cli *cli, int argc, char **argv) {
                 fprintf(cli->ui.out, "%s is approved as it is; nothing new to approve.\n",
                         p.nixbox_dir);
         else if (dry_run)
-                fprintf(cli->ui.out, "\nNot approved yet: run `nixbox allow` to approve the changes "
-                                     "above.\n");
+                fprintf(cli->ui.out,
+                        "\nNot approved yet: run `nixbox allow` to approve the changes "
+                        "above.\n");
         else
-                fprintf(cli->ui.out, "\nApproved %s as shown above: `nixbox up` and `reload` use it.\n",
+                fprintf(cli->ui.out,
+                        "\nApproved %s as shown above: `nixbox up` and `reload` use it.\n",
                         p.nixbox_dir);
         nbx_project_done(&p);
         return NBX_EXIT_OK;

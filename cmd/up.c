@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "../vm/lifecycle.h"
 
@@ -19,7 +20,10 @@ int cmd_up(nbx_cli *cli, int argc, char **argv) {
         const char *fail_at = getenv("NIXBOX_FAIL_AT");
         nbx_vm_opts o = {.ui = &cli->ui,
                          .config_opts = &cli->config_opts,
-                         .fail_at = fail_at && *fail_at ? fail_at : NULL};
+                         .fail_at = fail_at && *fail_at ? fail_at : NULL,
+                         /* NIXBOX_TEST_KVM_STALL=1: test hook, see docs/hypervisors.md */
+                         .kvm_stall = getenv("NIXBOX_TEST_KVM_STALL") &&
+                                      strcmp(getenv("NIXBOX_TEST_KVM_STALL"), "1") == 0};
         nbx_vm_up_result res;
         int r = nbx_vm_up(&p, &o, &res, &err);
         nbx_project_done(&p);

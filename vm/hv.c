@@ -383,6 +383,8 @@ out:
 /* Run the probe in a child; kill it at the deadline.  0 = KVM works; else why says why not. */
 static int probe_in_child(const nbx_accel_probe *p, const char *device, char *why, size_t why_len) {
         int fds[2];
+        gid_t groups[64];
+        int n_groups = p->drop_privileges ? nbx_user_groups(p->uid, p->gid, groups, 64) : 0;
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return probe_fail(why, why_len, errno, "pipe");
         pid_t pid = fork();
@@ -396,7 +398,8 @@ static int probe_in_child(const nbx_accel_probe *p, const char *device, char *wh
                 char msg[256] = "";
                 close(fds[0]);
                 if (p->drop_privileges && geteuid() == 0 &&
-                    (setgroups(0, NULL) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
+                    (setgroups((size_t)n_groups, groups) < 0 ||
+                     setresgid(p->gid, p->gid, p->gid) < 0 ||
                      setresuid(p->uid, p->uid, p->uid) < 0)) {
                         snprintf(msg, sizeof(msg), "drop privileges: %s", strerror(errno));
                         (void)!write(fds[1], msg, strlen(msg));

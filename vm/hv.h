@@ -47,6 +47,8 @@ typedef struct nbx_vm_spec {
         size_t n_disks;
         unsigned net_queues;    /* virtio-net queue pairs; 0 or 1 = single queue (the TAP must
                                  * be multi-queue when > 1); at most NBX_VM_MAX_NET_QUEUES */
+        bool start_paused;      /* qemu: -S (no vCPU runs until `cont`); a test hook that makes
+                                 * a guest that never progresses */
         unsigned hotplug_slots; /* qemu: free PCIe root ports kept for add_disk/add_fs;
                                  * 0 = NBX_VM_MAX_SHARES + NBX_VM_MAX_DISKS */
 } nbx_vm_spec;
@@ -96,8 +98,8 @@ typedef struct nbx_accel_probe {
         const char *device;   /* NULL: $NIXBOX_KVM_DEVICE, else /dev/kvm */
         uint64_t timeout_ms;  /* 0: NBX_KVM_PROBE_TIMEOUT_MS */
         nbx_kvm_probe_fn run; /* NULL: nbx_kvm_probe (KVM ioctls: VM, vCPU, tiny guest) */
-        bool drop_privileges; /* probe as uid/gid (no supplementary groups), as the hypervisor
-                               * will run; nbx_accel_resolve sets this to the invoking user */
+        bool drop_privileges; /* probe as uid/gid with its groups, as the hypervisor will run;
+                               * nbx_accel_resolve sets this to the invoking user */
         uid_t uid;
         gid_t gid;
 } nbx_accel_probe;

@@ -20,6 +20,10 @@ typedef struct nbx_vm_opts {
         /* Test hook (NIXBOX_FAIL_AT, read by cmd/up.c): fail `up` right after the step of this
          * name succeeded, so that rollback of every step can be tested.  NULL in normal use. */
         const char *fail_at;
+        /* Test hook (NIXBOX_TEST_KVM_STALL, read by cmd/up.c): under KVM the guest is started
+         * paused, so it makes no progress — what a KVM that accepts VMs but cannot run a real
+         * kernel looks like.  false in normal use. */
+        bool kvm_stall;
 } nbx_vm_opts;
 
 /* The name of step i of `up` (valid values of NIXBOX_FAIL_AT), NULL past the last. */

@@ -14,6 +14,8 @@
 #include "../config/base/fsutil.h"
 #include "../config/base/proc.h"
 #include "../config/base/timeutil.h"
+#include "boot.h"
+#include "console.h"
 #include "creds.h"
 #include "hooks.h"
 #include "idmap.h"
@@ -21,9 +23,9 @@
 #include "virtiofsd.h"
 
 #define API_TIMEOUT_MS 30000
-#define SSH_TIMEOUT_KVM_MS 120000
-#define SSH_TIMEOUT_TCG_MS 300000
-/* the guest user's ids when the invoker has none usable (never: root is refused) */
+#define BOOT_TIMEOUT_KVM_MS 120000
+#define BOOT_TIMEOUT_TCG_MS 300000
+#define SSH_TIMEOUT_MS 60000
 
 typedef struct up_ctx {
         nbx_vm_ctx c;
@@ -40,7 +42,8 @@ typedef struct up_ctx {
         int creds_fd;
         nbx_strv child_env; /* for hypervisor, virtiofsd, SSH master */
         char *identity_pub;
-        char *step_log; /* log file of the step that failed, for the error */
+        char *step_log;    /* log file of the step that failed, for the error */
+        const char *retry; /* set by a step that returns -EAGAIN: run again from this step */
 } up_ctx;
 
 static int save(up_ctx *u, nbx_error **err) {
@@ -96,6 +99,13 @@ static int step_config(up_ctx *u, nbx_error **err) {
         if ((r = nbx_image_load(u->cfg.image, &u->img, err)) < 0)
                 return r;
         u->have_img = true;
+        char why[512];
+        if (u->rec.accel == NBX_ACCEL_KVM && u->cfg.accel == NBX_ACCEL_AUTO &&
+            nbx_kvm_verdict_broken(u->c.runtime_dir, u->img.kernel, why, sizeof(why))) {
+                why[strcspn(why, "\n")] = '\0';
+                nbx_ui_step(u->c.ui, "Using TCG: on this host, %s", why);
+                u->rec.accel = NBX_ACCEL_TCG;
+        }
         nbx_ui_step(u->c.ui, "VM %s: network %s, %s (%s), %u vCPU, %u MiB", u->cfg.name,
                     nbx_net_mode_name(u->cfg.net_mode), u->ops->name,
                     u->rec.accel == NBX_ACCEL_KVM ? "KVM" : "TCG, slow", u->cfg.vcpus,
@@ -250,6 +260,12 @@ static int step_credentials(up_ctx *u, nbx_error **err) {
             (r = nbx_ssh_key_read(ssh, NBX_SSH_IDENTITY_KEY ".pub", &u->c.inv, &u->identity_pub,
                                   err)) < 0)
                 return r;
+        nbx_creds_mount mounts[NBX_MAX_MOUNTS];
+        for (size_t i = 0; i < u->rec.n_mounts && i < NBX_MAX_MOUNTS; i++)
+                mounts[i] = (nbx_creds_mount){.type = "virtiofs",
+                                              .source = u->rec.mounts[i].tag,
+                                              .target = u->rec.mounts[i].target,
+                                              .readonly = u->rec.mounts[i].readonly};
         nbx_creds c = {.user = u->c.inv.guest_user,
                        .uid = u->c.inv.uid,
                        .gid = u->c.inv.gid,
@@ -259,7 +275,10 @@ static int step_credentials(up_ctx *u, nbx_error **err) {
                        .env = u->cfg.env,
                        .n_env = u->cfg.n_env,
                        .identity = ident,
-                       .identity_pub = u->identity_pub};
+                       .identity_pub = u->identity_pub,
+                       .mounts = mounts,
+                       .n_mounts =
+                               u->rec.n_mounts < NBX_MAX_MOUNTS ? u->rec.n_mounts : NBX_MAX_MOUNTS};
         r = nbx_creds_memfd(&c, &u->creds_fd, err);
         explicit_bzero(host_key, strlen(host_key));
         explicit_bzero(ident, strlen(ident));
@@ -295,6 +314,7 @@ static int step_launch(up_ctx *u, nbx_error **err) {
                             .n_shares = n_shares,
                             .disks = &disk,
                             .n_disks = 1,
+                            .start_paused = u->c.o->kvm_stall && u->rec.accel == NBX_ACCEL_KVM,
                             .net_queues = q < NBX_VM_MAX_NET_QUEUES ? q : NBX_VM_MAX_NET_QUEUES};
         (void)unlink(u->c.paths.api_socket);
         _cleanup_free_ char *hv_log = NULL;
@@ -336,47 +356,106 @@ static bool vm_alive_cb(void *data) {
         return nbx_vm_hv_alive(data);
 }
 
-static int step_ssh(up_ctx *u, nbx_error **err) {
+/* KVM made no progress: remember it, stop what serves this hypervisor, and start again under
+ * TCG from the virtiofsd step (vm.accel = "auto"), or fail (vm.accel = "kvm"). */
+static int kvm_stalled(up_ctx *u, nbx_error **err) {
+        _cleanup_error_ nbx_error *verr = NULL;
+        if (nbx_kvm_verdict_record(u->c.runtime_dir, u->img.kernel, &verr) < 0)
+                nbx_ui_warn(u->c.ui, "%s", verr->msg);
+        if (u->cfg.accel == NBX_ACCEL_KVM)
+                return nbx_error_setx(err, NBX_EXIT_PREREQ, ETIMEDOUT,
+                                      "vm.accel = \"kvm\": this host's KVM accepted the VM but the "
+                                      "guest made no progress within %d s (a nested or broken KVM "
+                                      "cannot run this kernel); set vm.accel = \"auto\" (falls "
+                                      "back to TCG) or \"tcg\"",
+                                      NBX_KVM_BOOT_WATCHDOG_MS / 1000);
+        nbx_ui_step(u->c.ui,
+                    "KVM accepted the VM but the guest made no progress within %d s; starting it "
+                    "again under TCG (slow), as on every later `up` of this kernel until reboot",
+                    NBX_KVM_BOOT_WATCHDOG_MS / 1000);
+        int r = nbx_terminate(u->rec.hv.pid, u->rec.hv.start_time,
+                              nbx_deadline_in(NBX_VM_TERM_GRACE_MS), err);
+        for (size_t i = 0; r >= 0 && i < u->rec.n_mounts; i++)
+                r = nbx_terminate(u->rec.mounts[i].virtiofsd.pid,
+                                  u->rec.mounts[i].virtiofsd.start_time,
+                                  nbx_deadline_in(NBX_VM_TERM_GRACE_MS), err);
+        if (r < 0)
+                return r;
+        while (u->rec.n_mounts)
+                nbx_vm_record_remove_mount(&u->rec, u->rec.n_mounts - 1);
+        u->rec.hv = (nbx_proc_ref){0};
+        u->rec.accel = NBX_ACCEL_TCG;
+        if ((r = save(u, err)) < 0)
+                return r;
+        u->retry = "virtiofsd";
+        return -EAGAIN;
+}
+
+/* The guest's console: under KVM its first line within the watchdog, then `ready`.  Boot mount
+ * errors it reports fail `up` (after `ready`, so the console log holds the whole story). */
+static int step_boot(up_ctx *u, nbx_error **err) {
+        static const char *const first[] = {"nixbox-guest:", NULL};
+        static const char *const lines[] = {"nixbox-guest: ready", "nixbox-guest: error:", NULL};
         set_step_log(u, u->c.paths.serial_log);
-        _cleanup_close_ int logfd = nbx_vm_open_log(&u->c.paths, &u->c.inv, "ssh.log", NULL, err);
+        nbx_console_watch w = {.path = u->c.paths.serial_log,
+                               .needles = first,
+                               .alive = vm_alive_cb,
+                               .data = &u->rec};
+        int r;
+        if (u->rec.accel == NBX_ACCEL_KVM) {
+                r = nbx_console_wait(&w, nbx_deadline_in(NBX_KVM_BOOT_WATCHDOG_MS), err);
+                if (r == -ETIMEDOUT)
+                        return kvm_stalled(u, err);
+                w.offset = 0; /* that line may have been `ready` or an error itself */
+        }
+        w.needles = lines;
+        uint64_t deadline = nbx_deadline_in(u->rec.accel == NBX_ACCEL_KVM ? BOOT_TIMEOUT_KVM_MS
+                                                                          : BOOT_TIMEOUT_TCG_MS);
+        _cleanup_strv_ nbx_strv errors = {0};
+        while ((r = nbx_console_wait(&w, deadline, err)) == 1)
+                (void)nbx_strv_push(&errors, strstr(w.line, "nixbox-guest: error:") + 21);
+        if (r == -ETIMEDOUT)
+                return nbx_error_set(
+                        err, ETIMEDOUT,
+                        "the guest did not report ready within %llu s (its console "
+                        "is in the log below)",
+                        (unsigned long long)((u->rec.accel == NBX_ACCEL_KVM ? BOOT_TIMEOUT_KVM_MS
+                                                                            : BOOT_TIMEOUT_TCG_MS) /
+                                             1000));
+        if (r == -ECHILD)
+                return nbx_error_set(err, ECHILD, "%s exited while the guest was booting",
+                                     u->ops->name);
+        if (r < 0)
+                return r;
+        if (errors.n) {
+                r = nbx_error_set(err, EIO,
+                                  "the guest reported %zu error(s) while booting:", errors.n);
+                for (size_t i = 0; i < errors.n; i++)
+                        nbx_error_append(err, "\n  %s", errors.v[i]);
+                return r;
+        }
+        return 0;
+}
+
+/* One login, once the guest is ready: the SSH connection master everything else uses. */
+static int step_ssh(up_ctx *u, nbx_error **err) {
+        _cleanup_free_ char *logp = NULL;
+        _cleanup_close_ int logfd = nbx_vm_open_log(&u->c.paths, &u->c.inv, "ssh.log", &logp, err);
         if (logfd < 0)
                 return logfd;
+        set_step_log(u, logp);
         nbx_ssh_target t = nbx_vm_ssh_target(&u->c.paths, &u->rec, &u->c.inv);
         t.master_envp = u->child_env.v;
         t.keep_waiting = vm_alive_cb;
         t.keep_waiting_data = &u->rec;
-        uint64_t timeout = u->rec.accel == NBX_ACCEL_KVM ? SSH_TIMEOUT_KVM_MS : SSH_TIMEOUT_TCG_MS;
         pid_t pid = 0;
-        int r = nbx_ssh_connect(&t, logfd, nbx_deadline_in(timeout), &pid, err);
+        int r = nbx_ssh_connect(&t, logfd, nbx_deadline_in(SSH_TIMEOUT_MS), &pid, err);
         if (r < 0)
                 return r;
         u->rec.ssh_master =
                 (nbx_proc_ref){.pid = pid, .start_time = pid ? nbx_pid_start_time(pid) : 0};
         set_step_log(u, NULL);
         return save(u, err);
-}
-
-static int step_mounts(up_ctx *u, nbx_error **err) {
-        nbx_ssh_target t = nbx_vm_ssh_target(&u->c.paths, &u->rec, &u->c.inv);
-        t.user = "root";
-        t.control_path = NULL; /* the master is the user's connection: root connects directly */
-        for (size_t i = 0; i < u->rec.n_mounts; i++) {
-                const nbx_record_mount *m = &u->rec.mounts[i];
-                _cleanup_free_ char *cmd = nbx_ssh_mount_command(m->tag, m->target, m->readonly);
-                if (!cmd)
-                        return nbx_error_set(err, ENOMEM, "mount command");
-                int code = 0;
-                fflush(u->c.ui ? u->c.ui->err : stderr);
-                int efd = u->c.ui ? fileno(u->c.ui->err) : NBX_FD_INHERIT;
-                int r = nbx_ssh_exec(&t, NBX_SSH_BATCH, cmd, -1, efd, efd, &code, err);
-                if (r < 0)
-                        return r;
-                if (code != 0)
-                        return nbx_error_set(err, EIO,
-                                             "mounting %s at %s in the guest failed (exit %d)",
-                                             m->source, m->target, code);
-        }
-        return 0;
 }
 
 static int step_scripts(up_ctx *u, nbx_error **err) {
@@ -432,8 +511,8 @@ static const up_step steps[] = {
         {"credentials", NULL, step_credentials},
         {"launch", "Starting the VM", step_launch},
         {"api", NULL, step_api},
-        {"ssh", "Waiting for SSH", step_ssh},
-        {"mounts", NULL, step_mounts},
+        {"boot", "Waiting for the guest to boot", step_boot},
+        {"ssh", NULL, step_ssh},
         {"scripts", NULL, step_scripts},
         {"post-up-hooks", NULL, step_post_up_hooks},
 };
@@ -530,6 +609,14 @@ int nbx_vm_up(const nbx_project *p, const nbx_vm_opts *o, nbx_vm_up_result *ret,
                 if (s->progress)
                         nbx_ui_step(u.c.ui, "%s", s->progress);
                 r = s->run(&u, err);
+                if (r == -EAGAIN && u.retry) { /* start again from an earlier step */
+                        size_t j = 0;
+                        while (j < i && strcmp(steps[j].name, u.retry) != 0)
+                                j++;
+                        u.retry = NULL;
+                        i = j - 1;
+                        continue;
+                }
                 if (r >= 0 && o->fail_at && strcmp(o->fail_at, s->name) == 0)
                         r = -ECANCELED;
                 if (r < 0) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,22 @@ static __attribute__((noreturn)) void child_fail(int report_fd, const char *what
         _exit(127);
 }
 
+#define MAX_GROUPS 64
+
+int nbx_user_groups(uid_t uid, gid_t gid, gid_t *ret, int max) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        int n = max;
+        if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || !res ||
+            getgrouplist(pw.pw_name, gid, ret, &n) < 0 || n < 1) {
+                ret[0] = gid; /* unknown user, or more groups than max: the safe side */
+                return 1;
+        }
+        return n;
+}
+
 static __attribute__((noreturn)) void child_exec(char *const argv[], const nbx_spawn_opts *o,
-                                                 int report_fd) {
+                                                 const gid_t *groups, int n_groups, int report_fd) {
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
@@ -69,8 +84,8 @@ static __attribute__((noreturn)) void child_exec(char *const argv[], const nbx_s
                 }
         }
         if (o->drop_privileges && geteuid() == 0) {
-                if (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
-                    setresuid(o->uid, o->uid, o->uid) < 0)
+                if (setgroups((size_t)n_groups, groups) < 0 ||
+                    setresgid(o->gid, o->gid, o->gid) < 0 || setresuid(o->uid, o->uid, o->uid) < 0)
                         child_fail(report_fd, "drop privileges");
         }
         if (o->envp)
@@ -87,6 +102,11 @@ int nbx_spawn(char *const argv[], const nbx_spawn_opts *opts, pid_t *ret_pid, nb
 
         if (!argv || !argv[0])
                 return nbx_error_set(err, EINVAL, "spawn: empty command");
+        /* the group database is read here, not in the child after fork */
+        gid_t groups[MAX_GROUPS];
+        int n_groups = 0;
+        if (o->drop_privileges && geteuid() == 0)
+                n_groups = nbx_user_groups(o->uid, o->gid, groups, MAX_GROUPS);
         if (pipe2(report, O_CLOEXEC) < 0)
                 return nbx_error_set(err, errno, "spawn %s: pipe", argv[0]);
 
@@ -99,7 +119,7 @@ int nbx_spawn(char *const argv[], const nbx_spawn_opts *opts, pid_t *ret_pid, nb
         }
         if (pid == 0) {
                 close(report[0]);
-                child_exec(argv, o, report[1]);
+                child_exec(argv, o, groups, n_groups, report[1]);
         }
         close(report[1]);
         if (o->parent_setup) {

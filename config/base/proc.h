@@ -69,3 +69,7 @@ int nbx_terminate(pid_t pid, uint64_t start_time, uint64_t grace_deadline_ms, nb
 
 /* True when pid is alive and (if start_time != 0) is the same process. */
 bool nbx_pid_alive(pid_t pid, uint64_t start_time);
+
+/* The supplementary groups of uid (with gid), from the group database; at most max.  Returns
+ * the count (at least 1: gid itself). */
+int nbx_user_groups(uid_t uid, gid_t gid, gid_t *ret, int max);

@@ -5,7 +5,9 @@ nbx_user_create() { # NAME HOME
         TU=$1 TU_HOME=$2
         mkdir -p "$TU_HOME" || return 1
         # useradd reserves subordinate ids (/etc/subuid, /etc/subgid) for the user, as for anyone
-        useradd -M -d "$TU_HOME" -s /bin/sh -U "$TU" || return 1
+        # in the kvm group, as users who run VMs are (QEMU runs as them)
+        useradd -M -d "$TU_HOME" -s /bin/sh -U $(getent group kvm >/dev/null && echo -G kvm) "$TU" ||
+                return 1
         TU_UID=$(id -u "$TU") TU_GID=$(id -g "$TU")
         chown "$TU_UID:$TU_GID" "$TU_HOME" && chmod 0755 "$TU_HOME"
 }
