@@ -80,6 +80,36 @@ static const char *workdir_of(const nbx_config *c) {
 
 /* ---- the steps ------------------------------------------------------------------------------ */
 
+/* A writable share of a folder that holds nixbox's own state (the user's ~/.local/state/nixbox,
+ * the runtime folder) would let the guest change what nixbox trusts. */
+static bool contains(const char *folder, const char *path) {
+        size_t n = strlen(folder);
+        return strncmp(folder, path, n) == 0 &&
+               (path[n] == '/' || path[n] == '\0' || (n == 1 && folder[0] == '/'));
+}
+
+static int check_shares(up_ctx *u, nbx_error **err) {
+        _cleanup_free_ char *state = strdup(u->c.paths.state_dir);
+        char *cut = state ? strstr(state, "/.local/state/nixbox/") : NULL;
+        if (!state)
+                return nbx_error_set(err, ENOMEM, "shares");
+        if (cut)
+                cut[sizeof("/.local/state/nixbox") - 1] = '\0';
+        for (size_t i = 0; i < u->cfg.n_mounts; i++) {
+                const nbx_mount *m = &u->cfg.mounts[i];
+                const char *what = contains(m->source, state)              ? state
+                                   : contains(m->source, u->c.runtime_dir) ? u->c.runtime_dir
+                                                                          : NULL;
+                if (what && !m->readonly)
+                        return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                              "mounts[%zu]: %s holds %s, where nixbox keeps what "
+                                              "it trusts (keys, approvals, VM records); share it "
+                                              "read-only or share a folder inside it",
+                                              i, m->source, what);
+        }
+        return 0;
+}
+
 static int step_config(up_ctx *u, nbx_error **err) {
         int r = nbx_approval_require(u->c.p->nixbox_dir, u->c.paths.approved_dir, &u->c.inv, err);
         if (r < 0)
@@ -88,6 +118,8 @@ static int step_config(up_ctx *u, nbx_error **err) {
         if (r < 0)
                 return r;
         u->have_cfg = true;
+        if ((r = check_shares(u, err)) < 0)
+                return r;
         if ((r = nbx_hv_select(u->cfg.hypervisor, &u->ops, err)) < 0)
                 return r;
         if ((r = nbx_accel_resolve(u->cfg.accel, &u->rec.accel, err)) < 0)
