@@ -99,7 +99,7 @@ static int check_shares(up_ctx *u, nbx_error **err) {
                 const nbx_mount *m = &u->cfg.mounts[i];
                 const char *what = contains(m->source, state)              ? state
                                    : contains(m->source, u->c.runtime_dir) ? u->c.runtime_dir
-                                                                          : NULL;
+                                                                           : NULL;
                 if (what && !m->readonly)
                         return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
                                               "mounts[%zu]: %s holds %s, where nixbox keeps what "
