@@ -18,7 +18,8 @@ const nbx_command nbx_commands[] = {
         {"init", cmd_init, "create .nixbox/config.nix in a folder",
          U("usage: nixbox init [DIR]\n\n"
            "Create DIR/.nixbox/config.nix (a commented template listing every field) and\n"
-           "DIR/.nixbox/.gitignore (keeps only config.nix and .gitignore under version control).\n"
+           "DIR/.nixbox/.gitignore (keeps only config.nix, flake.lock and .gitignore under\n"
+           "version control).\n"
            "DIR defaults to the current folder (or -C DIR).  Refuses, changing nothing, when\n"
            "DIR/.nixbox already exists.\n")},
         {"up", cmd_up, "start the project's VM (network, shares, hooks)",

@@ -56,10 +56,13 @@ const char nbx_config_template[] =
         "  # vm.accel = \"auto\";        # \"auto\" | \"kvm\" | \"tcg\"\n"
         "}\n";
 
-static const char gitignore[] = "# Only the configuration is meant for version control.\n"
-                                "*\n"
-                                "!config.nix\n"
-                                "!.gitignore\n";
+static const char gitignore[] =
+        "# Only the configuration and the guest's pinned nixpkgs are meant for\n"
+        "# version control.\n"
+        "*\n"
+        "!config.nix\n"
+        "!flake.lock\n"
+        "!.gitignore\n";
 
 int nbx_project_at(const char *root, nbx_project *ret, nbx_error **err) {
         nbx_project p = {0};

@@ -84,6 +84,7 @@ static void test_init_creates_and_refuses_second(void **state) {
         assert_int_equal(nbx_read_file(gi, 1 << 20, &data, NULL, &err), 0);
         assert_non_null(strstr(data, "!config.nix"));
         assert_non_null(strstr(data, "!.gitignore"));
+        assert_non_null(strstr(data, "!flake.lock")); /* the guest's pin (nixbox build) */
         free(data);
 
         /* the template names every field */
