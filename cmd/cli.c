@@ -18,10 +18,16 @@ const nbx_command nbx_commands[] = {
         {"init", cmd_init, "create .nixbox/config.nix in a folder",
          U("usage: nixbox init [DIR]\n\n"
            "Create DIR/.nixbox/config.nix (a commented template listing every field) and\n"
-           "DIR/.nixbox/.gitignore (keeps only config.nix, flake.lock and .gitignore under\n"
-           "version control).\n"
+           "DIR/.nixbox/.gitignore (keeps only config.nix and .gitignore under version control).\n"
            "DIR defaults to the current folder (or -C DIR).  Refuses, changing nothing, when\n"
            "DIR/.nixbox already exists.\n")},
+        {"allow", cmd_allow, "approve the project's configuration (.nixbox/)",
+         U("usage: nixbox allow [--diff]\n\n"
+           "Show what changed in .nixbox/ since you last approved it, and approve it as it is\n"
+           "now.  The VM can write the project folder, .nixbox/ included, so `nixbox up` and\n"
+           "`reload` act only on a configuration you approved on the host (and evaluate the\n"
+           "approved copy, never the live folder); they refuse with exit 9 until you run this.\n"
+           "--diff (or --dry-run) shows the changes without approving them.\n")},
         {"up", cmd_up, "start the project's VM (network, shares, hooks)",
          U("usage: nixbox up\n\n"
            "Resolve the config, take a network slot, run pre-up hooks, configure the slot's\n"
@@ -77,9 +83,8 @@ const nbx_command nbx_commands[] = {
            "nixpkgs cannot be fetched.\n")},
         {"update", cmd_update, "pin the newest nixpkgs and rebuild the guest",
          U("usage: nixbox update\n\n"
-           "Pin the newest nixpkgs of the guest's branch in .nixbox/flake.lock and build the "
-           "guest\n"
-           "with it (nothing is built when the pin did not move).\n")},
+           "Pin the newest nixpkgs of the guest's branch in .nixbox/flake.lock and build the\n"
+           "guest with it (nothing is built when the pin did not move).\n")},
         {"logs", cmd_logs, "show the VM's console and hypervisor log",
          U("usage: nixbox logs [-f]\n\nPrint the serial console / hypervisor log; -f follows "
            "it.\n")},

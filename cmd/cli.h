@@ -78,6 +78,7 @@ int nbx_cli_not_available(nbx_cli *cli, const char *cmd, const char *what);
 
 /* Per-command entry points (cmd/<name>.c). */
 int cmd_init(nbx_cli *, int, char **);
+int cmd_allow(nbx_cli *, int, char **);
 int cmd_up(nbx_cli *, int, char **);
 int cmd_down(nbx_cli *, int, char **);
 int cmd_shell(nbx_cli *, int, char **);

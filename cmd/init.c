@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include "../config/base/user.h"
+#include "../vm/lifecycle.h"
 
 int cmd_init(nbx_cli *cli, int argc, char **argv) {
         if (nbx_cli_wants_help(argc, argv))
@@ -14,10 +15,22 @@ int cmd_init(nbx_cli *cli, int argc, char **argv) {
         if (nbx_invoker_get(&inv, &err) < 0)
                 return nbx_cli_fail(cli, err);
         int r = nbx_project_init(dir, inv.uid, inv.gid, &err);
+        bool user = inv.uid != 0;
         nbx_invoker_done(&inv);
         if (r < 0)
                 return nbx_cli_fail(cli, err);
-        fprintf(cli->ui.out, "Created %s/.nixbox/config.nix; edit it, then run `sudo nixbox up`.\n",
+        /* the template is the user's own: approved as written */
+        nbx_project p;
+        if (user && nbx_project_find(dir, &p, &err) == 0) {
+                nbx_vm_opts o = {.ui = &cli->ui, .config_opts = &cli->config_opts};
+                r = nbx_vm_allow(&p, &o, -1, false, NULL, &err);
+                nbx_project_done(&p);
+                if (r < 0)
+                        return nbx_cli_fail(cli, err);
+        }
+        fprintf(cli->ui.out,
+                "Created %s/.nixbox/config.nix; edit it, approve your changes with `nixbox allow`, "
+                "then run `sudo nixbox up`.\n",
                 dir);
         return NBX_EXIT_OK;
 }

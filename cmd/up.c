@@ -33,7 +33,9 @@ int cmd_up(nbx_cli *cli, int argc, char **argv) {
                         "VM %s is up (slot %d, %s).\n"
                         "  nixbox shell         open a shell in the workspace\n"
                         "  nixbox run CMD ...   run a command\n"
-                        "  sudo nixbox down     stop it\n",
-                        res.name, res.slot, res.guest_ip);
+                        "  sudo nixbox down     stop it\n"
+                        "Its SSH identity (register it where the VM needs access, e.g. as a "
+                        "deploy key):\n  %s",
+                        res.name, res.slot, res.guest_ip, res.identity_pub);
         return NBX_EXIT_OK;
 }

@@ -166,6 +166,47 @@ int nbx_creds_env_render(const nbx_env_var *env, size_t n_env, char **ret, nbx_e
         return 0;
 }
 
+static bool plain_target(const char *t) {
+        if (!t || t[0] != '/' || strlen(t) > 4095)
+                return false;
+        for (const char *p = t; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        return false;
+        for (const char *p = t; (p = strstr(p, "..")); p += 2)
+                if ((p == t || p[-1] == '/') && (p[2] == '/' || p[2] == '\0'))
+                        return false;
+        return true;
+}
+
+int nbx_creds_mounts_render(const nbx_creds_mount *m, size_t n, char **ret, nbx_error **err) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return nbx_error_set(err, errno, "mounts member");
+        for (size_t i = 0; i < n; i++) {
+                bool type_ok = m[i].type && (strcmp(m[i].type, "virtiofs") == 0 ||
+                                             strcmp(m[i].type, "tmpfs") == 0);
+                if (!type_ok || !m[i].source || strpbrk(m[i].source, "\t\n") ||
+                    !plain_target(m[i].target)) {
+                        fclose(f);
+                        free(buf);
+                        return nbx_error_set(err, EINVAL,
+                                             "guest mount %s: a target must be an absolute path "
+                                             "without \"..\" or control characters",
+                                             m[i].target ? m[i].target : "(none)");
+                }
+                fprintf(f, "%s\t%s\t%s\t%s\n", m[i].type, m[i].source, m[i].target,
+                        m[i].readonly ? "ro" : "rw");
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return nbx_error_set(err, ENOMEM, "mounts member");
+        }
+        *ret = buf;
+        return 0;
+}
+
 static bool one_line(const char *s) {
         return s && *s && !strpbrk(s, "\n\r=");
 }
@@ -182,9 +223,12 @@ int nbx_creds_build(const nbx_creds *c, nbx_ustar *ret, nbx_error **err) {
         if (ml < 0 || (size_t)ml >= sizeof(meta))
                 return nbx_error_set(err, ENAMETOOLONG, "credentials: meta too long");
 
-        char *env = NULL;
-        int r = nbx_creds_env_render(c->env, c->n_env, &env, err);
+        _cleanup_free_ char *mounts = NULL;
+        int r = nbx_creds_mounts_render(c->mounts, c->n_mounts, &mounts, err);
         if (r < 0)
+                return r;
+        char *env = NULL;
+        if ((r = nbx_creds_env_render(c->env, c->n_env, &env, err)) < 0)
                 return r;
 
         nbx_ustar t = {0};
@@ -194,6 +238,11 @@ int nbx_creds_build(const nbx_creds *c, nbx_ustar *ret, nbx_error **err) {
             (r = nbx_ustar_add(&t, "ssh_host_ed25519_key", 0600, c->host_key, strlen(c->host_key),
                                err)) < 0 ||
             (r = nbx_ustar_add(&t, "environment", 0600, env, strlen(env), err)) < 0 ||
+            (r = nbx_ustar_add(&t, "mounts", 0644, mounts, strlen(mounts), err)) < 0 ||
+            (c->identity && (r = nbx_ustar_add(&t, "identity", 0600, c->identity,
+                                               strlen(c->identity), err)) < 0) ||
+            (c->identity_pub && (r = nbx_ustar_add(&t, "identity.pub", 0644, c->identity_pub,
+                                                   strlen(c->identity_pub), err)) < 0) ||
             (r = nbx_ustar_finish(&t, err)) < 0) {
                 explicit_bzero(env, strlen(env));
                 free(env);

@@ -5,6 +5,7 @@
  * side of this channel is described in docs/guest-contract.md. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -40,6 +41,14 @@ void nbx_ustar_done(nbx_ustar *t);
  * [A-Za-z_][A-Za-z0-9_]*; at most NBX_MAX_ENV variables. */
 int nbx_creds_env_render(const nbx_env_var *env, size_t n_env, char **ret, nbx_error **err);
 
+/* A boot mount for the credentials member `mounts` (docs/guest-contract.md, section 5). */
+typedef struct nbx_creds_mount {
+        const char *type;   /* "virtiofs" | "tmpfs" */
+        const char *source; /* virtiofs tag, or "tmpfs" */
+        const char *target; /* absolute; no TAB, newline or ".." (refused otherwise) */
+        bool readonly;
+} nbx_creds_mount;
+
 typedef struct nbx_creds {
         const char *user; /* guest user name */
         uid_t uid;
@@ -49,9 +58,18 @@ typedef struct nbx_creds {
         const char *host_key;        /* the guest's OpenSSH ed25519 private key */
         const nbx_env_var *env;
         size_t n_env;
+        const char *identity;     /* the VM's own OpenSSH private key (NULL: none) */
+        const char *identity_pub; /* its public line */
+        const nbx_creds_mount *mounts;
+        size_t n_mounts;
 } nbx_creds;
 
-/* Build the archive (meta, authorized_keys, ssh_host_ed25519_key, environment). */
+/* The `mounts` member: one TAB-separated line per mount.  Refuses a target the guest could
+ * misread (relative, "..", control characters). */
+int nbx_creds_mounts_render(const nbx_creds_mount *m, size_t n, char **ret, nbx_error **err);
+
+/* Build the archive (meta, authorized_keys, ssh_host_ed25519_key, environment, identity,
+ * identity.pub, mounts). */
 int nbx_creds_build(const nbx_creds *c, nbx_ustar *ret, nbx_error **err);
 /* Build the archive into a memfd (MFD_CLOEXEC), sealed against writes, growth and shrinking;
  * its size is a multiple of 512 (a valid raw block device).  *ret_fd is owned by the caller. */

@@ -1,12 +1,12 @@
-/* The VM lifecycle: up, down, status (the fleet), run, shell, logs, reload.  Each step of `up`
- * registers its undo (vm/undo.h); a failure unwinds in reverse and the error names the step and
- * its log file.  See docs/lifecycle.md. */
+/* The VM lifecycle, the public face of vm/ for cmd/: up (vm/up.c), down (vm/down.c), the fleet
+ * (vm/fleet.c), run/shell/logs (vm/session.c), reload (vm/reload.c).  See docs/lifecycle.md. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../config/approval.h"
 #include "../config/config.h"
 #include "../config/base/error.h"
 #include "../config/base/project.h"
@@ -22,9 +22,8 @@ typedef struct nbx_vm_opts {
         const char *fail_at;
 } nbx_vm_opts;
 
-/* The names of the steps of `up`, in order (valid values of NIXBOX_FAIL_AT). */
-extern const char *const nbx_vm_up_steps[];
-extern const size_t nbx_vm_up_n_steps;
+/* The name of step i of `up` (valid values of NIXBOX_FAIL_AT), NULL past the last. */
+const char *nbx_vm_up_step_name(size_t i);
 
 /* What `up` reports for "how to connect". */
 typedef struct nbx_vm_up_result {
@@ -32,29 +31,45 @@ typedef struct nbx_vm_up_result {
         char name[64];
         char guest_ip[16];
         int slot;
+        char identity_pub[256]; /* the VM's SSH public key line */
 } nbx_vm_up_result;
 
 int nbx_vm_up(const nbx_project *p, const nbx_vm_opts *o, nbx_vm_up_result *ret, nbx_error **err);
 
-/* Stop the VM and remove everything `up` made.  Idempotent; works after the hypervisor was killed
+/* Stop the VM and remove everything `up` made, running the pre-down and post-down hooks that
+ * `up` recorded (the config is not evaluated).  Idempotent; works after the hypervisor was killed
  * and on a half-written record.  *ret_was_running (optional): there was something to stop. */
 int nbx_vm_down(const nbx_project *p, const nbx_vm_opts *o, bool *ret_was_running, nbx_error **err);
 
 /* One row of `nixbox status`. */
+enum nbx_vm_state { NBX_VM_RUNNING, NBX_VM_STARTING, NBX_VM_STOPPED, NBX_VM_DEAD, NBX_VM_STALE };
+const char *nbx_vm_state_name(enum nbx_vm_state s); /* "running" | "starting" | ... */
+
+typedef struct nbx_vm_share_row {
+        char *source;
+        char *target;
+        bool readonly;
+        bool hotplug;
+        bool attached;
+} nbx_vm_share_row;
+
 typedef struct nbx_vm_status {
         char *name;
         char *project_dir;
-        int slot;          /* -1: none */
-        char *mode;        /* off | filtered | open | "" */
-        const char *state; /* "running" | "stopped" | "dead" | "stale" */
-        pid_t pid;         /* hypervisor (or slot owner) */
-        int64_t uptime_s;  /* -1: unknown */
+        int slot; /* -1: none */
+        bool have_mode;
+        enum nbx_net_mode mode;
+        enum nbx_vm_state state;
+        pid_t pid;        /* hypervisor (or slot owner) */
+        int64_t uptime_s; /* -1: unknown */
         char *guest_ip;
-        nbx_strv mounts; /* "SOURCE:TARGET[:ro]" */
+        nbx_vm_share_row *shares;
+        size_t n_shares;
+        char *identity_pub; /* the VM's SSH public key, when the caller may read it */
 } nbx_vm_status;
 
-/* Every slot in use on the host, plus current_project (may be NULL) as "stopped" when it holds
- * none.  Free with nbx_vm_fleet_free. */
+/* Every VM recorded or holding a slot on the host, plus current_project (may be NULL) as
+ * "stopped" when it has neither.  Free with nbx_vm_fleet_free. */
 int nbx_vm_fleet(const char *runtime_dir, const char *current_project, nbx_vm_status **ret,
                  size_t *ret_n, nbx_error **err);
 void nbx_vm_fleet_free(nbx_vm_status *v, size_t n);
@@ -67,9 +82,23 @@ int nbx_vm_run(const nbx_project *p, const nbx_vm_opts *o, char *const *argv, si
                int *ret_code, nbx_error **err);
 /* Interactive login shell in the workspace (TTY). */
 int nbx_vm_shell(const nbx_project *p, const nbx_vm_opts *o, int *ret_code, nbx_error **err);
-/* Copy the serial console log to out_fd; follow: keep copying until the VM stops. */
+/* Copy the serial console log to out_fd, control characters escaped (the guest writes it);
+ * follow: keep copying until the VM stops. */
 int nbx_vm_logs(const nbx_project *p, const nbx_vm_opts *o, bool follow, int out_fd,
                 nbx_error **err);
 /* Re-resolve the config and apply network mode, domains and ports to the running VM.
  * *ret_restart: settings that changed but need `down` + `up` ("" when none; malloc'd). */
 int nbx_vm_reload(const nbx_project *p, const nbx_vm_opts *o, char **ret_restart, nbx_error **err);
+
+/* The VM's SSH identity (public line) for a project, creating the key pair when missing.
+ * For `nixbox config` / `status`: users register it, e.g. as a deploy key. */
+int nbx_vm_identity(const nbx_project *p, const nbx_vm_opts *o, char **ret_pub, nbx_error **err);
+
+/* nixbox allow: approve .nixbox/ as it is now (config/approval.h).  diff_fd >= 0: the diff
+ * against the last approval is written there first; dry_run: only the diff.  *ret_changed:
+ * there was something to approve. */
+int nbx_vm_allow(const nbx_project *p, const nbx_vm_opts *o, int diff_fd, bool dry_run,
+                 bool *ret_changed, nbx_error **err);
+/* Whether .nixbox/ is approved (for `nixbox config` and `doctor`). */
+int nbx_vm_approval(const nbx_project *p, const nbx_vm_opts *o, enum nbx_approval_state *ret,
+                    nbx_error **err);

@@ -62,6 +62,10 @@ static int qemu_build_argv(const nbx_vm_spec *s, const char *program, nbx_strv *
         PUSH("-object"), PUSH("memory-backend-memfd,id=mem,size=%uM,share=on", s->memory_mb);
         PUSH("-nodefaults"), PUSH("-no-user-config"), PUSH("-display"), PUSH("none");
         PUSH("-no-reboot");
+        /* QEMU's own seccomp filter: a guest that breaks QEMU still cannot exec, setuid, or use
+         * obsolete or resource-control system calls */
+        PUSH("-sandbox");
+        PUSH("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
         PUSH("-kernel"), PUSH("%s", s->image->kernel);
         if (s->image->initrd)
                 PUSH("-initrd"), PUSH("%s", s->image->initrd);

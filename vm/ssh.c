@@ -49,46 +49,56 @@ static int keygen(const char *path, const char *comment, uid_t uid, gid_t gid, n
         return 0;
 }
 
-int nbx_ssh_keys_ensure(const char *ssh_dir, uid_t uid, gid_t gid, nbx_error **err) {
-        int r = nbx_mkdir_p(ssh_dir, 0700, err);
-        if (r < 0)
-                return r;
-        if ((r = nbx_chown_if_root(ssh_dir, uid, gid, err)) < 0)
-                return r;
-        if (chmod(ssh_dir, 0700) < 0)
-                return nbx_error_set(err, errno, "chmod %s", ssh_dir);
+int nbx_ssh_keys_ensure(const char *ssh_dir, const nbx_invoker *inv, const char *comment,
+                        nbx_error **err) {
         _cleanup_free_ char *client = nbx_path_join(ssh_dir, NBX_SSH_CLIENT_KEY);
         _cleanup_free_ char *host = nbx_path_join(ssh_dir, NBX_SSH_HOST_KEY);
-        if (!client || !host)
+        _cleanup_free_ char *ident = nbx_path_join(ssh_dir, NBX_SSH_IDENTITY_KEY);
+        if (!client || !host || !ident)
                 return nbx_error_set(err, ENOMEM, "ssh keys");
-        if ((r = keygen(client, "nixbox-client", uid, gid, err)) < 0)
+        int r;
+        if ((r = keygen(client, "nixbox-client", inv->uid, inv->gid, err)) < 0 ||
+            (r = keygen(host, "nixbox-guest", inv->uid, inv->gid, err)) < 0)
                 return r;
-        return keygen(host, "nixbox-guest", uid, gid, err);
+        return keygen(ident, comment, inv->uid, inv->gid, err);
 }
 
-int nbx_ssh_known_hosts_write(const char *ssh_dir, const char *host, uid_t uid, gid_t gid,
+int nbx_ssh_key_read(const char *ssh_dir, const char *name, const nbx_invoker *inv, char **ret,
+                     nbx_error **err) {
+        _cleanup_fsid_ nbx_fsid fs = {0};
+        int r = nbx_fsid_enter(inv, &fs, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int dfd = open(ssh_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return nbx_error_set(err, errno, "open %s", ssh_dir);
+        _cleanup_close_ int fd = nbx_open_beneath(dfd, name, O_RDONLY, 0);
+        if (fd < 0)
+                return nbx_error_set(err, -fd, "read %s/%s", ssh_dir, name);
+        return nbx_read_fd(fd, name, 16384, ret, NULL, err);
+}
+
+int nbx_ssh_known_hosts_write(const char *ssh_dir, const char *host, const nbx_invoker *inv,
                               nbx_error **err) {
-        _cleanup_free_ char *pub_path = NULL;
-        if (asprintf(&pub_path, "%s/%s.pub", ssh_dir, NBX_SSH_HOST_KEY) < 0)
-                return nbx_error_set(err, ENOMEM, "known_hosts");
         _cleanup_free_ char *pub = NULL;
-        size_t len;
-        int r = nbx_read_file(pub_path, 16384, &pub, &len, err);
+        int r = nbx_ssh_key_read(ssh_dir, NBX_SSH_HOST_KEY ".pub", inv, &pub, err);
         if (r < 0)
                 return r;
         /* "ssh-ed25519 BASE64 comment": keep type and key */
         char type[32], key[1024];
         if (sscanf(pub, "%31s %1023s", type, key) != 2 || strcmp(type, "ssh-ed25519") != 0)
-                return nbx_error_set(err, EINVAL, "%s: not an ed25519 public key", pub_path);
+                return nbx_error_set(err, EINVAL, "%s/%s.pub: not an ed25519 public key", ssh_dir,
+                                     NBX_SSH_HOST_KEY);
         _cleanup_free_ char *line = NULL;
         if (asprintf(&line, "%s %s %s\n", host, type, key) < 0)
                 return nbx_error_set(err, ENOMEM, "known_hosts");
         _cleanup_free_ char *kh = nbx_path_join(ssh_dir, NBX_SSH_KNOWN_HOSTS);
         if (!kh)
                 return nbx_error_set(err, ENOMEM, "known_hosts");
-        if ((r = nbx_write_file(kh, line, strlen(line), 0600, err)) < 0)
+        _cleanup_fsid_ nbx_fsid fs = {0};
+        if ((r = nbx_fsid_enter(inv, &fs, err)) < 0)
                 return r;
-        return nbx_chown_if_root(kh, uid, gid, err);
+        return nbx_write_file(kh, line, strlen(line), 0600, err);
 }
 
 int nbx_ssh_argv(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote, nbx_strv *ret,

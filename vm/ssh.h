@@ -1,9 +1,9 @@
-/* SSH into the guest: a per-project client key pair and guest host key (ssh-keygen, as the
- * invoking user, in .nixbox/ssh/), a known_hosts that pins the host key for the guest's IP
- * (StrictHostKeyChecking=yes), one connection master per VM (socket in .nixbox/run/) so `run`
- * and `shell` start fast, and remote command strings in which every argument is quoted exactly
- * once (nbx_sh_quote).  ssh always runs as the invoking user, with `-F none` so the user's own
- * ssh config cannot change what nixbox does. */
+/* SSH into the guest: a per-project client key pair, guest host key and the VM's own identity key
+ * (ssh-keygen, as the invoking user, in the project's state folder, vm/paths.h), a known_hosts that
+ * pins the host key for the guest's IP (StrictHostKeyChecking=yes), one connection master per VM
+ * (socket in .nixbox/run/) so `run` and `shell` start fast, and remote command strings in which
+ * every argument is quoted exactly once (nbx_sh_quote).  ssh always runs as the invoking user, with
+ * `-F none` so the user's own ssh config cannot change what nixbox does. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,18 +12,28 @@
 
 #include "../config/base/error.h"
 #include "../config/base/strv.h"
+#include "../config/base/user.h"
 
 #define NBX_SSH_CLIENT_KEY "id_ed25519"
 #define NBX_SSH_HOST_KEY "ssh_host_ed25519_key"
 #define NBX_SSH_KNOWN_HOSTS "known_hosts"
+/* The VM's own identity (installed as the guest user's ~/.ssh/id_ed25519; users register its
+ * public half, e.g. as a deploy key).  Stable for the project. */
+#define NBX_SSH_IDENTITY_KEY "vm_identity_ed25519"
 
-/* Create ssh_dir (0700) and, when missing, the client key pair and the guest host key pair
- * (ed25519, no passphrase), running ssh-keygen as uid:gid.  Existing keys are kept. */
-int nbx_ssh_keys_ensure(const char *ssh_dir, uid_t uid, gid_t gid, nbx_error **err);
+/* In ssh_dir (an existing folder of the invoker's), create what is missing of the client key
+ * pair, the guest host key pair and the identity key pair (ed25519, no passphrase; ssh-keygen
+ * runs as the invoker).  comment names the identity ("nixbox@NAME").  Existing keys are kept. */
+int nbx_ssh_keys_ensure(const char *ssh_dir, const nbx_invoker *inv, const char *comment,
+                        nbx_error **err);
 /* Pin the guest host key (ssh_dir/ssh_host_ed25519_key.pub) for host in ssh_dir/known_hosts
- * (replaces the file: one line, "HOST ssh-ed25519 KEY"). */
-int nbx_ssh_known_hosts_write(const char *ssh_dir, const char *host, uid_t uid, gid_t gid,
+ * (replaces the file: one line, "HOST ssh-ed25519 KEY"), as the invoker. */
+int nbx_ssh_known_hosts_write(const char *ssh_dir, const char *host, const nbx_invoker *inv,
                               nbx_error **err);
+
+/* Read key file `name` of ssh_dir as the invoker (no link followed); 16 KiB at most. */
+int nbx_ssh_key_read(const char *ssh_dir, const char *name, const nbx_invoker *inv, char **ret,
+                     nbx_error **err);
 
 typedef struct nbx_ssh_target {
         const char *ssh_dir;      /* keys and known_hosts */

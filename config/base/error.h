@@ -11,14 +11,15 @@
 /* Exit codes of the nixbox binary; documented in README.md and docs/nixbox.1. */
 enum nbx_exit {
         NBX_EXIT_OK = 0,
-        NBX_EXIT_FAILURE = 1,     /* a runtime step failed */
-        NBX_EXIT_USAGE = 2,       /* bad command line */
-        NBX_EXIT_CONFIG = 3,      /* .nixbox/config.nix (or a plugin) is invalid */
-        NBX_EXIT_NO_PROJECT = 4,  /* no .nixbox/config.nix found */
-        NBX_EXIT_NOT_RUNNING = 5, /* the project's VM is not running */
-        NBX_EXIT_PREREQ = 6,      /* a prerequisite (program, kernel feature) is missing */
-        NBX_EXIT_PERMISSION = 7,  /* needs root / CAP_NET_ADMIN */
-        NBX_EXIT_NO_SLOT = 8,     /* all network slots are taken */
+        NBX_EXIT_FAILURE = 1,      /* a runtime step failed */
+        NBX_EXIT_USAGE = 2,        /* bad command line */
+        NBX_EXIT_CONFIG = 3,       /* .nixbox/config.nix (or a plugin) is invalid */
+        NBX_EXIT_NO_PROJECT = 4,   /* no .nixbox/config.nix found */
+        NBX_EXIT_NOT_RUNNING = 5,  /* the project's VM is not running */
+        NBX_EXIT_PREREQ = 6,       /* a prerequisite (program, kernel feature) is missing */
+        NBX_EXIT_PERMISSION = 7,   /* needs root / CAP_NET_ADMIN */
+        NBX_EXIT_NO_SLOT = 8,      /* all network slots are taken */
+        NBX_EXIT_NOT_APPROVED = 9, /* .nixbox/ changed since the user approved it (nixbox allow) */
 };
 
 typedef struct nbx_error {

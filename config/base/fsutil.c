@@ -2,6 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +58,8 @@ fail:;
         return nbx_error_set(err, e, "write %s", path);
 }
 
-int nbx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, nbx_error **err) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return nbx_error_set(err, errno, "read %s", path);
+int nbx_read_fd(int fd, const char *what, size_t max, char **ret_data, size_t *ret_len,
+                nbx_error **err) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, cap = 0;
         for (;;) {
@@ -66,27 +67,108 @@ int nbx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len
                         cap = cap ? cap * 2 : 8192;
                         char *nb = realloc(buf, cap);
                         if (!nb)
-                                return nbx_error_set(err, ENOMEM, "read %s", path);
+                                return nbx_error_set(err, ENOMEM, "read %s", what);
                         buf = nb;
                 }
                 ssize_t n = read(fd, buf + len, 4096);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return nbx_error_set(err, errno, "read %s", path);
+                        return nbx_error_set(err, errno, "read %s", what);
                 if (n == 0)
                         break;
                 len += (size_t)n;
                 if (len > max)
-                        return nbx_error_set(err, EFBIG, "read %s (larger than %zu bytes)", path,
+                        return nbx_error_set(err, EFBIG, "read %s (larger than %zu bytes)", what,
                                              max);
         }
         if (!buf && !(buf = calloc(1, 1)))
-                return nbx_error_set(err, ENOMEM, "read %s", path);
+                return nbx_error_set(err, ENOMEM, "read %s", what);
         buf[len] = '\0';
         *ret_data = TAKE_PTR(buf);
         if (ret_len)
                 *ret_len = len;
+        return 0;
+}
+
+int nbx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, nbx_error **err) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return nbx_error_set(err, errno, "read %s", path);
+        return nbx_read_fd(fd, path, max, ret_data, ret_len, err);
+}
+
+/* openat2's RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, one component at a time, for kernels or
+ * tools (valgrind) without openat2: no "..", no absolute path, no link anywhere. */
+static int open_beneath_walk(int dirfd, const char *path, int flags, mode_t mode) {
+        if (!*path || path[0] == '/')
+                return -EXDEV;
+        char *copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        int cur = dirfd, r = 0;
+        char *save = NULL;
+        char *comp = strtok_r(copy, "/", &save);
+        while (comp) {
+                char *next = strtok_r(NULL, "/", &save);
+                if (strcmp(comp, "..") == 0) {
+                        r = -EXDEV;
+                        break;
+                }
+                int fd = next ? openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                              : openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+                struct stat st;
+                if (fd < 0) {
+                        r = errno == ENOTDIR && next ? -ELOOP : -errno;
+                } else if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode)) {
+                        r = S_ISLNK(st.st_mode) ? -ELOOP : -errno;
+                        close(fd);
+                }
+                if (cur != dirfd)
+                        close(cur);
+                if (r < 0)
+                        break;
+                cur = fd;
+                comp = next;
+        }
+        free(copy);
+        if (r < 0)
+                return r;
+        return cur == dirfd ? -EINVAL : cur;
+}
+
+int nbx_open_beneath(int dirfd, const char *path, int flags, mode_t mode) {
+        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+                               .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                          RESOLVE_NO_MAGICLINKS};
+        int fd;
+        do
+                fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        while (fd < 0 && errno == EAGAIN);
+        if (fd < 0 && errno == ENOSYS)
+                return open_beneath_walk(dirfd, path, flags, mode);
+        return fd < 0 ? -errno : fd;
+}
+
+int nbx_dir_private(const char *path, mode_t mode, uid_t uid, gid_t gid, nbx_error **err) {
+        if (mkdir(path, mode) < 0 && errno != EEXIST)
+                return nbx_error_set(err, errno, "create %s", path);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return nbx_error_set(err, errno == ELOOP ? ENOTDIR : errno,
+                                     "open %s (it must be a folder, not a link)", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return nbx_error_set(err, errno, "stat %s", path);
+        if (st.st_uid != uid && geteuid() == 0 && fchown(fd, uid, gid) < 0)
+                return nbx_error_set(err, errno, "chown %s", path);
+        if (fstat(fd, &st) < 0 || st.st_uid != uid)
+                return nbx_error_set(err, EPERM,
+                                     "%s belongs to uid %u, not %u: remove it and try again", path,
+                                     (unsigned)st.st_uid, (unsigned)uid);
+        if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
+                return nbx_error_set(err, errno, "chmod %s", path);
         return 0;
 }
 

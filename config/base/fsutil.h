@@ -13,6 +13,18 @@ int nbx_mkdir_p(const char *path, mode_t mode, nbx_error **err);
 int nbx_write_file(const char *path, const void *data, size_t len, mode_t mode, nbx_error **err);
 /* Read a whole file (capped at max bytes) into a NUL-terminated buffer. */
 int nbx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, nbx_error **err);
+/* Read everything from fd (capped at max bytes); what names it in errors. */
+int nbx_read_fd(int fd, const char *what, size_t max, char **ret_data, size_t *ret_len,
+                nbx_error **err);
+/* openat2 below dirfd with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS and
+ * O_NOFOLLOW | O_CLOEXEC: no component of path may be a symbolic link or leave dirfd.  For every
+ * file nixbox opens in a folder a guest can write.  Returns the fd or -errno (ELOOP for a link,
+ * EXDEV for an escape). */
+int nbx_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/* A folder only uid may change: created with mode when missing; an existing one must be a real
+ * folder (not a link), is chowned to uid:gid when root and set to mode.  Refuses (EPERM) a folder
+ * another user owns when it cannot be taken over. */
+int nbx_dir_private(const char *path, mode_t mode, uid_t uid, gid_t gid, nbx_error **err);
 /* rm -rf below and including path; missing path is success. Does not follow symlinks. */
 int nbx_rm_rf(const char *path, nbx_error **err);
 /* malloc'd "a/b"; NULL on ENOMEM. */

@@ -60,6 +60,14 @@ static __attribute__((noreturn)) void child_exec(char *const argv[], const nbx_s
                         child_fail(report_fd, "keep file descriptor");
         if (o->cwd && chdir(o->cwd) < 0)
                 child_fail(report_fd, "change directory");
+        if (o->child_setup) {
+                const char *what = "set up the child";
+                int r = o->child_setup(o->setup_data, &what);
+                if (r < 0) {
+                        errno = -r;
+                        child_fail(report_fd, what);
+                }
+        }
         if (o->drop_privileges && geteuid() == 0) {
                 if (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
                     setresuid(o->uid, o->uid, o->uid) < 0)
@@ -94,6 +102,15 @@ int nbx_spawn(char *const argv[], const nbx_spawn_opts *opts, pid_t *ret_pid, nb
                 child_exec(argv, o, report[1]);
         }
         close(report[1]);
+        if (o->parent_setup) {
+                int r = o->parent_setup(pid, o->setup_data, err);
+                if (r < 0) {
+                        close(report[0]);
+                        (void)kill(pid, SIGKILL);
+                        (void)waitpid(pid, NULL, 0);
+                        return nbx_error_wrap(err, "spawn %s", argv[0]);
+                }
+        }
 
         char buf[128] = {0};
         ssize_t n;

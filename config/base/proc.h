@@ -22,6 +22,13 @@ typedef struct nbx_spawn_opts {
         gid_t gid;
         bool new_session;     /* setsid(): own process group, no controlling terminal */
         bool die_with_parent; /* PR_SET_PDEATHSIG SIGKILL */
+        /* Optional, for children that set up namespaces: child_setup runs in the child after the
+         * streams and kept fds are in place, before privileges are dropped and argv is executed
+         * (returns 0, or -errno with *ret_what naming the step); parent_setup runs in the parent
+         * right after fork, before it waits for the exec (a failure kills the child). */
+        int (*child_setup)(void *data, const char **ret_what);
+        int (*parent_setup)(pid_t pid, void *data, nbx_error **err);
+        void *setup_data;
 } nbx_spawn_opts;
 
 #define NBX_FD_INHERIT (-2)

@@ -56,26 +56,14 @@ const char nbx_config_template[] =
         "  # vm.accel = \"auto\";        # \"auto\" | \"kvm\" | \"tcg\"\n"
         "}\n";
 
-static const char gitignore[] =
-        "# Only the configuration and the guest's pinned nixpkgs are meant for\n"
-        "# version control.\n"
-        "*\n"
-        "!config.nix\n"
-        "!flake.lock\n"
-        "!.gitignore\n";
-
 int nbx_project_at(const char *root, nbx_project *ret, nbx_error **err) {
         nbx_project p = {0};
         p.root = strdup(root);
         p.nixbox_dir = nbx_path_join(root, NBX_PROJECT_DIRNAME);
         if (p.nixbox_dir) {
                 p.config_path = nbx_path_join(p.nixbox_dir, NBX_CONFIG_FILENAME);
-                p.state_dir = nbx_path_join(p.nixbox_dir, "state");
-                p.run_dir = nbx_path_join(p.nixbox_dir, "run");
-                p.ssh_dir = nbx_path_join(p.nixbox_dir, "ssh");
         }
-        if (!p.root || !p.nixbox_dir || !p.config_path || !p.state_dir || !p.run_dir ||
-            !p.ssh_dir) {
+        if (!p.root || !p.nixbox_dir || !p.config_path) {
                 nbx_project_done(&p);
                 return nbx_error_set(err, ENOMEM, "project paths");
         }
@@ -115,9 +103,6 @@ void nbx_project_done(nbx_project *p) {
         free(p->root);
         free(p->nixbox_dir);
         free(p->config_path);
-        free(p->state_dir);
-        free(p->run_dir);
-        free(p->ssh_dir);
         *p = (nbx_project){0};
 }
 
@@ -137,21 +122,16 @@ int nbx_project_init(const char *dir, uid_t uid, gid_t gid, nbx_error **err) {
                 return nbx_error_set(err, errno, "create %s", nbx);
         }
         _cleanup_free_ char *cfg = nbx_path_join(nbx, NBX_CONFIG_FILENAME);
-        _cleanup_free_ char *gi = nbx_path_join(nbx, ".gitignore");
         int r = 0;
-        if (!cfg || !gi)
+        if (!cfg)
                 r = nbx_error_set(err, ENOMEM, "init");
         if (r >= 0)
                 r = nbx_write_file(cfg, nbx_config_template, sizeof(nbx_config_template) - 1, 0644,
                                    err);
         if (r >= 0)
-                r = nbx_write_file(gi, gitignore, sizeof(gitignore) - 1, 0644, err);
-        if (r >= 0)
                 r = nbx_chown_if_root(nbx, uid, gid, err);
         if (r >= 0)
                 r = nbx_chown_if_root(cfg, uid, gid, err);
-        if (r >= 0)
-                r = nbx_chown_if_root(gi, uid, gid, err);
         if (r < 0) {
                 (void)nbx_rm_rf(nbx, NULL); /* half an init is worse than none */
                 return r;

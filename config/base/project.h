@@ -12,9 +12,6 @@ typedef struct nbx_project {
         char *root;        /* absolute folder that holds .nixbox/ */
         char *nixbox_dir;  /* root/.nixbox */
         char *config_path; /* root/.nixbox/config.nix */
-        char *state_dir;   /* root/.nixbox/state: persists across up/down (slot hint, VM record) */
-        char *run_dir;     /* root/.nixbox/run: sockets, logs of the running VM */
-        char *ssh_dir;     /* root/.nixbox/ssh: client key, guest host key, known_hosts */
 } nbx_project;
 
 /* Walk up from start (absolute or relative; NULL = cwd) to the nearest folder holding
@@ -24,8 +21,10 @@ int nbx_project_find(const char *start, nbx_project *ret, nbx_error **err);
 int nbx_project_at(const char *root, nbx_project *ret, nbx_error **err);
 void nbx_project_done(nbx_project *p);
 
-/* Create DIR/.nixbox/config.nix (commented template) and DIR/.nixbox/.gitignore.  Refuses, and
- * changes nothing, when DIR/.nixbox exists.  Files are chowned to uid:gid when run as root. */
+/* Create DIR/.nixbox/config.nix (commented template).  Nothing else lives in .nixbox/: it is
+ * the project's configuration, to be versioned whole (the VM's state is kept outside the project,
+ * vm/paths.h).  Refuses, and changes nothing, when DIR/.nixbox exists.  Files are chowned to
+ * uid:gid when run as root. */
 int nbx_project_init(const char *dir, uid_t uid, gid_t gid, nbx_error **err);
 /* The template written by init (for tests and docs). */
 extern const char nbx_config_template[];

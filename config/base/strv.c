@@ -41,6 +41,13 @@ int nbx_strv_pushf(nbx_strv *s, const char *fmt, ...) {
         return nbx_strv_push_take(s, str);
 }
 
+int nbx_strv_extend(nbx_strv *s, const nbx_strv *from) {
+        for (size_t i = 0; i < from->n; i++)
+                if (nbx_strv_push(s, from->v[i]) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
 bool nbx_strv_contains(const nbx_strv *s, const char *str) {
         for (size_t i = 0; i < s->n; i++)
                 if (strcmp(s->v[i], str) == 0)

@@ -15,6 +15,8 @@ typedef struct nbx_strv {
 int nbx_strv_push(nbx_strv *s, const char *str); /* copies str; -ENOMEM */
 int nbx_strv_push_take(nbx_strv *s, char *str);  /* takes ownership (frees on failure) */
 int nbx_strv_pushf(nbx_strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append copies of every string of from; -ENOMEM (s keeps what was appended). */
+int nbx_strv_extend(nbx_strv *s, const nbx_strv *from);
 bool nbx_strv_contains(const nbx_strv *s, const char *str);
 /* Push only if not already present (first occurrence kept). */
 int nbx_strv_push_unique(nbx_strv *s, const char *str);

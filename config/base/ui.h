@@ -21,3 +21,8 @@ void nbx_ui_step(const nbx_ui *ui, const char *fmt, ...) __attribute__((format(p
 void nbx_ui_warn(const nbx_ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "error: …" (used by cmd/ to print an nbx_error once) */
 void nbx_ui_error(const nbx_ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Text that came from a guest or a config, made safe for a terminal: control characters and
+ * non-UTF-8 bytes become \xNN (valid UTF-8 is kept).  Returns a malloc'd string (NULL on
+ * ENOMEM; "" for NULL). */
+char *nbx_ui_escape(const char *s);

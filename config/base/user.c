@@ -1,6 +1,8 @@
 #include "user.h"
 
+#include <grp.h>
 #include <pwd.h>
+#include <sys/fsuid.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,4 +56,56 @@ void nbx_invoker_done(nbx_invoker *inv) {
         free(inv->home);
         free(inv->guest_user);
         *inv = (nbx_invoker){0};
+}
+
+int nbx_invoker_require_user(const nbx_invoker *inv, const char *cmd, nbx_error **err) {
+        if (inv->uid != 0)
+                return 0;
+        return nbx_error_setx(err, NBX_EXIT_PERMISSION, 0,
+                              "nixbox %s acts for a user account, not for root: run `sudo nixbox "
+                              "%s` from the account that owns the project (as root, `sudo -u USER "
+                              "sudo nixbox %s` or set SUDO_UID/SUDO_GID to that account)",
+                              cmd, cmd, cmd);
+}
+
+/* setfsuid/setfsgid report the previous id, not success: read back to check. */
+static bool set_fsids(uid_t uid, gid_t gid) {
+        (void)setfsgid(gid);
+        (void)setfsuid(uid);
+        return (uid_t)setfsuid((uid_t)-1) == uid && (gid_t)setfsgid((gid_t)-1) == gid;
+}
+
+int nbx_fsid_enter(const nbx_invoker *inv, nbx_fsid *ret_saved, nbx_error **err) {
+        *ret_saved = (nbx_fsid){0};
+        if (geteuid() != 0 || inv->uid == 0)
+                return 0;
+        nbx_fsid s = {.active = true};
+        s.n_groups = getgroups(NBX_ARRAY_SIZE(s.groups), s.groups);
+        if (s.n_groups < 0)
+                return nbx_error_set(err, errno, "read the supplementary groups");
+        gid_t groups[64];
+        int n = NBX_ARRAY_SIZE(groups);
+        if (inv->name && getgrouplist(inv->name, inv->gid, groups, &n) < 0)
+                n = 0; /* more than 64 groups: the primary group alone is the safe side */
+        if (!inv->name || n <= 0) {
+                groups[0] = inv->gid;
+                n = 1;
+        }
+        if (setgroups((size_t)n, groups) < 0)
+                return nbx_error_set(err, errno, "take the groups of %s", inv->name);
+        if (!set_fsids(inv->uid, inv->gid)) {
+                int e = errno ? errno : EPERM;
+                nbx_fsid_leave(&s);
+                return nbx_error_set(err, e, "take the file identity of %s", inv->name);
+        }
+        *ret_saved = s;
+        return 0;
+}
+
+void nbx_fsid_leave(nbx_fsid *saved) {
+        if (!saved->active)
+                return;
+        (void)set_fsids(geteuid(), getegid());
+        (void)setgroups((size_t)saved->n_groups, saved->groups);
+        saved->active = false;
 }

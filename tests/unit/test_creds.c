@@ -144,6 +144,12 @@ static void test_memfd_extracts_with_tar(void **state) {
         (void)state;
         nbx_env_var env[] = {{.name = (char *)"TOKEN", .value = (char *)"s3cr'et $x"},
                              {.name = (char *)"EMPTY", .value = (char *)""}};
+        const nbx_creds_mount mounts[] = {
+                {.type = "virtiofs", .source = "nbxfs0", .target = "/home/alice/my work"},
+                {.type = "tmpfs",
+                 .source = "tmpfs",
+                 .target = "/home/alice/.cache",
+                 .readonly = true}};
         nbx_creds c = {.user = "alice",
                        .uid = 1000,
                        .gid = 100,
@@ -152,7 +158,12 @@ static void test_memfd_extracts_with_tar(void **state) {
                        .host_key = "-----BEGIN OPENSSH PRIVATE KEY-----\nxyz\n"
                                    "-----END OPENSSH PRIVATE KEY-----\n",
                        .env = env,
-                       .n_env = 2};
+                       .n_env = 2,
+                       .identity = "-----BEGIN OPENSSH PRIVATE KEY-----\nid\n"
+                                   "-----END OPENSSH PRIVATE KEY-----\n",
+                       .identity_pub = "ssh-ed25519 AAAAid nixbox@dev\n",
+                       .mounts = mounts,
+                       .n_mounts = 2};
         int fd = -1;
         _cleanup_error_ nbx_error *err = NULL;
         assert_int_equal(nbx_creds_memfd(&c, &fd, &err), 0);
@@ -193,10 +204,23 @@ static void test_memfd_extracts_with_tar(void **state) {
         assert_int_equal(st.st_mode & 0777, 0600);
         free(p);
 
-        /* tar lists exactly the four members, in order */
+        char *mf = slurp(dir, "mounts");
+        assert_string_equal(mf, "virtiofs\tnbxfs0\t/home/alice/my work\trw\n"
+                                "tmpfs\ttmpfs\t/home/alice/.cache\tro\n");
+        free(mf);
+        char *id = slurp(dir, "identity");
+        assert_string_equal(id, c.identity);
+        free(id);
+        p = nbx_path_join(dir, "identity");
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        free(p);
+
+        /* tar lists exactly the members, in order */
         char *argv2[] = {"tar", "-tf", src, NULL};
         assert_int_equal(nbx_run_capture(argv2, &o, 0, &status, &out, NULL, &err), 0);
-        assert_string_equal(out, "meta\nauthorized_keys\nssh_host_ed25519_key\nenvironment\n");
+        assert_string_equal(out, "meta\nauthorized_keys\nssh_host_ed25519_key\nenvironment\n"
+                                 "mounts\nidentity\nidentity.pub\n");
         free(out);
 
         free(meta);
@@ -244,6 +268,29 @@ static void test_ustar_large_member_and_names(void **state) {
         nbx_test_rmdir(dir);
 }
 
+/* Targets the guest would misread are refused before anything is built. */
+static void test_mounts_render_refuses_bad_targets(void **state) {
+        (void)state;
+        static const char *const bad[] = {"relative/x", "/a/../etc",  "/..", "/a\tb",
+                                          "/a\nb",      "/a\x1b[31m", ""};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                nbx_creds_mount m = {.type = "virtiofs", .source = "nbxfs0", .target = bad[i]};
+                char *out = NULL;
+                _cleanup_error_ nbx_error *err = NULL;
+                assert_int_equal(nbx_creds_mounts_render(&m, 1, &out, &err), -EINVAL);
+                assert_null(out);
+        }
+        nbx_creds_mount weird = {
+                .type = "virtiofs", .source = "nbxfs1", .target = "/a..b/$(x) 'q'"};
+        char *out = NULL;
+        _cleanup_error_ nbx_error *err = NULL;
+        assert_int_equal(nbx_creds_mounts_render(&weird, 1, &out, &err), 0);
+        assert_string_equal(out, "virtiofs\tnbxfs1\t/a..b/$(x) 'q'\trw\n");
+        free(out);
+        nbx_creds_mount type = {.type = "9p", .source = "x", .target = "/x"};
+        assert_int_equal(nbx_creds_mounts_render(&type, 1, &out, &err), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sh_quote_shape),
@@ -251,6 +298,7 @@ int main(void) {
                 cmocka_unit_test(test_env_render_sources_back),
                 cmocka_unit_test(test_env_render_rejects_bad_names),
                 cmocka_unit_test(test_memfd_extracts_with_tar),
+                cmocka_unit_test(test_mounts_render_refuses_bad_targets),
                 cmocka_unit_test(test_ustar_large_member_and_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,6 +133,9 @@ static void test_argv_flags_present(void **state) {
                 if (!found)
                         fail_msg("argv lacks %s", flags[f]);
         }
+        /* QEMU's own seccomp sandbox, every class the guest's QEMU never needs denied */
+        assert_pair(&a, "-sandbox",
+                    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
         /* default: room to hot-plug every share and disk the caps allow */
         assert_int_equal(count_opt(&a, "-device", "pcie-root-port,"),
                          NBX_VM_MAX_SHARES + NBX_VM_MAX_DISKS);

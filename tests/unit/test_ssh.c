@@ -202,10 +202,25 @@ static void test_keys_and_known_hosts(void **state) {
         char *dir = nbx_test_tmpdir();
         char *sshdir = nbx_path_join(dir, "ssh");
         _cleanup_error_ nbx_error *err = NULL;
-        assert_int_equal(nbx_ssh_keys_ensure(sshdir, getuid(), getgid(), &err), 0);
+        nbx_invoker inv;
+        assert_int_equal(nbx_invoker_get(&inv, &err), 0);
+        assert_int_equal(mkdir(sshdir, 0700), 0);
+        assert_int_equal(nbx_ssh_keys_ensure(sshdir, &inv, "nixbox@test", &err), 0);
         struct stat st;
-        assert_int_equal(stat(sshdir, &st), 0);
-        assert_int_equal(st.st_mode & 0777, 0700);
+        /* the VM's identity: a key pair of its own, named by the comment */
+        char *ident = NULL;
+        assert_int_equal(nbx_ssh_key_read(sshdir, NBX_SSH_IDENTITY_KEY ".pub", &inv, &ident, &err),
+                         0);
+        assert_int_equal(strncmp(ident, "ssh-ed25519 ", 12), 0);
+        assert_non_null(strstr(ident, "nixbox@test"));
+        free(ident);
+        /* key files are read without following links */
+        char *link = nbx_path_join(sshdir, "linked");
+        assert_int_equal(symlink("/etc/hostname", link), 0);
+        assert_int_equal(nbx_ssh_key_read(sshdir, "linked", &inv, &ident, &err), -ELOOP);
+        nbx_error_free(err);
+        err = NULL;
+        free(link);
         char *hostpub = NULL, *clientkey = NULL;
         size_t len;
         char *p = nbx_path_join(sshdir, "ssh_host_ed25519_key.pub");
@@ -219,14 +234,13 @@ static void test_keys_and_known_hosts(void **state) {
         assert_non_null(strstr(clientkey, "OPENSSH PRIVATE KEY"));
 
         /* idempotent: keys survive a second call */
-        assert_int_equal(nbx_ssh_keys_ensure(sshdir, getuid(), getgid(), &err), 0);
+        assert_int_equal(nbx_ssh_keys_ensure(sshdir, &inv, "nixbox@test", &err), 0);
         char *again = NULL;
         assert_int_equal(nbx_read_file(p, 65536, &again, &len, &err), 0);
         assert_string_equal(again, clientkey);
         free(p);
 
-        assert_int_equal(nbx_ssh_known_hosts_write(sshdir, "172.16.0.6", getuid(), getgid(), &err),
-                         0);
+        assert_int_equal(nbx_ssh_known_hosts_write(sshdir, "172.16.0.6", &inv, &err), 0);
         char *kh = NULL;
         p = nbx_path_join(sshdir, "known_hosts");
         assert_int_equal(nbx_read_file(p, 65536, &kh, &len, &err), 0);
@@ -252,6 +266,7 @@ static void test_keys_and_known_hosts(void **state) {
         free(hostpub);
         free(clientkey);
         free(sshdir);
+        nbx_invoker_done(&inv);
         nbx_test_rmdir(dir);
 }
 

@@ -1,5 +1,6 @@
 # Helpers for tests/e2e/test_lifecycle (sourced).  Expects: repo, T (temp folder), RT (runtime
-# folder), H (the world's host namespace), img (guest image folder), PROJECTS (array).
+# folder), H (the world's host namespace), img (guest image folder), PROJECTS (array), and the
+# test user of tests/lib/testuser.sh (TU, TU_UID, TU_GID, TU_HOME).
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
@@ -18,22 +19,39 @@ summary() {
         [ "$failed" -eq 0 ]
 }
 
-# nixbox in the world's host namespace, on project folder $1.
+# nixbox in the world's host namespace, on project folder $1, as `sudo nixbox` run by the test
+# user (root, with the variables sudo sets).
 nbx() {
         local p=$1
         shift
-        ip netns exec "$H" env NIXBOX_RUNTIME_DIR="$RT" "$NBX_BIN" -C "$p" "$@"
+        # shellcheck disable=SC2046
+        ip netns exec "$H" env NIXBOX_RUNTIME_DIR="$RT" $(nbx_sudo_env) "$NBX_BIN" -C "$p" "$@"
+}
+
+# nixbox as the test user itself, without sudo (run, shell, status, logs, init).
+nbxu() {
+        local p=$1
+        shift
+        ip netns exec "$H" setpriv --reuid="$TU_UID" --regid="$TU_GID" --init-groups \
+                env -i PATH="$PATH" HOME="$TU_HOME" USER="$TU" LOGNAME="$TU" \
+                NIXBOX_RUNTIME_DIR="$RT" "$NBX_BIN" -C "$p" "$@"
+}
+
+# The folder of a project's VM record: <runtime>/vms/<first 16 hex of sha256(project folder)>.
+vm_dir() {
+        echo "$RT/vms/$(printf %s "$1" | sha256sum | cut -c1-16)"
 }
 
 # new_project NAME MODE DOMAINS → prints the folder.  Project "a" gets hooks and a setup script.
 new_project() {
         local name=$1 mode=$2 domains=$3 dir=$T/$1
         mkdir -p "$dir"
-        "$NBX_BIN" init "$dir" >/dev/null || return 1
+        chown "$TU_UID:$TU_GID" "$dir"
+        nbxu "$dir" init "$dir" >/dev/null || return 1
         local hooks="" scripts=""
         if [ "$name" = a ]; then
                 local fmt='|$NIXBOX_NAME|$NIXBOX_SLOT|$NIXBOX_GUEST_IP|$NIXBOX_PROJECT_DIR|$PWD'
-                local log=$T/hooks-a.log
+                local log=$TU_HOME/hooks-a.log
                 hooks="hooks.pre-up = [ \"echo \\\"pre-up-1$fmt\\\" >> $log\" \"echo failing-hook; exit 3\"
                     \"echo \\\"pre-up-2$fmt\\\" >> $log\" ];
   hooks.post-up = [ \"echo \\\"post-up$fmt\\\" >> $log\" ];
@@ -59,6 +77,8 @@ new_project() {
   vm.image = "$img";
 }
 EOF
+        chown -R "$TU_UID:$TU_GID" "$dir"
+        nbxu "$dir" allow >/dev/null || return 1
         PROJECTS+=("$dir")
         echo "$dir"
 }
@@ -67,7 +87,7 @@ EOF
 http() {
         local out
         # shellcheck disable=SC2016
-        out=$(nbx "$1" run sh -c 'printf "GET / HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" | nc -w 5 "$1" 80' \
+        out=$(nbxu "$1" run sh -c 'printf "GET / HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" | nc -w 5 "$1" 80' \
                 sh "$2" 2>/dev/null | tr -d '\r' | awk 'body { print } /^$/ { body = 1 }')
         [ -n "$out" ] || { echo FAIL; return; }
         echo "$out"
@@ -101,7 +121,7 @@ if not isinstance(v["pid"], int) or v["pid"] <= 0: bad.append("pid %r" % v["pid"
 if not isinstance(v["uptime"], int) or v["uptime"] < 0: bad.append("uptime %r" % v["uptime"])
 try: ipaddress.ip_address(v["guest_ip"])
 except Exception: bad.append("guest_ip %r" % v.get("guest_ip"))
-if not v["mounts"] or not v["mounts"][0].startswith(sys.argv[2] + ":"): bad.append("mounts %r" % v["mounts"])
+if not v["mounts"] or v["mounts"][0]["source"] != sys.argv[2] or v["mounts"][0]["readonly"]: bad.append("mounts %r" % v["mounts"])
 if v["name"] != "lca": bad.append("name %r" % v["name"])
 print("ok" if not bad else "; ".join(bad))
 ' "$1" "$2" "$3" "$4" 2>&1
@@ -118,8 +138,15 @@ wait_gone() {
         for i in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
 }
 
+# The test user's subordinate uid range, "FIRST LAST" (processes of guest ids run there).
+sub_range() {
+        awk -F: -v u="$TU" '$1 == u { print $2, $2 + $3 - 1; exit }' /etc/subuid
+}
+
 # check_clean LABEL PROJECT... : no TAP, no per-slot nftables chain/set, no process started for
-# these projects (QEMU, virtiofsd, dnsmasq, ssh), no slot record, no VM record, only logs in run/.
+# these projects (QEMU, virtiofsd, dnsmasq, ssh — by the runtime folder in their arguments, by the
+# test user and by its subordinate ids), no slot record, no VM record or socket, nothing of
+# nixbox's in the project folder but the configuration.
 check_clean() {
         local label=$1 p bad=""
         shift
@@ -129,17 +156,27 @@ check_clean() {
         local sets
         sets=$(ip netns exec "$H" nft list ruleset 2>/dev/null | grep -E '^\s*(set|chain) [a-z_-]*[0-9]+ ' | tr -s ' \n' ' ')
         [ -z "$sets" ] || bad="$bad nft:$sets"
-        local procs
-        procs=$(pgrep -af -- "$T" | grep -v -e 'test_lifecycle' -e pgrep | tr '\n' ';')
+        local procs range
+        # (zombies are gone already: this machine's init reaps re-parented children late)
+        range=$(sub_range)
+        procs=$(ps -eo stat=,uid=,pid=,args= | awk -v t="$T" -v u="$TU_UID" \
+                -v lo="${range% *}" -v hi="${range#* }" '
+                $1 ~ /^Z/ || /test_lifecycle|awk -v t=/ { next }
+                index($0, t) || $2 == u || (lo != "" && $2 >= lo && $2 <= hi) { print }' | tr '\n' ';')
         [ -z "$procs" ] || bad="$bad processes:$procs"
         local slots
         slots=$(ls -A "$RT/slots" 2>/dev/null | grep -v -e '\.lock$' -e '^history\.json$' | tr '\n' ' ')
         [ -z "$slots" ] || bad="$bad slot files:$slots"
         for p in "$@"; do
-                [ -e "$p/.nixbox/state/vm.json" ] && bad="$bad record:$p"
+                local vd
+                vd=$(vm_dir "$p")
+                [ -e "$vd/vm.json" ] && bad="$bad record:$p"
                 local left
-                left=$(ls -A "$p/.nixbox/run" 2>/dev/null | grep -v '\.log$' | tr '\n' ' ')
-                [ -z "$left" ] || bad="$bad run files($p):$left"
+                left=$(ls -A "$vd/sock" 2>/dev/null | tr '\n' ' ')
+                [ -z "$left" ] || bad="$bad sockets($p):$left"
+                left=$(ls -A "$p/.nixbox" 2>/dev/null | grep -v -e '^config\.nix$' -e '^\.gitignore$' \
+                        -e '^setup\.sh$' | tr '\n' ' ')
+                [ -z "$left" ] || bad="$bad in .nixbox($p):$left"
         done
         if [ -z "$bad" ]; then ok "$label: nothing left behind"; else fail "$label: left behind:$bad"; fi
 }

@@ -1,0 +1,555 @@
+/* up: one table of steps (name, progress line, function); each step that starts something
+ * records it in the VM record before it waits on it, so a failure anywhere — or a crash — is
+ * undone by the same teardown `down` runs (vm/down.c). */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../config/base/fsutil.h"
+#include "../config/base/proc.h"
+#include "../config/base/timeutil.h"
+#include "creds.h"
+#include "hooks.h"
+#include "idmap.h"
+#include "image.h"
+#include "virtiofsd.h"
+
+#define API_TIMEOUT_MS 30000
+#define SSH_TIMEOUT_KVM_MS 120000
+#define SSH_TIMEOUT_TCG_MS 300000
+/* the guest user's ids when the invoker has none usable (never: root is refused) */
+
+typedef struct up_ctx {
+        nbx_vm_ctx c;
+        nbx_config cfg;
+        bool have_cfg;
+        nbx_pool pool;
+        nbx_slot_addr addr;
+        char guest_ip[16];
+        const nbx_hv_ops *ops;
+        nbx_image img;
+        bool have_img;
+        nbx_idmap idmap;
+        nbx_vm_record rec;
+        int creds_fd;
+        nbx_strv child_env; /* for hypervisor, virtiofsd, SSH master */
+        char *identity_pub;
+        char *step_log; /* log file of the step that failed, for the error */
+} up_ctx;
+
+static int save(up_ctx *u, nbx_error **err) {
+        return nbx_vm_record_save(u->c.paths.record, &u->rec, err);
+}
+
+static void set_step_log(up_ctx *u, const char *path) {
+        free(u->step_log);
+        u->step_log = path ? strdup(path) : NULL;
+}
+
+/* A long-lived child of the VM (the hypervisor): the invoking user, its own session, the minimal
+ * environment, output to its log. */
+static nbx_spawn_opts user_daemon_opts(const up_ctx *u, int logfd) {
+        nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
+        so.drop_privileges = true;
+        so.uid = u->c.inv.uid;
+        so.gid = u->c.inv.gid;
+        so.new_session = true;
+        so.envp = u->child_env.v;
+        so.stdout_fd = logfd;
+        so.stderr_fd = logfd;
+        return so;
+}
+
+/* The guest folder `shell` and `run` start in: the mount of the project folder, else the first. */
+static const char *workdir_of(const nbx_config *c) {
+        for (size_t i = 0; i < c->n_mounts; i++)
+                if (c->mounts[i].source && c->project_dir &&
+                    strcmp(c->mounts[i].source, c->project_dir) == 0)
+                        return c->mounts[i].target;
+        return c->n_mounts ? c->mounts[0].target : NULL;
+}
+
+/* ---- the steps ------------------------------------------------------------------------------ */
+
+static int step_config(up_ctx *u, nbx_error **err) {
+        int r = nbx_approval_require(u->c.p->nixbox_dir, u->c.paths.approved_dir, &u->c.inv, err);
+        if (r < 0)
+                return r;
+        r = nbx_config_load(u->c.p->root, u->c.o->config_opts, &u->cfg, err);
+        if (r < 0)
+                return r;
+        u->have_cfg = true;
+        if ((r = nbx_hv_select(u->cfg.hypervisor, &u->ops, err)) < 0)
+                return r;
+        if ((r = nbx_accel_resolve(u->cfg.accel, &u->rec.accel, err)) < 0)
+                return r;
+        if (!u->cfg.image)
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                      "vm.image is not set and no image was built: run `nixbox "
+                                      "build` or set vm.image to an image folder");
+        if ((r = nbx_image_load(u->cfg.image, &u->img, err)) < 0)
+                return r;
+        u->have_img = true;
+        nbx_ui_step(u->c.ui, "VM %s: network %s, %s (%s), %u vCPU, %u MiB", u->cfg.name,
+                    nbx_net_mode_name(u->cfg.net_mode), u->ops->name,
+                    u->rec.accel == NBX_ACCEL_KVM ? "KVM" : "TCG, slow", u->cfg.vcpus,
+                    u->cfg.memory_mb);
+        return 0;
+}
+
+static int record_init(up_ctx *u, nbx_error **err) {
+        nbx_vm_record *rec = &u->rec;
+        const char *wd = workdir_of(&u->cfg);
+        rec->name = strdup(u->cfg.name);
+        rec->project_dir = strdup(u->c.p->root);
+        rec->uid = u->c.inv.uid;
+        rec->gid = u->c.inv.gid;
+        rec->backend = u->ops == &nbx_hv_qemu ? NBX_HV_QEMU : NBX_HV_CLOUD_HYPERVISOR;
+        rec->guest_ip = strdup(u->guest_ip);
+        rec->user = strdup(u->c.inv.guest_user);
+        rec->workdir = wd ? strdup(wd) : NULL;
+        rec->mode = u->cfg.net_mode;
+        rec->started_at = (int64_t)time(NULL);
+        rec->settings = nbx_vm_settings_json(&u->cfg);
+        int r = nbx_strv_extend(&rec->hooks_pre_down, &u->cfg.hooks[NBX_HOOK_PRE_DOWN]);
+        if (r >= 0)
+                r = nbx_strv_extend(&rec->hooks_post_down, &u->cfg.hooks[NBX_HOOK_POST_DOWN]);
+        if (r < 0 || !rec->name || !rec->project_dir || !rec->guest_ip || !rec->user ||
+            !rec->settings || (wd && !rec->workdir))
+                return nbx_error_set(err, ENOMEM, "VM record");
+        return 0;
+}
+
+static int step_slot(up_ctx *u, nbx_error **err) {
+        int r = nbx_pool_load(u->c.runtime_dir, &u->pool, err);
+        if (r < 0)
+                return r;
+        nbx_slot_owner owner = nbx_vm_slot_owner(u->c.p, u->cfg.name, getpid());
+        unsigned slot;
+        if ((r = nbx_slot_acquire(u->c.runtime_dir, &owner, &slot, err)) < 0)
+                return r;
+        u->rec.slot = (int)slot;
+        if ((r = nbx_slot_addr_derive(&u->pool, slot, &u->addr, err)) < 0)
+                return r;
+        if (!inet_ntop(AF_INET, &u->addr.guest_ip, u->guest_ip, sizeof(u->guest_ip)))
+                return nbx_error_set(err, errno, "guest address");
+        /* the record: from now on `down` (and the rollback) can find and remove everything */
+        if ((r = record_init(u, err)) < 0)
+                return r;
+        nbx_ui_step(u->c.ui, "Slot %u: %s, guest %s", slot, u->addr.tap, u->guest_ip);
+        return save(u, err);
+}
+
+static int run_hooks(up_ctx *u, enum nbx_hook h, nbx_error **err) {
+        nbx_hook_env env = {.project_dir = u->c.p->root,
+                            .name = u->cfg.name,
+                            .slot = u->rec.slot,
+                            .guest_ip = u->rec.slot >= 0 ? u->guest_ip : NULL,
+                            .drop_privileges = true,
+                            .uid = u->c.inv.uid,
+                            .gid = u->c.inv.gid,
+                            .home = u->c.inv.home,
+                            .user = u->c.inv.name};
+        return nbx_hooks_run(h, &u->cfg.hooks[h], &env, u->c.ui, NULL, err);
+}
+
+static int step_pre_up_hooks(up_ctx *u, nbx_error **err) {
+        return run_hooks(u, NBX_HOOK_PRE_UP, err);
+}
+
+static int step_post_up_hooks(up_ctx *u, nbx_error **err) {
+        return run_hooks(u, NBX_HOOK_POST_UP, err);
+}
+
+static int step_network(up_ctx *u, nbx_error **err) {
+        nbx_net_params np = nbx_vm_net_params(u->c.runtime_dir, &u->pool, (unsigned)u->rec.slot,
+                                              &u->cfg, &u->c.inv);
+        return nbx_net_up(&np, err);
+}
+
+static int step_ssh_keys(up_ctx *u, nbx_error **err) {
+        _cleanup_free_ char *comment = NULL;
+        if (asprintf(&comment, "nixbox@%s", u->cfg.name) < 0)
+                return nbx_error_set(err, ENOMEM, "ssh keys");
+        int r = nbx_ssh_keys_ensure(u->c.paths.ssh_dir, &u->c.inv, comment, err);
+        if (r < 0)
+                return r;
+        return nbx_ssh_known_hosts_write(u->c.paths.ssh_dir, u->guest_ip, &u->c.inv, err);
+}
+
+static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m, nbx_error **err) {
+        nbx_record_mount *rm;
+        int r = nbx_vm_record_add_mount(&u->rec, m->source, m->target, m->readonly, false, &rm,
+                                        err);
+        if (r < 0)
+                return r;
+        char logname[48];
+        snprintf(logname, sizeof(logname), "virtiofsd-%s.log", rm->tag);
+        _cleanup_free_ char *logp = NULL, *sock = nbx_vm_share_socket(&u->c.paths, rm->tag);
+        if (!sock)
+                return nbx_error_set(err, ENOMEM, "virtiofsd");
+        _cleanup_close_ int logfd = nbx_vm_open_log(&u->c.paths, &u->c.inv, logname, &logp, err);
+        if (logfd < 0)
+                return logfd;
+        set_step_log(u, logp);
+        nbx_share_start st = {.source = m->source,
+                              .readonly = m->readonly,
+                              .socket = sock,
+                              .log_fd = logfd,
+                              .inv = &u->c.inv,
+                              .map = &u->idmap,
+                              .envp = u->child_env.v};
+        pid_t pid;
+        if ((r = nbx_virtiofsd_start(v, &st, &pid, err)) < 0)
+                return r;
+        rm = &u->rec.mounts[u->rec.n_mounts - 1];
+        rm->virtiofsd = (nbx_proc_ref){.pid = pid, .start_time = nbx_pid_start_time(pid)};
+        rm->attached = true; /* boot shares: attached with the VM */
+        return save(u, err);
+}
+
+static int step_virtiofsd(up_ctx *u, nbx_error **err) {
+        if (u->cfg.n_mounts == 0)
+                return 0;
+        nbx_ui_step(u->c.ui, "Starting virtiofsd for %zu share(s)", u->cfg.n_mounts);
+        bool allocated = false;
+        int r = nbx_idmap_get(&u->c.inv, NULL, NULL, true, &u->idmap, &allocated, err);
+        if (r < 0)
+                return r;
+        if (allocated)
+                nbx_ui_step(u->c.ui,
+                            "Reserved subordinate ids %u-%u for %s in /etc/subuid and "
+                            "/etc/subgid (files the guest's other users write on shares)",
+                            (unsigned)u->idmap.sub_uid,
+                            (unsigned)(u->idmap.sub_uid + NBX_IDMAP_RANGE - 1), u->c.inv.name);
+        nbx_virtiofsd v;
+        if ((r = nbx_virtiofsd_find(&v, err)) < 0)
+                return r;
+        for (size_t i = 0; r >= 0 && i < u->cfg.n_mounts; i++)
+                r = start_share(u, &v, &u->cfg.mounts[i], err);
+        nbx_virtiofsd_done(&v);
+        if (r >= 0)
+                set_step_log(u, NULL);
+        return r;
+}
+
+static int step_credentials(up_ctx *u, nbx_error **err) {
+        const char *ssh = u->c.paths.ssh_dir;
+        _cleanup_free_ char *client_pub = NULL, *host_key = NULL, *ident = NULL;
+        int r;
+        if ((r = nbx_ssh_key_read(ssh, NBX_SSH_CLIENT_KEY ".pub", &u->c.inv, &client_pub, err)) <
+                    0 ||
+            (r = nbx_ssh_key_read(ssh, NBX_SSH_HOST_KEY, &u->c.inv, &host_key, err)) < 0 ||
+            (r = nbx_ssh_key_read(ssh, NBX_SSH_IDENTITY_KEY, &u->c.inv, &ident, err)) < 0 ||
+            (r = nbx_ssh_key_read(ssh, NBX_SSH_IDENTITY_KEY ".pub", &u->c.inv, &u->identity_pub,
+                                  err)) < 0)
+                return r;
+        nbx_creds c = {.user = u->c.inv.guest_user,
+                       .uid = u->c.inv.uid,
+                       .gid = u->c.inv.gid,
+                       .hostname = u->cfg.name,
+                       .authorized_keys = client_pub,
+                       .host_key = host_key,
+                       .env = u->cfg.env,
+                       .n_env = u->cfg.n_env,
+                       .identity = ident,
+                       .identity_pub = u->identity_pub};
+        r = nbx_creds_memfd(&c, &u->creds_fd, err);
+        explicit_bzero(host_key, strlen(host_key));
+        explicit_bzero(ident, strlen(ident));
+        return r;
+}
+
+static int step_launch(up_ctx *u, nbx_error **err) {
+        nbx_vm_disk disk = {.readonly = true};
+        snprintf(disk.path, sizeof(disk.path), "/proc/self/fd/%d", u->creds_fd);
+        snprintf(disk.serial, sizeof(disk.serial), "%s", NBX_CREDS_SERIAL);
+        snprintf(disk.id, sizeof(disk.id), "creds");
+        nbx_vm_share shares[NBX_VM_MAX_SHARES];
+        size_t n_shares = 0;
+        for (size_t i = 0; i < u->rec.n_mounts && n_shares < NBX_VM_MAX_SHARES; i++) {
+                _cleanup_free_ char *sock = nbx_vm_share_socket(&u->c.paths, u->rec.mounts[i].tag);
+                if (!sock || strlen(sock) >= sizeof(shares[0].socket))
+                        return nbx_error_set(err, sock ? ENAMETOOLONG : ENOMEM, "share socket");
+                snprintf(shares[n_shares].tag, sizeof(shares[0].tag), "%s", u->rec.mounts[i].tag);
+                snprintf(shares[n_shares].socket, sizeof(shares[0].socket), "%s", sock);
+                n_shares++;
+        }
+        unsigned q = u->cfg.vcpus > 2 ? u->cfg.vcpus : 1; /* multi-queue TAP when vCPUs > 2 */
+        nbx_vm_spec spec = {.name = u->cfg.name,
+                            .vcpus = u->cfg.vcpus,
+                            .memory_mb = u->cfg.memory_mb,
+                            .image = &u->img,
+                            .accel = u->rec.accel,
+                            .tap = u->addr.tap,
+                            .mac = u->addr.mac_str,
+                            .api_socket = u->c.paths.api_socket,
+                            .serial_log = u->c.paths.serial_log,
+                            .shares = shares,
+                            .n_shares = n_shares,
+                            .disks = &disk,
+                            .n_disks = 1,
+                            .net_queues = q < NBX_VM_MAX_NET_QUEUES ? q : NBX_VM_MAX_NET_QUEUES};
+        (void)unlink(u->c.paths.api_socket);
+        _cleanup_free_ char *hv_log = NULL;
+        /* the console log exists and belongs to the invoker before the hypervisor opens it */
+        _cleanup_close_ int serial =
+                nbx_vm_open_log(&u->c.paths, &u->c.inv, "console.log", NULL, err);
+        if (serial < 0)
+                return serial;
+        _cleanup_close_ int logfd =
+                nbx_vm_open_log(&u->c.paths, &u->c.inv, "hypervisor.log", &hv_log, err);
+        if (logfd < 0)
+                return logfd;
+        set_step_log(u, hv_log);
+        nbx_spawn_opts so = user_daemon_opts(u, logfd);
+        so.keep_fds = &u->creds_fd;
+        so.n_keep_fds = 1;
+        pid_t pid;
+        int r = nbx_hv_launch(u->ops, &spec, &so, &pid, err);
+        /* the hypervisor holds its own copy of the credentials now */
+        nbx_closep(&u->creds_fd);
+        u->creds_fd = -1;
+        if (r < 0)
+                return r;
+        u->rec.hv = (nbx_proc_ref){.pid = pid, .start_time = nbx_pid_start_time(pid)};
+        if ((r = save(u, err)) < 0)
+                return r;
+        nbx_slot_owner owner = nbx_vm_slot_owner(u->c.p, u->cfg.name, pid);
+        return nbx_slot_set_owner(u->c.runtime_dir, (unsigned)u->rec.slot, &owner, err);
+}
+
+static int step_api(up_ctx *u, nbx_error **err) {
+        int r = u->ops->wait_api(u->c.paths.api_socket, nbx_deadline_in(API_TIMEOUT_MS), err);
+        if (r < 0 && !nbx_vm_hv_alive(&u->rec))
+                nbx_error_append(err, " (%s exited)", u->ops->name);
+        return r;
+}
+
+static bool vm_alive_cb(void *data) {
+        return nbx_vm_hv_alive(data);
+}
+
+static int step_ssh(up_ctx *u, nbx_error **err) {
+        set_step_log(u, u->c.paths.serial_log);
+        _cleanup_close_ int logfd = nbx_vm_open_log(&u->c.paths, &u->c.inv, "ssh.log", NULL, err);
+        if (logfd < 0)
+                return logfd;
+        nbx_ssh_target t = nbx_vm_ssh_target(&u->c.paths, &u->rec, &u->c.inv);
+        t.master_envp = u->child_env.v;
+        t.keep_waiting = vm_alive_cb;
+        t.keep_waiting_data = &u->rec;
+        uint64_t timeout = u->rec.accel == NBX_ACCEL_KVM ? SSH_TIMEOUT_KVM_MS : SSH_TIMEOUT_TCG_MS;
+        pid_t pid = 0;
+        int r = nbx_ssh_connect(&t, logfd, nbx_deadline_in(timeout), &pid, err);
+        if (r < 0)
+                return r;
+        u->rec.ssh_master =
+                (nbx_proc_ref){.pid = pid, .start_time = pid ? nbx_pid_start_time(pid) : 0};
+        set_step_log(u, NULL);
+        return save(u, err);
+}
+
+static int step_mounts(up_ctx *u, nbx_error **err) {
+        nbx_ssh_target t = nbx_vm_ssh_target(&u->c.paths, &u->rec, &u->c.inv);
+        t.user = "root";
+        t.control_path = NULL; /* the master is the user's connection: root connects directly */
+        for (size_t i = 0; i < u->rec.n_mounts; i++) {
+                const nbx_record_mount *m = &u->rec.mounts[i];
+                _cleanup_free_ char *cmd = nbx_ssh_mount_command(m->tag, m->target, m->readonly);
+                if (!cmd)
+                        return nbx_error_set(err, ENOMEM, "mount command");
+                int code = 0;
+                fflush(u->c.ui ? u->c.ui->err : stderr);
+                int efd = u->c.ui ? fileno(u->c.ui->err) : NBX_FD_INHERIT;
+                int r = nbx_ssh_exec(&t, NBX_SSH_BATCH, cmd, -1, efd, efd, &code, err);
+                if (r < 0)
+                        return r;
+                if (code != 0)
+                        return nbx_error_set(err, EIO,
+                                             "mounting %s at %s in the guest failed (exit %d)",
+                                             m->source, m->target, code);
+        }
+        return 0;
+}
+
+static int step_scripts(up_ctx *u, nbx_error **err) {
+        nbx_ssh_target t = nbx_vm_ssh_target(&u->c.paths, &u->rec, &u->c.inv);
+        for (size_t i = 0; i < u->cfg.scripts.n; i++) {
+                const char *path = u->cfg.scripts.v[i];
+                nbx_ui_step(u->c.ui, "Running script %s in the VM", path);
+                _cleanup_close_ int in = -1;
+                {
+                        _cleanup_fsid_ nbx_fsid fs = {0};
+                        int r = nbx_fsid_enter(&u->c.inv, &fs, err);
+                        if (r < 0)
+                                return r;
+                        in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                }
+                if (in < 0)
+                        return nbx_error_set(err, errno, "open script %s", path);
+                _cleanup_free_ char *cmd = nbx_ssh_script_command(u->rec.workdir);
+                if (!cmd)
+                        return nbx_error_set(err, ENOMEM, "script command");
+                if (u->c.ui) {
+                        fflush(u->c.ui->out);
+                        fflush(u->c.ui->err);
+                }
+                int code = 0;
+                int r = nbx_ssh_exec(&t, NBX_SSH_BATCH, cmd, in,
+                                     u->c.ui ? fileno(u->c.ui->out) : NBX_FD_INHERIT,
+                                     u->c.ui ? fileno(u->c.ui->err) : NBX_FD_INHERIT, &code, err);
+                if (r < 0)
+                        return r;
+                if (code != 0)
+                        return nbx_error_set(err, EIO, "script %s failed in the VM (exit %d)", path,
+                                             code);
+        }
+        return 0;
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+typedef struct up_step {
+        const char *name;     /* NIXBOX_FAIL_AT value and the name in errors */
+        const char *progress; /* printed before the step (NULL: the step says more itself) */
+        int (*run)(up_ctx *u, nbx_error **err);
+} up_step;
+
+static const up_step steps[] = {
+        {"config", "Resolving the configuration", step_config},
+        {"slot", NULL, step_slot},
+        {"pre-up-hooks", NULL, step_pre_up_hooks},
+        {"network", "Configuring the network", step_network},
+        {"ssh-keys", NULL, step_ssh_keys},
+        {"virtiofsd", NULL, step_virtiofsd},
+        {"credentials", NULL, step_credentials},
+        {"launch", "Starting the VM", step_launch},
+        {"api", NULL, step_api},
+        {"ssh", "Waiting for SSH", step_ssh},
+        {"mounts", NULL, step_mounts},
+        {"scripts", NULL, step_scripts},
+        {"post-up-hooks", NULL, step_post_up_hooks},
+};
+
+const char *nbx_vm_up_step_name(size_t i) {
+        return i < NBX_ARRAY_SIZE(steps) ? steps[i].name : NULL;
+}
+
+/* Already running, or half-started?  Leftovers of a VM that died are removed first. */
+static int check_previous(up_ctx *u, nbx_vm_up_result *res, bool *ret_done, nbx_error **err) {
+        nbx_vm_record old = NBX_VM_RECORD_INIT;
+        _cleanup_error_ nbx_error *warn = NULL;
+        int lr = nbx_vm_record_load(u->c.paths.record, &old, &warn);
+        *ret_done = false;
+        if (lr == 0 && nbx_vm_hv_alive(&old)) {
+                int r = 0;
+                if (old.ready) {
+                        /* a second `up` reports the running VM and changes nothing */
+                        res->already_running = true;
+                        res->slot = old.slot;
+                        snprintf(res->name, sizeof(res->name), "%s", old.name);
+                        snprintf(res->guest_ip, sizeof(res->guest_ip), "%s",
+                                 old.guest_ip ? old.guest_ip : "");
+                        *ret_done = true;
+                } else {
+                        r = nbx_error_set(err, EBUSY,
+                                          "the VM of %s is half-started (an `up` was interrupted); "
+                                          "run `sudo nixbox down` first",
+                                          u->c.p->root);
+                }
+                nbx_vm_record_done(&old);
+                return r;
+        }
+        unsigned held;
+        bool slot_held = nbx_slot_find(u->c.runtime_dir, u->c.p->root, &held, NULL) == 0;
+        if (lr == -ENOENT && !slot_held)
+                return 0;
+        nbx_ui_step(u->c.ui, "Cleaning up what a previous VM of this project left behind");
+        nbx_strv failures = {0};
+        nbx_vm_teardown(&u->c, lr == 0 ? &old : NULL,
+                        lr == 0     ? old.slot
+                        : slot_held ? (int)held
+                                    : -1,
+                        false, &failures);
+        nbx_vm_record_done(&old);
+        return nbx_vm_failures_error(&failures, err);
+}
+
+static void up_done(up_ctx *u) {
+        nbx_closep(&u->creds_fd);
+        nbx_strv_clear(&u->child_env);
+        free(u->step_log);
+        free(u->identity_pub);
+        nbx_vm_record_done(&u->rec);
+        if (u->have_img)
+                nbx_image_done(&u->img);
+        if (u->have_cfg)
+                nbx_config_done(&u->cfg);
+        nbx_vm_ctx_close(&u->c);
+}
+
+/* Undo everything the record names, report what could not be undone. */
+static int rollback(up_ctx *u, const char *step, int r, nbx_error **err) {
+        if (r == -ECANCELED && !(err && *err))
+                nbx_error_set(err, ECANCELED, "injected failure (NIXBOX_FAIL_AT=%s, a test hook)",
+                              step);
+        nbx_error_wrap(err, "up failed at step \"%s\"", step);
+        if (u->step_log)
+                nbx_error_append(err, "\n  log: %s", u->step_log);
+        nbx_ui_step(u->c.ui, "Undoing what `up` did");
+        nbx_closep(&u->creds_fd);
+        u->creds_fd = -1;
+        nbx_strv failures = {0};
+        nbx_vm_teardown(&u->c, u->rec.name ? &u->rec : NULL, u->rec.slot, false, &failures);
+        for (size_t i = 0; i < failures.n; i++)
+                nbx_error_append(err, "\n  cleanup failed: %s", failures.v[i]);
+        nbx_strv_clear(&failures);
+        return r < 0 ? r : -EIO;
+}
+
+int nbx_vm_up(const nbx_project *p, const nbx_vm_opts *o, nbx_vm_up_result *ret, nbx_error **err) {
+        up_ctx u = {.creds_fd = -1, .rec = NBX_VM_RECORD_INIT};
+        nbx_vm_up_result res = {.slot = -1};
+        int r = nbx_vm_ctx_open(&u.c, p, o, true, err);
+        if (r < 0)
+                return r;
+        bool done = false;
+        if ((r = nbx_invoker_require_user(&u.c.inv, "up", err)) < 0 ||
+            (r = nbx_vm_child_env(&u.c.inv, &u.child_env, err)) < 0 ||
+            (r = check_previous(&u, &res, &done, err)) < 0 || done)
+                goto out;
+        for (size_t i = 0; i < NBX_ARRAY_SIZE(steps); i++) {
+                const up_step *s = &steps[i];
+                if (s->progress)
+                        nbx_ui_step(u.c.ui, "%s", s->progress);
+                r = s->run(&u, err);
+                if (r >= 0 && o->fail_at && strcmp(o->fail_at, s->name) == 0)
+                        r = -ECANCELED;
+                if (r < 0) {
+                        r = rollback(&u, s->name, r, err);
+                        goto out;
+                }
+        }
+        u.rec.ready = true;
+        if ((r = save(&u, err)) < 0) {
+                r = rollback(&u, "record", r, err);
+                goto out;
+        }
+        res.slot = u.rec.slot;
+        snprintf(res.name, sizeof(res.name), "%s", u.cfg.name);
+        snprintf(res.guest_ip, sizeof(res.guest_ip), "%s", u.guest_ip);
+        snprintf(res.identity_pub, sizeof(res.identity_pub), "%s",
+                 u.identity_pub ? u.identity_pub : "");
+out:
+        up_done(&u);
+        if (r >= 0 && ret)
+                *ret = res;
+        return r;
+}
