@@ -30,8 +30,8 @@ int nbx_cli_guest_build(nbx_cli *cli, bool force, bool update) {
         fprintf(cli->ui.out, "Guest image %s: %s\n", res.built ? "built" : "up to date",
                 res.image_dir);
         if (res.lock_written)
-                fprintf(cli->ui.out,
-                        "nixpkgs is pinned in .nixbox/flake.lock; commit it with the project.\n");
+                fprintf(cli->ui.out, "nixpkgs is pinned in .nixbox/flake.lock: commit it with the "
+                                     "project, and approve it with `nixbox allow`.\n");
         nbx_build_result_done(&res);
         return NBX_EXIT_OK;
 }

@@ -39,11 +39,12 @@ typedef struct job {
         const nbx_build_opts *o;
         const char *system;
         const char *guest_json;
-        const char *lock_path;
-        char *cache;       /* the cache folder */
-        char *stage;       /* the staged flake (removed unless it became <key>/source) */
-        char *nix;         /* the nix program */
-        char *const *envp; /* Nix's environment (NULL: ours) */
+        const char *lock_path; /* the pin is read from here */
+        const char *live_lock; /* the project's .nixbox/flake.lock */
+        char *cache;           /* the cache folder */
+        char *stage;           /* the staged flake (removed unless it became <key>/source) */
+        char *nix;             /* the nix program */
+        char *const *envp;     /* Nix's environment (NULL: ours) */
 } job;
 
 static void step(const job *j, const char *fmt, const char *arg) {
@@ -447,7 +448,9 @@ static int run(job *j, nbx_build_result *res, nbx_error **err) {
                 return r;
         /* 4. the pin is the project's once an image was made with it */
         if (!p.old || p.old_len != p.new_len || memcmp(p.old, p.new, p.new_len) != 0) {
-                if ((r = nbx_write_file(j->lock_path, p.new, p.new_len, 0644, err)) < 0)
+                if ((r = nbx_write_file(j->live_lock, p.new, p.new_len, 0644, err)) < 0 ||
+                    (j->o->approved_lock &&
+                     (r = nbx_write_file(j->o->approved_lock, p.new, p.new_len, 0600, err)) < 0))
                         return nbx_error_wrap(err, "saving the pinned inputs");
                 res->lock_written = true;
         }
@@ -601,22 +604,21 @@ int nbx_guest_build(const nbx_project *p, const nbx_config *c, const nbx_build_o
                                       "nixbox builds guests for x86_64 and aarch64 Linux only; "
                                       "set vm.image to an image folder");
         int r;
-        _cleanup_free_ char *guest_json = NULL, *lock_path = NULL;
-        if ((r = nbx_guest_inputs_json(c, system, &guest_json, err)) < 0)
+        _cleanup_free_ char *guest_json = NULL, *live_lock = NULL;
+        if ((r = nbx_guest_inputs_json(c, system, &guest_json, err)) < 0 ||
+            (r = nbx_guest_inputs_lock_path(p, &live_lock, err)) < 0)
                 return r;
-        if (o->lock_path)
-                lock_path = strdup(o->lock_path);
-        else if ((r = nbx_guest_inputs_lock_path(p, &lock_path, err)) < 0)
-                return r;
-        if (!lock_path)
-                return nbx_error_set(err, ENOMEM, "building the guest");
 
         nbx_invoker inv;
         if ((r = nbx_invoker_get(&inv, err)) < 0)
                 return r;
         bool switched = geteuid() == 0 && inv.uid != 0;
         _cleanup_strv_ nbx_strv env = {0};
-        job j = {.o = o, .system = system, .guest_json = guest_json, .lock_path = lock_path};
+        job j = {.o = o,
+                 .system = system,
+                 .guest_json = guest_json,
+                 .lock_path = o->lock_path ? o->lock_path : live_lock,
+                 .live_lock = live_lock};
         if (switched && invoker_env(&inv, &env) < 0)
                 r = nbx_error_set(err, ENOMEM, "building the guest");
         else

@@ -23,10 +23,13 @@
 typedef struct nbx_build_opts {
         const nbx_ui *ui;    /* progress lines (NULL: none) */
         const char *nix_dir; /* nixbox's Nix files (the data folder's nix/); required */
-        /* The project's flake.lock, read before and written after a build.  NULL: the live
-         * project's (nbx_guest_inputs_lock_path); callers that act on an approved snapshot of
-         * .nixbox/ pass the snapshot's. */
+        /* Where the pin is read from.  NULL: the live project's .nixbox/flake.lock
+         * (nbx_guest_inputs_lock_path).  A caller acting on the approved copy of .nixbox/
+         * (config/approval.h) passes that copy's flake.lock here and as approved_lock. */
         const char *lock_path;
+        /* A new pin is written to the live .nixbox/flake.lock and, when set, here too, so that an
+         * approved .nixbox/ stays approved (nothing the guest wrote is approved with it). */
+        const char *approved_lock;
         const char *cache_dir; /* NULL: the invoker's $XDG_CACHE_HOME/nixbox/guests (~/.cache) */
         const char *nix;       /* the nix program (NULL: "nix" from PATH) */
         const char *system;    /* Nix system (NULL: this machine's, nbx_guest_inputs_system) */

@@ -474,30 +474,58 @@ static void test_image_ensure_builds_once(void **state) {
         unsetenv("STANDIN_STORE");
 }
 
-/* A cache folder with a space and a '#': the flake reference is percent-encoded. */
-static void test_flake_reference_is_encoded(void **state) {
+/* The caller hands the pin of the approved copy of .nixbox/: that one is built, whatever the
+ * live folder (the guest can write it) holds; a new pin goes to both.  The cache folder has a
+ * space and a '#': the flake reference is percent-encoded. */
+static void test_pin_from_the_approved_copy(void **state) {
         fx *f = *state;
         _cleanup_free_ char *nix = join(f->bin, "nix");
         _cleanup_free_ char *cache = join(f->dir, "my cache#1");
-        _cleanup_free_ char *lock = join(f->dir, "lock.json");
+        _cleanup_free_ char *approved = join(f->dir, "approved/flake.lock");
         setenv("STANDIN_LOG", f->log, 1);
         setenv("STANDIN_STORE", f->store, 1);
         nbx_project p;
         nbx_error *err = NULL;
         assert_int_equal(nbx_project_at(f->proj, &p, &err), 0);
         nbx_config c = sample_config();
-        nbx_build_opts o = {.nix_dir = "nix", .cache_dir = cache, .nix = nix, .lock_path = lock};
+        nbx_build_opts o = {.nix_dir = "nix",
+                            .cache_dir = cache,
+                            .nix = nix,
+                            .lock_path = approved,
+                            .approved_lock = approved};
+
+        /* no pin yet: Nix pins, the pin goes to the live folder and to the approved copy */
+        nbx_test_write(f->dir, "approved/.keep", "");
         nbx_build_result res;
         if (nbx_guest_build(&p, &c, &o, &res, &err) < 0)
                 fail_msg("%s", err->msg);
+        assert_true(res.built);
+        assert_true(res.lock_written);
+        _cleanup_free_ char *a = slurp(approved), *l = slurp(f->lock);
+        assert_non_null(a);
+        assert_non_null(l);
+        assert_string_equal(a, l);
+        struct stat st;
+        assert_int_equal(stat(approved, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
         _cleanup_free_ char *log = nix_log(f);
         char want[4400];
         snprintf(want, sizeof(want), "| path:%s/my%%20cache%%231/.stage-", f->dir);
         assert_contains(log, want);
-        assert_true(res.built);
-        assert_true(res.lock_written);
-        assert_true(nbx_is_file(lock));     /* the lock went where it was told */
-        assert_false(nbx_is_file(f->lock)); /* not into the live project */
+        nbx_build_result_done(&res);
+
+        /* the guest rewrites the live pin: the approved one is built, the live one left alone */
+        nbx_test_write(f->dir, "approved/flake.lock", "{\"approved\":1}");
+        nbx_test_write(f->proj, ".nixbox/flake.lock", "{\"guest\":1}");
+        (void)unlink(f->log);
+        if (nbx_guest_build(&p, &c, &o, &res, &err) < 0)
+                fail_msg("%s", err->msg);
+        _cleanup_free_ char *log2 = nix_log(f);
+        assert_contains(log2, "lock: {\"approved\":1}\n");
+        assert_null(strstr(log2, "{\"guest\":1}"));
+        assert_false(res.lock_written);
+        _cleanup_free_ char *live = slurp(f->lock);
+        assert_string_equal(live, "{\"guest\":1}");
         nbx_build_result_done(&res);
         nbx_strv_clear(&c.nix_packages);
         nbx_project_done(&p);
@@ -522,11 +550,13 @@ static void test_under_sudo_nix_runs_as_the_invoker(void **state) {
         _cleanup_free_ char *own = join(f->dir, "nobody");
         _cleanup_free_ char *nix = join(own, "nix");
         _cleanup_free_ char *cache = join(own, "cache");
-        _cleanup_free_ char *lock = join(own, "flake.lock");
         _cleanup_free_ char *log = join(own, "nix.log");
         _cleanup_free_ char *store = join(own, "store");
         assert_int_equal(mkdir(own, 0755), 0);
         assert_int_equal(chown(own, uid, gid), 0);
+        char nixbox_dir[4400];
+        snprintf(nixbox_dir, sizeof(nixbox_dir), "%s/.nixbox", f->proj);
+        assert_int_equal(chown(nixbox_dir, uid, gid), 0); /* the project is the user's */
         assert_int_equal(chmod(f->dir, 0755), 0);
         char cmd[4400];
         snprintf(cmd, sizeof(cmd), "install -m 0755 tests/vm/standin-nix '%s'", nix);
@@ -543,7 +573,7 @@ static void test_under_sudo_nix_runs_as_the_invoker(void **state) {
         assert_int_equal(nbx_project_at(f->proj, &p, &err), 0);
         nbx_config c = sample_config();
         _cleanup_free_ char *nix_dir = realpath("nix", NULL);
-        nbx_build_opts o = {.nix_dir = nix_dir, .cache_dir = cache, .nix = nix, .lock_path = lock};
+        nbx_build_opts o = {.nix_dir = nix_dir, .cache_dir = cache, .nix = nix};
         nbx_build_result res;
         int r = nbx_guest_build(&p, &c, &o, &res, &err);
         unsetenv("SUDO_UID");
@@ -561,7 +591,7 @@ static void test_under_sudo_nix_runs_as_the_invoker(void **state) {
         snprintf(want, sizeof(want), "uid=0 ");
         assert_null(strstr(calls, want));
         struct stat st;
-        assert_int_equal(stat(lock, &st), 0);
+        assert_int_equal(stat(f->lock, &st), 0);
         assert_int_equal(st.st_uid, uid);
         assert_int_equal(stat(cache, &st), 0);
         assert_int_equal(st.st_uid, uid);
@@ -596,7 +626,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_built_manifest_is_read_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_vm_image_set_is_noted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_image_ensure_builds_once, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_flake_reference_is_encoded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pin_from_the_approved_copy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_under_sudo_nix_runs_as_the_invoker, setup,
                                                 teardown),
         };
