@@ -53,10 +53,11 @@ valid_id() {
 valid_tag() {
         [[ $1 =~ ^[A-Za-z][A-Za-z0-9_-]{0,35}$ ]]
 }
-# Absolute, not /, no "." or ".." component (TAB and newline cannot occur: they split fields).
+# Absolute, not /, no "." or ".." component, no control character.
 valid_target() {
         case $1 in /*) ;; *) return 1 ;; esac
         [ "$1" != / ] || return 1
+        [[ $1 != *[[:cntrl:]]* ]] || return 1
         case /$1/ in */../* | */./*) return 1 ;; esac
 }
 
@@ -77,7 +78,8 @@ load_user() {
 
 # ---- mounts -----------------------------------------------------------------------------------
 
-# Create TARGET and its missing parents; those inside the user's home belong to the user.
+# Create TARGET and its missing parents; those inside the user's home belong to the user.  A
+# symbolic link on the way is refused: the mount would land somewhere else.
 make_target() {
         local path="" part
         local -a parts
@@ -85,6 +87,10 @@ make_target() {
         for part in "${parts[@]}"; do
                 [ -n "$part" ] || continue
                 path=$path/$part
+                if [ -L "$path" ]; then
+                        echo "$path is a symbolic link" >&2
+                        return 1
+                fi
                 [ -d "$path" ] && continue
                 mkdir "$path" || return 1
                 case $path in "$home"/*) chown "$uid:$gid" "$path" ;; esac
@@ -121,10 +127,7 @@ mount_line() {
                 return 1
                 ;;
         esac
-        make_target "$target" || {
-                echo "cannot create $target" >&2
-                return 1
-        }
+        make_target "$target" || return 1
         if [ "$type" = virtiofs ]; then
                 mount -t virtiofs ${ro:+-o ro} "$source" "$target"
         else
@@ -211,14 +214,18 @@ cmd_unmount() {
         local target="" out
         IFS= read -r target || [ -n "$target" ] || fail "unmount: expected the target on stdin"
         valid_target "$target" || fail "unmount: invalid target '$target'"
-        mountpoint -q "$target" 2>/dev/null || exit 0
-        if ! out=$(umount "$target" 2>&1); then
-                mountpoint -q "$target" 2>/dev/null || exit 0
-                case $out in
-                *busy* | *EBUSY*) fail "unmount $target: busy" 16 ;;
-                esac
-                fail "unmount $target: ${out//$'\n'/ }"
-        fi
+        # until it is no longer a mount point (mounts may be stacked)
+        local i=0
+        while mountpoint -q "$target" 2>/dev/null && [ "$i" -lt 16 ]; do
+                if ! out=$(umount "$target" 2>&1); then
+                        mountpoint -q "$target" 2>/dev/null || exit 0
+                        case $out in
+                        *busy* | *EBUSY*) fail "unmount $target: busy" 16 ;;
+                        esac
+                        fail "unmount $target: ${out//$'\n'/ }"
+                fi
+                i=$((i + 1))
+        done
 }
 
 # ---- boot -------------------------------------------------------------------------------------
