@@ -44,7 +44,7 @@ SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
 # keep intermediate objects (test objects would otherwise be rebuilt every run)
 .SECONDARY:
 
-.PHONY: all check check-format format-version check-unit check-san check-valgrind check-net check-e2e bench demo fuzz \
+.PHONY: all check check-format format-version check-unit check-san check-valgrind check-nix check-net check-e2e bench demo fuzz \
         install clean deps unit-bins net-bins bench-bins format
 
 all: $(B)/nixbox
@@ -115,6 +115,12 @@ check-san:
 check-valgrind: unit-bins
 	NIXBOX_BUILD=$(B) NIXBOX_VALGRIND=1 tests/run-unit $(B)/tests $(UNIT_BIN:$(B)/tests/%=%)
 
+# Nix tier: every .nix file parses; the guest module, guest.json mapping, flake outputs and host
+# module evaluated with nixpkgs' vendored lib and named stand-ins; the guest helper's behaviour
+# with stand-in programs (no root, no nixpkgs: docs/nix.md says what only a Nix host checks).
+check-nix:
+	tests/nix/run
+
 # Network tier: real kernel, nftables, dnsmasq inside namespaces the tests create (needs root).
 check-net: all net-bins
 	tests/run-integration net
@@ -127,6 +133,7 @@ check: deps
 	$(MAKE) --no-print-directory check-format
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check-unit
+	$(MAKE) --no-print-directory check-nix
 	$(MAKE) --no-print-directory check-net
 	$(MAKE) --no-print-directory check-e2e
 

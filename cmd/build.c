@@ -1,7 +1,60 @@
 #include "cli.h"
 
+#include <getopt.h>
+#include <stdio.h>
+
+#include "../vm/build.h"
+
+int nbx_cli_guest_build(nbx_cli *cli, bool force, bool update) {
+        _cleanup_error_ nbx_error *err = NULL;
+        nbx_project p;
+        if (nbx_cli_project(cli, &p, &err) < 0)
+                return nbx_cli_fail(cli, err);
+        nbx_config c;
+        int r = nbx_config_load(p.root, &cli->config_opts, &c, &err);
+        nbx_build_result res = {0};
+        if (r >= 0) {
+                nbx_build_opts o = {
+                        .ui = &cli->ui, .nix_dir = cli->nix_dir, .force = force, .update = update};
+                r = nbx_guest_build(&p, &c, &o, &res, &err);
+                if (r >= 0 && c.image)
+                        nbx_ui_warn(&cli->ui,
+                                    "vm.image is set (%s): `nixbox up` boots that folder, not "
+                                    "this build",
+                                    c.image);
+                nbx_config_done(&c);
+        }
+        nbx_project_done(&p);
+        if (r < 0)
+                return nbx_cli_fail(cli, err);
+        fprintf(cli->ui.out, "Guest image %s: %s\n", res.built ? "built" : "up to date",
+                res.image_dir);
+        if (res.lock_written)
+                fprintf(cli->ui.out, "nixpkgs is pinned in .nixbox/flake.lock: commit it with the "
+                                     "project, and approve it with `nixbox allow`.\n");
+        nbx_build_result_done(&res);
+        return NBX_EXIT_OK;
+}
+
+/* nixbox build [-f] */
 int cmd_build(nbx_cli *cli, int argc, char **argv) {
-        if (nbx_cli_wants_help(argc, argv))
-                return nbx_cli_print_usage(cli, "build");
-        return nbx_cli_not_available(cli, "build", "the Nix guest build (nix/)");
+        static const struct option opts[] = {
+                {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {0}};
+        bool force = false;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
+                switch (c) {
+                case 'f':
+                        force = true;
+                        break;
+                case 'h':
+                        return nbx_cli_print_usage(cli, "build");
+                default:
+                        return nbx_cli_usage_error(cli, "build", "unknown option");
+                }
+        }
+        if (optind < argc)
+                return nbx_cli_usage_error(cli, "build", "unexpected argument '%s'", argv[optind]);
+        return nbx_cli_guest_build(cli, force, false);
 }

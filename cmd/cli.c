@@ -73,10 +73,18 @@ const nbx_command nbx_commands[] = {
          U("usage: nixbox setup [--pool A.B.0.0]\n\n"
            "Create the host-wide runtime folder, record the address pool for network slots\n"
            "(default 172.16.0.0/16) and report what `nixbox doctor` would fix.\n")},
-        {"build", cmd_build, "build the project's guest image with Nix",
-         U("usage: nixbox build\n\nBuild the NixOS guest for this project (flake.nix, nix/).\n")},
-        {"update", cmd_update, "update the guest's Nix inputs",
-         U("usage: nixbox update\n\nUpdate the pinned Nix inputs of the guest build.\n")},
+        {"build", cmd_build, "build the project's NixOS guest with Nix",
+         U("usage: nixbox build [-f]\n\n"
+           "Build the project's NixOS guest (its nix.packages, nix.ldLibraries and plugins) with\n"
+           "`nix build`, as you, into ~/.cache/nixbox/guests/.  Nothing is built when the\n"
+           "packages, plugins, nixbox's Nix files and .nixbox/flake.lock are unchanged; -f builds\n"
+           "anyway.  The first build pins nixpkgs in .nixbox/flake.lock (commit it).  `up` boots\n"
+           "this image unless vm.image is set.  Exits 6 without Nix, without flakes, or when\n"
+           "nixpkgs cannot be fetched.\n")},
+        {"update", cmd_update, "pin the newest nixpkgs and rebuild the guest",
+         U("usage: nixbox update\n\n"
+           "Pin the newest nixpkgs of the guest's branch in .nixbox/flake.lock and build the\n"
+           "guest with it (nothing is built when the pin did not move).\n")},
         {"logs", cmd_logs, "show the VM's console and hypervisor log",
          U("usage: nixbox logs [-f]\n\nPrint the serial console / hypervisor log; -f follows "
            "it.\n")},

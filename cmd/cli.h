@@ -70,6 +70,9 @@ bool nbx_cli_wants_help(int argc, char **argv);
 int nbx_cli_require_net_admin(nbx_cli *cli, const char *cmd, const char *why);
 /* Locate the project (-C or cwd). */
 int nbx_cli_project(nbx_cli *cli, nbx_project *ret, nbx_error **err);
+/* `build` and `update`: build the project's guest with Nix (vm/build.h) and print where it is.
+ * force: build even when the cache has it; update: pin the newest nixpkgs first. */
+int nbx_cli_guest_build(nbx_cli *cli, bool force, bool update);
 /* Return the exit code for a command that needs a part that is not built yet. */
 int nbx_cli_not_available(nbx_cli *cli, const char *cmd, const char *what);
 

@@ -5,8 +5,12 @@ set -eu
 PACKAGES="build-essential pkg-config libnftnl-dev libmnl-dev libcurl4-openssl-dev libjansson-dev
 libcmocka-dev libidn2-dev valgrind nix-bin dnsmasq-base nftables iproute2 qemu-system-x86 qemu-utils
 dropbear-bin busybox-static sudo linux-image-amd64 cpio kmod e2fsprogs openssh-client tmux iperf3
-hyperfine python3 python3-yaml curl clang clang-format libclang-rt-14-dev"
+hyperfine python3 python3-yaml curl clang clang-format libclang-rt-14-dev shellcheck"
 
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "deps: not a Debian system; install the tools yourself (\`nix develop\` has them all)" >&2
+    exit 0
+fi
 missing=""
 for p in $PACKAGES; do
     s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -65,6 +65,84 @@ static int resolve_file(const char *dir, const char *manifest, const char *field
         return 0;
 }
 
+/* Characters the hypervisors' option syntax cannot carry in a path (vm/hv.c refuses them too). */
+static bool path_ok(const char *s) {
+        return !strpbrk(s, ",=\"\n");
+}
+
+static bool tag_ok(const char *s) {
+        size_t n = strlen(s);
+        if (n < 1 || n > 23 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+                        return false;
+        return strncmp(s, "nbxfs", 5) != 0;
+}
+
+static int load_share(json_t *v, size_t i, const char *manifest, nbx_image_share *ret,
+                      nbx_error **err) {
+        if (!json_is_object(v))
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                      "%s: shares[%zu]: expected an object", manifest, i);
+        const char *tag, *source;
+        int r;
+        if ((r = get_string(v, manifest, "tag", true, &tag, err)) < 0 ||
+            (r = get_string(v, manifest, "source", true, &source, err)) < 0)
+                return nbx_error_wrap(err, "shares[%zu]", i);
+        if (!tag_ok(tag))
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                      "%s: shares[%zu]: tag \"%s\": expected "
+                                      "[A-Za-z][A-Za-z0-9_-]{0,22}, not starting with nbxfs",
+                                      manifest, i, tag);
+        struct stat st;
+        if (source[0] != '/' || !path_ok(source) || strlen(source) >= PATH_MAX)
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                      "%s: shares[%zu]: source \"%s\": expected an absolute path "
+                                      "without , = \" or newlines",
+                                      manifest, i, source);
+        int e = stat(source, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        if (e)
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, e,
+                                      "%s: shares[%zu]: source %s must be a folder of this host",
+                                      manifest, i, source);
+        ret->tag = strdup(tag);
+        ret->source = strdup(source);
+        if (!ret->tag || !ret->source)
+                return nbx_error_set(err, ENOMEM, "%s", manifest);
+        return 0;
+}
+
+static int load_shares(json_t *root, const char *manifest, nbx_image *img, nbx_error **err) {
+        json_t *a = json_object_get(root, "shares");
+        if (!a || json_is_null(a))
+                return 0;
+        if (!json_is_array(a))
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                      "%s: field \"shares\" must be an array", manifest);
+        size_t n = json_array_size(a);
+        if (n > NBX_IMAGE_MAX_SHARES)
+                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                      "%s: field \"shares\": at most %d shares", manifest,
+                                      NBX_IMAGE_MAX_SHARES);
+        img->shares = calloc(n ? n : 1, sizeof(*img->shares));
+        if (!img->shares)
+                return nbx_error_set(err, ENOMEM, "%s", manifest);
+        for (size_t i = 0; i < n; i++) {
+                int r = load_share(json_array_get(a, i), i, manifest, &img->shares[i], err);
+                img->n_shares = i + 1; /* what load_share filled in is freed by nbx_image_done */
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(img->shares[k].tag, img->shares[i].tag) == 0)
+                                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
+                                                      "%s: shares: tag \"%s\" appears twice",
+                                                      manifest, img->shares[i].tag);
+        }
+        return 0;
+}
+
 static int load(const char *dir, nbx_image *img, nbx_error **err) {
         int r;
 
@@ -126,7 +204,7 @@ static int load(const char *dir, nbx_image *img, nbx_error **err) {
         img->name = name ? strdup(name) : NULL;
         if (!img->cmdline || (name && !img->name))
                 return nbx_error_set(err, ENOMEM, "%s", manifest);
-        return 0;
+        return load_shares(root, manifest, img, err);
 }
 
 int nbx_image_load(const char *dir, nbx_image *ret, nbx_error **err) {
@@ -149,5 +227,10 @@ void nbx_image_done(nbx_image *img) {
         free(img->cmdline);
         free(img->disk);
         free(img->name);
+        for (size_t i = 0; i < img->n_shares; i++) {
+                free(img->shares[i].tag);
+                free(img->shares[i].source);
+        }
+        free(img->shares);
         *img = (nbx_image){0};
 }

@@ -135,6 +135,82 @@ static void test_cmdline_length_cap(void **state) {
         assert_non_null(strstr(msg, "field \"cmdline\" is longer than"));
 }
 
+static void test_shares(void **state) {
+        const char *dir = *state;
+        nbx_test_write(dir, "vmlinuz", "k");
+        _cleanup_free_ char *json = NULL;
+        assert_true(asprintf(&json,
+                             "{\"kernel\": \"vmlinuz\", \"shares\": [{\"tag\": \"nixstore\", "
+                             "\"source\": \"%s\", \"future\": 1}, {\"tag\": \"b_2-x\", "
+                             "\"source\": \"/\"}]}",
+                             dir) > 0);
+        nbx_test_write(dir, "image.json", json);
+        nbx_image img = {0};
+        _cleanup_error_ nbx_error *err = NULL;
+        assert_int_equal(nbx_image_load(dir, &img, &err), 0);
+        assert_int_equal(img.n_shares, 2);
+        assert_string_equal(img.shares[0].tag, "nixstore");
+        assert_string_equal(img.shares[0].source, dir);
+        assert_string_equal(img.shares[1].tag, "b_2-x");
+        assert_string_equal(img.shares[1].source, "/");
+        nbx_image_done(&img);
+        assert_null(img.shares);
+
+        nbx_test_write(dir, "image.json", "{\"kernel\": \"vmlinuz\", \"shares\": []}");
+        assert_int_equal(nbx_image_load(dir, &img, &err), 0);
+        assert_int_equal(img.n_shares, 0);
+        nbx_image_done(&img);
+}
+
+static void test_share_errors(void **state) {
+        const char *dir = *state;
+        nbx_test_write(dir, "vmlinuz", "k");
+        nbx_test_write(dir, "file", "f");
+        static const struct {
+                const char *shares;
+                const char *expect;
+        } cases[] = {
+                {"{}", "field \"shares\" must be an array"},
+                {"[1]", "shares[0]: expected an object"},
+                {"[{\"source\": \"/\"}]", "shares[0]: "},
+                {"[{\"tag\": \"t\"}]", "field \"source\" is missing"},
+                {"[{\"tag\": \"nbxfs0\", \"source\": \"/\"}]", "not starting with nbxfs"},
+                {"[{\"tag\": \"a b\", \"source\": \"/\"}]", "tag \"a b\""},
+                {"[{\"tag\": \"0a\", \"source\": \"/\"}]", "tag \"0a\""},
+                {"[{\"tag\": \"a23456789012345678901234\", \"source\": \"/\"}]",
+                 "expected [A-Za-z]"},
+                {"[{\"tag\": \"t\", \"source\": \"relative\"}]", "expected an absolute path"},
+                {"[{\"tag\": \"t\", \"source\": \"/a,b\"}]", "without , ="},
+                {"[{\"tag\": \"t\", \"source\": \"/nonexistent-nixbox\"}]",
+                 "must be a folder of this host: No such file"},
+                {"[{\"tag\": \"t\", \"source\": \"/\"}, {\"tag\": \"t\", \"source\": \"/\"}]",
+                 "tag \"t\" appears twice"},
+                {"[{\"tag\": \"a\", \"source\": \"/\"}, {\"tag\": \"b\", \"source\": \"/\"}, "
+                 "{\"tag\": \"c\", \"source\": \"/\"}, {\"tag\": \"d\", \"source\": \"/\"}, "
+                 "{\"tag\": \"e\", \"source\": \"/\"}]",
+                 "at most 4 shares"},
+        };
+        for (size_t i = 0; i < NBX_ARRAY_SIZE(cases); i++) {
+                _cleanup_free_ char *json = NULL;
+                assert_true(asprintf(&json, "{\"kernel\": \"vmlinuz\", \"shares\": %s}",
+                                     cases[i].shares) > 0);
+                nbx_test_write(dir, "image.json", json);
+                _cleanup_free_ char *msg = load_fails(dir, NBX_EXIT_CONFIG);
+                if (!strstr(msg, cases[i].expect) || !strstr(msg, "image.json"))
+                        fail_msg("%s: got \"%s\", want \"%s\"", cases[i].shares, msg,
+                                 cases[i].expect);
+        }
+        /* a regular file is not a folder */
+        _cleanup_free_ char *json = NULL;
+        assert_true(asprintf(&json,
+                             "{\"kernel\": \"vmlinuz\", \"shares\": [{\"tag\": \"t\", "
+                             "\"source\": \"%s/file\"}]}",
+                             dir) > 0);
+        nbx_test_write(dir, "image.json", json);
+        _cleanup_free_ char *msg = load_fails(dir, NBX_EXIT_CONFIG);
+        assert_non_null(strstr(msg, "Not a directory"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_full_manifest, setup, teardown),
@@ -143,6 +219,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_missing_folder_and_manifest, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_errors_name_file_and_field, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cmdline_length_cap, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_shares, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_share_errors, setup, teardown),
         };
         return cmocka_run_group_tests_name("image", tests, NULL, NULL);
 }
