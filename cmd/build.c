@@ -4,34 +4,30 @@
 #include <stdio.h>
 
 #include "../vm/build.h"
+#include "../vm/lifecycle.h"
 
 int nbx_cli_guest_build(nbx_cli *cli, bool force, bool update) {
         _cleanup_error_ nbx_error *err = NULL;
         nbx_project p;
         if (nbx_cli_project(cli, &p, &err) < 0)
                 return nbx_cli_fail(cli, err);
-        nbx_config c;
-        int r = nbx_config_load(p.root, &cli->config_opts, &c, &err);
+        nbx_vm_opts o = {.ui = &cli->ui, .config_opts = &cli->config_opts};
         nbx_build_result res = {0};
-        if (r >= 0) {
-                nbx_build_opts o = {
-                        .ui = &cli->ui, .nix_dir = cli->nix_dir, .force = force, .update = update};
-                r = nbx_guest_build(&p, &c, &o, &res, &err);
-                if (r >= 0 && c.image)
-                        nbx_ui_warn(&cli->ui,
-                                    "vm.image is set (%s): `nixbox up` boots that folder, not "
-                                    "this build",
-                                    c.image);
-                nbx_config_done(&c);
-        }
+        _cleanup_free_ char *image = NULL;
+        int r = nbx_vm_build(&p, &o, force, update, &res, &image, &err);
         nbx_project_done(&p);
         if (r < 0)
                 return nbx_cli_fail(cli, err);
+        if (image)
+                nbx_ui_warn(&cli->ui,
+                            "vm.image is set (%s): `nixbox up` boots that folder, not "
+                            "this build",
+                            image);
         fprintf(cli->ui.out, "Guest image %s: %s\n", res.built ? "built" : "up to date",
                 res.image_dir);
         if (res.lock_written)
-                fprintf(cli->ui.out, "nixpkgs is pinned in .nixbox/flake.lock: commit it with the "
-                                     "project, and approve it with `nixbox allow`.\n");
+                fprintf(cli->ui.out, "nixpkgs is pinned in .nixbox/flake.lock (and in the approved "
+                                     "copy): commit it with the project.\n");
         nbx_build_result_done(&res);
         return NBX_EXIT_OK;
 }

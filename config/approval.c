@@ -237,7 +237,13 @@ int nbx_approval_require(const char *config_dir, const char *approved_dir, const
 /* diff -ruN OLD NEW (names in cwd) as the invoker, to fd (diff exits 1 when they differ). */
 static int show_diff(const char *cwd, const char *old, const char *new, const nbx_invoker *inv,
                      int fd, nbx_error **err) {
-        char *argv[] = {"diff", "-ruN", (char *)old, (char *)new, NULL};
+        _cleanup_free_ char *prog = nbx_find_program("diff");
+        if (!prog) {
+                dprintf(fd, "(no diff shown: diff is not installed; Debian: apt-get install "
+                            "diffutils)\n");
+                return 0;
+        }
+        char *argv[] = {prog, "-ruN", (char *)old, (char *)new, NULL};
         nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
         so.cwd = cwd;
         so.drop_privileges = inv->uid != 0;

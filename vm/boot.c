@@ -12,6 +12,9 @@
 
 #include "../config/base/fsutil.h"
 #include "../config/base/sha256.h"
+#include "../config/base/strv.h"
+#include "../config/base/timeutil.h"
+#include "console.h"
 
 #define VERDICT_DIR "kvm-verdicts"
 
@@ -71,4 +74,45 @@ int nbx_kvm_verdict_count(const char *runtime_dir) {
                 n += de->d_name[0] != '.';
         closedir(d);
         return n;
+}
+
+int nbx_boot_wait(const nbx_boot_watch *bw, nbx_error **err) {
+        static const char *const first[] = {"nixbox-guest:", NULL};
+        static const char *const lines[] = {"nixbox-guest: ready", "nixbox-guest: error:", NULL};
+        nbx_console_watch w = {
+                .path = bw->console, .needles = first, .alive = bw->alive, .data = bw->data};
+        int r;
+        if (bw->kvm) {
+                r = nbx_console_wait(&w, nbx_deadline_in(NBX_KVM_BOOT_WATCHDOG_MS), err);
+                if (r < 0)
+                        return r == -ECHILD ? nbx_error_set(err, ECHILD,
+                                                            "%s exited while the guest was booting",
+                                                            bw->hypervisor)
+                                            : r;
+                w.offset = 0; /* that line may have been `ready` or an error itself */
+        }
+        w.needles = lines;
+        uint64_t timeout = bw->kvm ? NBX_BOOT_TIMEOUT_KVM_MS : NBX_BOOT_TIMEOUT_TCG_MS;
+        uint64_t deadline = nbx_deadline_in(timeout);
+        _cleanup_strv_ nbx_strv errors = {0};
+        while ((r = nbx_console_wait(&w, deadline, err)) == 1)
+                (void)nbx_strv_push(&errors, strstr(w.line, "nixbox-guest: error:") + 21);
+        if (r == -ETIMEDOUT)
+                return nbx_error_set(err, ETIMEDOUT,
+                                     "the guest did not report ready within %llu s (its console "
+                                     "is in the log below)",
+                                     (unsigned long long)(timeout / 1000));
+        if (r == -ECHILD)
+                return nbx_error_set(err, ECHILD, "%s exited while the guest was booting",
+                                     bw->hypervisor);
+        if (r < 0)
+                return r;
+        if (errors.n) {
+                r = nbx_error_set(err, EIO,
+                                  "the guest reported %zu error(s) while booting:", errors.n);
+                for (size_t i = 0; i < errors.n; i++)
+                        nbx_error_append(err, "\n  %s", errors.v[i]);
+                return r;
+        }
+        return 0;
 }

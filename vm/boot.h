@@ -15,6 +15,21 @@
 
 /* Generous for a kernel under KVM (Linux reaches its init in well under 2 s there). */
 #define NBX_KVM_BOOT_WATCHDOG_MS 15000
+#define NBX_BOOT_TIMEOUT_KVM_MS 120000
+#define NBX_BOOT_TIMEOUT_TCG_MS 300000
+
+typedef struct nbx_boot_watch {
+        const char *console;    /* the serial console's log file */
+        bool kvm;               /* arm the KVM watchdog */
+        const char *hypervisor; /* for messages */
+        bool (*alive)(void *data);
+        void *data;
+} nbx_boot_watch;
+
+/* Wait for the guest's `ready` line.  Under KVM its first `nixbox-guest:` line must come within
+ * NBX_KVM_BOOT_WATCHDOG_MS: otherwise -ETIMEDOUT without an error set (the watchdog fired).
+ * Boot errors the guest reports (`nixbox-guest: error: ...`) fail it after `ready`, listed. */
+int nbx_boot_wait(const nbx_boot_watch *w, nbx_error **err);
 
 /* Did KVM fail to boot this kernel on this host before?  why (optional) gets the verdict. */
 bool nbx_kvm_verdict_broken(const char *runtime_dir, const char *kernel, char *why, size_t len);

@@ -44,13 +44,9 @@ int nbx_vm_ctx_open(nbx_vm_ctx *c, const nbx_project *p, const nbx_vm_opts *o, b
                 free(c->runtime_dir);
                 return r;
         }
-        struct passwd pw, *res = NULL;
-        char buf[4096];
-        /* the state folder is in the home the password database names (sudo keeps $HOME) */
-        const char *home = getpwuid_r(c->inv.uid, &pw, buf, sizeof(buf), &res) == 0 && res
-                                   ? pw.pw_dir
-                                   : c->inv.home;
-        if ((r = nbx_vm_paths_get(c->runtime_dir, p->root, home, &c->paths, err)) < 0)
+        /* the invoker's home: $HOME when nixbox runs as the user, the password database's under
+         * sudo (config/base/user.c) */
+        if ((r = nbx_vm_paths_get(c->runtime_dir, p->root, c->inv.home, &c->paths, err)) < 0)
                 goto fail;
         if (lock) {
                 if ((r = nbx_vm_paths_prepare(&c->paths, &c->inv, err)) < 0 ||

@@ -106,3 +106,10 @@ int nbx_vm_allow(const nbx_project *p, const nbx_vm_opts *o, int diff_fd, bool d
 /* Whether .nixbox/ is approved (for `nixbox config` and `doctor`). */
 int nbx_vm_approval(const nbx_project *p, const nbx_vm_opts *o, enum nbx_approval_state *ret,
                     nbx_error **err);
+
+/* nixbox build / update: require the approval, then build the guest of the approved
+ * configuration with the approved pin (vm/build.h).  *ret_image (malloc'd, NULL when unset):
+ * vm.image, the image `up` boots instead. */
+struct nbx_build_result;
+int nbx_vm_build(const nbx_project *p, const nbx_vm_opts *o, bool force, bool update,
+                 struct nbx_build_result *ret, char **ret_image, nbx_error **err);

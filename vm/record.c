@@ -74,6 +74,17 @@ int nbx_vm_record_add_mount(nbx_vm_record *r, const char *source, const char *ta
         return 0;
 }
 
+int nbx_vm_record_add_image_share(nbx_vm_record *r, const char *source, const char *tag,
+                                  nbx_record_mount **ret, nbx_error **err) {
+        int e = add_mount_tagged(r, source, "(mounted by the image)", tag, true, false, err);
+        if (e < 0)
+                return e;
+        r->mounts[r->n_mounts - 1].image = true;
+        if (ret)
+                *ret = &r->mounts[r->n_mounts - 1];
+        return 0;
+}
+
 void nbx_vm_record_remove_mount(nbx_vm_record *r, size_t i) {
         if (i >= r->n_mounts)
                 return;
@@ -98,9 +109,10 @@ static json_t *proc_json(const nbx_proc_ref *p) {
 }
 
 static json_t *mount_json(const nbx_record_mount *m) {
-        return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:o}", "source", m->source, "target",
+        return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:o}", "source", m->source, "target",
                          m->target, "tag", m->tag, "readonly", m->readonly, "hotplug", m->hotplug,
-                         "attached", m->attached, "virtiofsd", proc_json(&m->virtiofsd));
+                         "attached", m->attached, "image", m->image, "virtiofsd",
+                         proc_json(&m->virtiofsd));
 }
 
 static json_t *record_json(const nbx_vm_record *r) {
@@ -198,8 +210,14 @@ static int parse_mounts(json_t *o, nbx_vm_record *r) {
                 const char *src = json_string_value(json_object_get(m, "source"));
                 const char *tgt = json_string_value(json_object_get(m, "target"));
                 const char *tag = json_string_value(json_object_get(m, "tag"));
-                if (!src || !tgt || !tag || strncmp(tag, "nbxfs", 5) != 0 || strlen(tag) > 20 ||
-                    strspn(tag + 5, "0123456789") != strlen(tag + 5) || !tag[5])
+                bool image = json_is_true(json_object_get(m, "image"));
+                bool ours = tag && strncmp(tag, "nbxfs", 5) == 0 && tag[5] &&
+                            strspn(tag + 5, "0123456789") == strlen(tag + 5);
+                if (!src || !tgt || !tag || strlen(tag) > 22 ||
+                    strspn(tag,
+                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                            strlen(tag) ||
+                    ours == image)
                         return -EBADMSG;
                 int e = add_mount_tagged(r, src, tgt, tag,
                                          json_is_true(json_object_get(m, "readonly")),
@@ -208,6 +226,7 @@ static int parse_mounts(json_t *o, nbx_vm_record *r) {
                         return e == -ENOMEM ? e : -EBADMSG;
                 nbx_record_mount *rm = &r->mounts[r->n_mounts - 1];
                 rm->attached = json_is_true(json_object_get(m, "attached"));
+                rm->image = image;
                 get_proc(m, "virtiofsd", &rm->virtiofsd);
         }
         return 0;

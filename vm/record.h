@@ -28,6 +28,7 @@ typedef struct nbx_record_mount {
         bool readonly;
         bool hotplug;  /* attached by `nixbox mount` (else at launch) */
         bool attached; /* the guest side is done (a hot-plug interrupted before is half-done) */
+        bool image;    /* a share the image mounts itself (image.json "shares"): fixed tag */
         nbx_proc_ref virtiofsd;
 } nbx_record_mount;
 
@@ -62,6 +63,9 @@ void nbx_vm_record_done(nbx_vm_record *r);
 /* Add a share (copies strings); its tag is nbxfs<next_tag>, and next_tag advances. */
 int nbx_vm_record_add_mount(nbx_vm_record *r, const char *source, const char *target, bool readonly,
                             bool hotplug, nbx_record_mount **ret, nbx_error **err);
+/* Add a share the image mounts itself, under its own tag (target: what status shows). */
+int nbx_vm_record_add_image_share(nbx_vm_record *r, const char *source, const char *tag,
+                                  nbx_record_mount **ret, nbx_error **err);
 /* Forget share i. */
 void nbx_vm_record_remove_mount(nbx_vm_record *r, size_t i);
 /* The share mounted at target, or NULL. */

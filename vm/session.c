@@ -179,8 +179,7 @@ int nbx_vm_identity(const nbx_project *p, const nbx_vm_opts *o, char **ret_pub, 
                 return r;
         _cleanup_free_ char *comment = NULL;
         const char *base = strrchr(p->root, '/');
-        if ((r = nbx_invoker_require_user(&c.inv, "config", err)) >= 0 &&
-            (r = nbx_vm_paths_prepare_state(&c.paths, &c.inv, err)) >= 0) {
+        if ((r = nbx_vm_paths_prepare_state(&c.paths, &c.inv, err)) >= 0) {
                 if (asprintf(&comment, "nixbox@%s", base && base[1] ? base + 1 : "vm") < 0)
                         r = nbx_error_set(err, ENOMEM, "identity");
                 else if ((r = nbx_ssh_keys_ensure(c.paths.ssh_dir, &c.inv, comment, err)) >= 0)

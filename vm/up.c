@@ -15,7 +15,7 @@
 #include "../config/base/proc.h"
 #include "../config/base/timeutil.h"
 #include "boot.h"
-#include "console.h"
+#include "build.h"
 #include "creds.h"
 #include "hooks.h"
 #include "idmap.h"
@@ -23,8 +23,6 @@
 #include "virtiofsd.h"
 
 #define API_TIMEOUT_MS 30000
-#define BOOT_TIMEOUT_KVM_MS 120000
-#define BOOT_TIMEOUT_TCG_MS 300000
 #define SSH_TIMEOUT_MS 60000
 
 typedef struct up_ctx {
@@ -124,11 +122,19 @@ static int step_config(up_ctx *u, nbx_error **err) {
                 return r;
         if ((r = nbx_accel_resolve(u->cfg.accel, &u->rec.accel, err)) < 0)
                 return r;
-        if (!u->cfg.image)
-                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
-                                      "vm.image is not set and no image was built: run `nixbox "
-                                      "build` or set vm.image to an image folder");
-        if ((r = nbx_image_load(u->cfg.image, &u->img, err)) < 0)
+        /* vm.image unset: the project's Nix guest, built first when missing or stale, from the
+         * approved copy of .nixbox/ (its flake.lock pins nixpkgs) */
+        _cleanup_free_ char *built = NULL;
+        _cleanup_free_ char *lock = nbx_path_join(u->c.paths.approved_dir, "flake.lock");
+        if (!lock)
+                return nbx_error_set(err, ENOMEM, "guest image");
+        nbx_build_opts bo = {.ui = u->c.ui,
+                             .nix_dir = u->c.o->config_opts ? u->c.o->config_opts->nix_dir : NULL,
+                             .lock_path = lock,
+                             .approved_lock = lock};
+        if (!u->cfg.image && (r = nbx_guest_image_ensure(u->c.p, &u->cfg, &bo, &built, err)) < 0)
+                return r;
+        if ((r = nbx_image_load(u->cfg.image ? u->cfg.image : built, &u->img, err)) < 0)
                 return r;
         u->have_img = true;
         char why[512];
@@ -225,10 +231,13 @@ static int step_ssh_keys(up_ctx *u, nbx_error **err) {
         return nbx_ssh_known_hosts_write(u->c.paths.ssh_dir, u->guest_ip, &u->c.inv, err);
 }
 
-static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m, nbx_error **err) {
+/* One boot share: a config mount m, or a share the image mounts itself (read-only). */
+static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m,
+                       const nbx_image_share *is, nbx_error **err) {
         nbx_record_mount *rm;
-        int r = nbx_vm_record_add_mount(&u->rec, m->source, m->target, m->readonly, false, &rm,
-                                        err);
+        int r = m ? nbx_vm_record_add_mount(&u->rec, m->source, m->target, m->readonly, false, &rm,
+                                            err)
+                  : nbx_vm_record_add_image_share(&u->rec, is->source, is->tag, &rm, err);
         if (r < 0)
                 return r;
         char logname[48];
@@ -240,8 +249,8 @@ static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m, nb
         if (logfd < 0)
                 return logfd;
         set_step_log(u, logp);
-        nbx_share_start st = {.source = m->source,
-                              .readonly = m->readonly,
+        nbx_share_start st = {.source = rm->source,
+                              .readonly = rm->readonly,
                               .socket = sock,
                               .log_fd = logfd,
                               .inv = &u->c.inv,
@@ -257,9 +266,10 @@ static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m, nb
 }
 
 static int step_virtiofsd(up_ctx *u, nbx_error **err) {
-        if (u->cfg.n_mounts == 0)
+        size_t n = u->cfg.n_mounts + u->img.n_shares;
+        if (n == 0)
                 return 0;
-        nbx_ui_step(u->c.ui, "Starting virtiofsd for %zu share(s)", u->cfg.n_mounts);
+        nbx_ui_step(u->c.ui, "Starting virtiofsd for %zu share(s)", n);
         bool allocated = false;
         int r = nbx_idmap_get(&u->c.inv, NULL, NULL, true, &u->idmap, &allocated, err);
         if (r < 0)
@@ -273,8 +283,10 @@ static int step_virtiofsd(up_ctx *u, nbx_error **err) {
         nbx_virtiofsd v;
         if ((r = nbx_virtiofsd_find(&v, err)) < 0)
                 return r;
+        for (size_t i = 0; r >= 0 && i < u->img.n_shares; i++)
+                r = start_share(u, &v, NULL, &u->img.shares[i], err);
         for (size_t i = 0; r >= 0 && i < u->cfg.n_mounts; i++)
-                r = start_share(u, &v, &u->cfg.mounts[i], err);
+                r = start_share(u, &v, &u->cfg.mounts[i], NULL, err);
         nbx_virtiofsd_done(&v);
         if (r >= 0)
                 set_step_log(u, NULL);
@@ -293,11 +305,14 @@ static int step_credentials(up_ctx *u, nbx_error **err) {
                                   err)) < 0)
                 return r;
         nbx_creds_mount mounts[NBX_MAX_MOUNTS];
-        for (size_t i = 0; i < u->rec.n_mounts && i < NBX_MAX_MOUNTS; i++)
-                mounts[i] = (nbx_creds_mount){.type = "virtiofs",
-                                              .source = u->rec.mounts[i].tag,
-                                              .target = u->rec.mounts[i].target,
-                                              .readonly = u->rec.mounts[i].readonly};
+        size_t n_mounts = 0;
+        for (size_t i = 0; i < u->rec.n_mounts && n_mounts < NBX_MAX_MOUNTS; i++)
+                if (!u->rec.mounts[i].image) /* the image mounts those itself */
+                        mounts[n_mounts++] =
+                                (nbx_creds_mount){.type = "virtiofs",
+                                                  .source = u->rec.mounts[i].tag,
+                                                  .target = u->rec.mounts[i].target,
+                                                  .readonly = u->rec.mounts[i].readonly};
         nbx_creds c = {.user = u->c.inv.guest_user,
                        .uid = u->c.inv.uid,
                        .gid = u->c.inv.gid,
@@ -423,50 +438,15 @@ static int kvm_stalled(up_ctx *u, nbx_error **err) {
         return -EAGAIN;
 }
 
-/* The guest's console: under KVM its first line within the watchdog, then `ready`.  Boot mount
- * errors it reports fail `up` (after `ready`, so the console log holds the whole story). */
 static int step_boot(up_ctx *u, nbx_error **err) {
-        static const char *const first[] = {"nixbox-guest:", NULL};
-        static const char *const lines[] = {"nixbox-guest: ready", "nixbox-guest: error:", NULL};
         set_step_log(u, u->c.paths.serial_log);
-        nbx_console_watch w = {.path = u->c.paths.serial_log,
-                               .needles = first,
-                               .alive = vm_alive_cb,
-                               .data = &u->rec};
-        int r;
-        if (u->rec.accel == NBX_ACCEL_KVM) {
-                r = nbx_console_wait(&w, nbx_deadline_in(NBX_KVM_BOOT_WATCHDOG_MS), err);
-                if (r == -ETIMEDOUT)
-                        return kvm_stalled(u, err);
-                w.offset = 0; /* that line may have been `ready` or an error itself */
-        }
-        w.needles = lines;
-        uint64_t deadline = nbx_deadline_in(u->rec.accel == NBX_ACCEL_KVM ? BOOT_TIMEOUT_KVM_MS
-                                                                          : BOOT_TIMEOUT_TCG_MS);
-        _cleanup_strv_ nbx_strv errors = {0};
-        while ((r = nbx_console_wait(&w, deadline, err)) == 1)
-                (void)nbx_strv_push(&errors, strstr(w.line, "nixbox-guest: error:") + 21);
-        if (r == -ETIMEDOUT)
-                return nbx_error_set(
-                        err, ETIMEDOUT,
-                        "the guest did not report ready within %llu s (its console "
-                        "is in the log below)",
-                        (unsigned long long)((u->rec.accel == NBX_ACCEL_KVM ? BOOT_TIMEOUT_KVM_MS
-                                                                            : BOOT_TIMEOUT_TCG_MS) /
-                                             1000));
-        if (r == -ECHILD)
-                return nbx_error_set(err, ECHILD, "%s exited while the guest was booting",
-                                     u->ops->name);
-        if (r < 0)
-                return r;
-        if (errors.n) {
-                r = nbx_error_set(err, EIO,
-                                  "the guest reported %zu error(s) while booting:", errors.n);
-                for (size_t i = 0; i < errors.n; i++)
-                        nbx_error_append(err, "\n  %s", errors.v[i]);
-                return r;
-        }
-        return 0;
+        nbx_boot_watch w = {.console = u->c.paths.serial_log,
+                            .kvm = u->rec.accel == NBX_ACCEL_KVM,
+                            .hypervisor = u->ops->name,
+                            .alive = vm_alive_cb,
+                            .data = &u->rec};
+        int r = nbx_boot_wait(&w, err);
+        return r == -ETIMEDOUT && w.kvm && !(err && *err) ? kvm_stalled(u, err) : r;
 }
 
 /* One login, once the guest is ready: the SSH connection master everything else uses. */

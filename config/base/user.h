@@ -20,7 +20,7 @@ typedef struct nbx_invoker {
 int nbx_invoker_get(nbx_invoker *ret, nbx_error **err);
 void nbx_invoker_done(nbx_invoker *inv);
 
-/* Commands that start VMs act for a user account: root without SUDO_UID is refused with
+/* Commands that start VMs (up, mount) act for a user account: root without SUDO_UID is refused with
  * NBX_EXIT_PERMISSION and a message naming `sudo` from the user's account (a VM's files and
  * processes would otherwise belong to root). */
 int nbx_invoker_require_user(const nbx_invoker *inv, const char *cmd, nbx_error **err);

@@ -103,6 +103,16 @@ static int nixbox(const fx *f, nbx_test_result *r, const char *const *args,
         if (!own_path)
                 env[n++] = f->path_env;
         env[n] = NULL;
+        /* build and update act only on an approved .nixbox/: the tests approve what they wrote,
+         * as a user would after editing */
+        if (strcmp(args[0], "build") == 0 || strcmp(args[0], "update") == 0) {
+                const char *allow[] = {"-C", f->proj, "allow", NULL};
+                nbx_test_result ar;
+                int code = nbx_test_nixbox(&ar, allow, env);
+                if (code != 0)
+                        fail_msg("nixbox allow: %s", ar.err);
+                nbx_test_result_done(&ar);
+        }
         const char *argv[16] = {"-C", f->proj};
         size_t a = 2;
         for (size_t i = 0; args[i] && a < 15; i++)
