@@ -23,12 +23,6 @@
 #define IMAGE_DISK_SERIAL "nixbox-root"
 #define FS_QUEUE_SIZE 1024
 
-static void json_decref_p(json_t **j) {
-        if (*j)
-                json_decref(*j);
-}
-#define _cleanup_json_ _cleanup_(json_decref_p)
-
 /* An expression (GNU statement expression), so that "PUSH(opt), PUSH(value)" pairs read as one. */
 #define PUSH(...)                                                                                  \
         ({                                                                                         \
@@ -284,7 +278,7 @@ static int chv_wait_api(const char *api_socket, uint64_t deadline_ms, nbx_error 
                         if (request(api_socket, "GET", "vmm.ping", NULL,
                                     d < deadline_ms ? d : deadline_ms, &status, &text,
                                     &last) == 0) {
-                                _cleanup_json_ json_t *j = json_loads(text, 0, NULL);
+                                json_auto_t *j = json_loads(text, 0, NULL);
                                 if (status == 200 && json_is_string(json_object_get(j, "version")))
                                         return 0;
                                 nbx_error_set(&last, EPROTO, "vmm.ping: HTTP %ld without a version",
@@ -301,7 +295,7 @@ static int chv_wait_api(const char *api_socket, uint64_t deadline_ms, nbx_error 
 }
 
 static int get_info(const char *sock, json_t **ret, nbx_error **err) {
-        _cleanup_json_ json_t *j = NULL;
+        json_auto_t *j = NULL;
         int r = call(sock, "GET", "vm.info", NULL, OK_200, "the VM is not created", NULL, &j, err);
         if (r < 0)
                 return r;
@@ -312,7 +306,7 @@ static int get_info(const char *sock, json_t **ret, nbx_error **err) {
 }
 
 static int chv_info(const char *api_socket, nbx_vm_info *ret, nbx_error **err) {
-        _cleanup_json_ json_t *j = NULL;
+        json_auto_t *j = NULL;
         int r = get_info(api_socket, &j, err);
         if (r < 0)
                 return r;
@@ -330,8 +324,8 @@ static int chv_add_disk(const char *api_socket, const nbx_vm_disk *disk, nbx_err
         int r = nbx_hv_check_disk(disk, err);
         if (r < 0)
                 return r;
-        _cleanup_json_ json_t *body = json_pack("{s:s, s:b, s:s}", "path", disk->path, "readonly",
-                                                disk->readonly, "id", disk->id);
+        json_auto_t *body = json_pack("{s:s, s:b, s:s}", "path", disk->path, "readonly",
+                                      disk->readonly, "id", disk->id);
         if (!body ||
             (disk->serial[0] && json_object_set_new(body, "serial", json_string(disk->serial))))
                 return nbx_error_set(err, ENOMEM, "cloud-hypervisor add disk");
@@ -345,7 +339,7 @@ static int chv_add_fs(const char *api_socket, const nbx_vm_share *share, nbx_err
         if (r < 0)
                 return r;
         /* FsConfig requires tag, socket, num_queues and queue_size */
-        _cleanup_json_ json_t *body =
+        json_auto_t *body =
                 json_pack("{s:s, s:s, s:i, s:i, s:s}", "tag", share->tag, "socket", share->socket,
                           "num_queues", 1, "queue_size", FS_QUEUE_SIZE, "id", share->tag);
         if (!body)
@@ -362,7 +356,7 @@ static bool in_device_tree(json_t *info, const char *id) {
 static int chv_remove_device(const char *api_socket, const char *id, nbx_error **err) {
         if (!nbx_hv_valid_name(id, 23, false))
                 return nbx_error_set(err, EINVAL, "remove device: bad id \"%s\"", id ? id : "");
-        _cleanup_json_ json_t *body = json_pack("{s:s}", "id", id);
+        json_auto_t *body = json_pack("{s:s}", "id", id);
         if (!body)
                 return nbx_error_set(err, ENOMEM, "cloud-hypervisor remove device");
         long status;
@@ -386,7 +380,7 @@ static int chv_remove_device(const char *api_socket, const char *id, nbx_error *
         uint64_t deadline = nbx_deadline_in(NBX_HV_UNPLUG_TIMEOUT_MS);
         nbx_backoff b = NBX_BACKOFF_INIT;
         for (;;) {
-                _cleanup_json_ json_t *info = NULL;
+                json_auto_t *info = NULL;
                 if ((r = get_info(api_socket, &info, err)) < 0)
                         return nbx_error_wrap(err, "remove device %s", id);
                 if (!in_device_tree(info, id))

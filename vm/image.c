@@ -13,11 +13,6 @@
 #define MANIFEST_MAX (64u << 10)
 #define CMDLINE_MAX 4096 /* x86 COMMAND_LINE_SIZE is 2048; leave room for other archs */
 
-static void json_decref_p(json_t **j) {
-        if (*j)
-                json_decref(*j);
-}
-
 /* Optional string field: *ret NULL when absent or null.  Anything else than a string is an
  * error naming the field. */
 static int get_string(json_t *root, const char *manifest, const char *field, bool required,
@@ -165,8 +160,7 @@ static int load(const char *dir, nbx_image *img, nbx_error **err) {
         }
 
         json_error_t jerr;
-        _cleanup_(json_decref_p) json_t *root =
-                json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+        json_auto_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, 0, "%s:%d:%d: invalid JSON: %s",
                                       manifest, jerr.line, jerr.column, jerr.text);

@@ -19,12 +19,6 @@
 #define IMAGE_DISK_ID "nbxroot"
 #define IMAGE_DISK_SERIAL "nixbox-root"
 
-static void json_decref_p(json_t **j) {
-        if (*j)
-                json_decref(*j);
-}
-#define _cleanup_json_ _cleanup_(json_decref_p)
-
 static unsigned root_port_count(const nbx_vm_spec *s) {
         unsigned spare = s->hotplug_slots ? s->hotplug_slots : NBX_VM_MAX_SHARES + NBX_VM_MAX_DISKS;
         unsigned n = (unsigned)(s->n_shares + s->n_disks) + spare;
@@ -172,7 +166,7 @@ static int qemu_info(const char *api_socket, nbx_vm_info *ret, nbx_error **err) 
         int r = open_qmp(api_socket, &q, err);
         if (r < 0)
                 return r;
-        _cleanup_json_ json_t *st = NULL;
+        json_auto_t *st = NULL;
         if ((r = nbx_qmp_execute(q, "query-status", NULL, &st, NULL, err)) < 0)
                 return r;
         const char *status = json_string_value(json_object_get(st, "status"));
@@ -191,8 +185,8 @@ static int find_free_port(nbx_qmp *q, char *ret, size_t ret_len, nbx_error **err
                 char path[96];
                 snprintf(path, sizeof(path),
                          "/machine/peripheral/" ROOT_PORT_PREFIX "%u/" ROOT_PORT_PREFIX "%u", i, i);
-                _cleanup_json_ json_t *args = json_pack("{s:s}", "path", path);
-                _cleanup_json_ json_t *props = NULL;
+                json_auto_t *args = json_pack("{s:s}", "path", path);
+                json_auto_t *props = NULL;
                 _cleanup_error_ nbx_error *e = NULL;
                 _cleanup_free_ char *cls = NULL;
                 if (!args)
@@ -222,8 +216,8 @@ static int find_free_port(nbx_qmp *q, char *ret, size_t ret_len, nbx_error **err
 }
 
 static bool has_block_node(nbx_qmp *q, const char *node, nbx_error **err, int *r) {
-        _cleanup_json_ json_t *args = json_pack("{s:b}", "flat", 1);
-        _cleanup_json_ json_t *nodes = NULL;
+        json_auto_t *args = json_pack("{s:b}", "flat", 1);
+        json_auto_t *nodes = NULL;
         *r = args ? nbx_qmp_execute(q, "query-named-block-nodes", args, &nodes, NULL, err)
                   : nbx_error_set(err, ENOMEM, "QMP");
         if (*r < 0)
@@ -239,7 +233,7 @@ static bool has_block_node(nbx_qmp *q, const char *node, nbx_error **err, int *r
 }
 
 static bool has_chardev(nbx_qmp *q, const char *label, nbx_error **err, int *r) {
-        _cleanup_json_ json_t *devs = NULL;
+        json_auto_t *devs = NULL;
         *r = nbx_qmp_execute(q, "query-chardev", NULL, &devs, NULL, err);
         if (*r < 0)
                 return false;
@@ -264,19 +258,19 @@ static int qemu_add_disk(const char *api_socket, const nbx_vm_disk *disk, nbx_er
         if ((r = find_free_port(q, port, sizeof(port), err)) < 0)
                 return nbx_error_wrap(err, "add disk %s", disk->id);
         snprintf(node, sizeof(node), "%s.blk", disk->id);
-        _cleanup_json_ json_t *bargs =
+        json_auto_t *bargs =
                 json_pack("{s:s, s:s, s:b, s:{s:s, s:s, s:b}}", "driver", "raw", "node-name", node,
                           "read-only", disk->readonly, "file", "driver", "file", "filename",
                           disk->path, "read-only", disk->readonly);
-        _cleanup_json_ json_t *dargs = json_pack("{s:s, s:s, s:s, s:s}", "driver", "virtio-blk-pci",
-                                                 "drive", node, "id", disk->id, "bus", port);
+        json_auto_t *dargs = json_pack("{s:s, s:s, s:s, s:s}", "driver", "virtio-blk-pci", "drive",
+                                       node, "id", disk->id, "bus", port);
         if (!bargs || !dargs ||
             (disk->serial[0] && json_object_set_new(dargs, "serial", json_string(disk->serial))))
                 return nbx_error_set(err, ENOMEM, "QMP");
         if ((r = nbx_qmp_execute(q, "blockdev-add", bargs, NULL, NULL, err)) < 0)
                 return nbx_error_wrap(err, "add disk %s (%s)", disk->id, disk->path);
         if ((r = nbx_qmp_execute(q, "device_add", dargs, NULL, NULL, err)) < 0) {
-                _cleanup_json_ json_t *del = json_pack("{s:s}", "node-name", node);
+                json_auto_t *del = json_pack("{s:s}", "node-name", node);
                 if (del)
                         (void)nbx_qmp_execute(q, "blockdev-del", del, NULL, NULL, NULL);
                 return nbx_error_wrap(err, "add disk %s (%s)", disk->id, disk->path);
@@ -295,10 +289,10 @@ static int qemu_add_fs(const char *api_socket, const nbx_vm_share *share, nbx_er
         if ((r = find_free_port(q, port, sizeof(port), err)) < 0)
                 return nbx_error_wrap(err, "add share %s", share->tag);
         snprintf(chr, sizeof(chr), "%s.chr", share->tag);
-        _cleanup_json_ json_t *cargs = json_pack(
-                "{s:s, s:{s:s, s:{s:{s:s, s:{s:s}}, s:b}}}", "id", chr, "backend", "type", "socket",
-                "data", "addr", "type", "unix", "data", "path", share->socket, "server", 0);
-        _cleanup_json_ json_t *dargs =
+        json_auto_t *cargs = json_pack("{s:s, s:{s:s, s:{s:{s:s, s:{s:s}}, s:b}}}", "id", chr,
+                                       "backend", "type", "socket", "data", "addr", "type", "unix",
+                                       "data", "path", share->socket, "server", 0);
+        json_auto_t *dargs =
                 json_pack("{s:s, s:s, s:s, s:s, s:s}", "driver", "vhost-user-fs-pci", "chardev",
                           chr, "tag", share->tag, "id", share->tag, "bus", port);
         if (!cargs || !dargs)
@@ -306,7 +300,7 @@ static int qemu_add_fs(const char *api_socket, const nbx_vm_share *share, nbx_er
         if ((r = nbx_qmp_execute(q, "chardev-add", cargs, NULL, NULL, err)) < 0)
                 return nbx_error_wrap(err, "add share %s (%s)", share->tag, share->socket);
         if ((r = nbx_qmp_execute(q, "device_add", dargs, NULL, NULL, err)) < 0) {
-                _cleanup_json_ json_t *del = json_pack("{s:s}", "id", chr);
+                json_auto_t *del = json_pack("{s:s}", "id", chr);
                 if (del)
                         (void)nbx_qmp_execute(q, "chardev-remove", del, NULL, NULL, NULL);
                 return nbx_error_wrap(err, "add share %s (%s)", share->tag, share->socket);
@@ -321,7 +315,7 @@ static int qemu_remove_device(const char *api_socket, const char *id, nbx_error 
         int r = open_qmp(api_socket, &q, err);
         if (r < 0)
                 return r;
-        _cleanup_json_ json_t *args = json_pack("{s:s}", "id", id);
+        json_auto_t *args = json_pack("{s:s}", "id", id);
         if (!args)
                 return nbx_error_set(err, ENOMEM, "QMP");
         _cleanup_free_ char *cls = NULL;
@@ -347,7 +341,7 @@ static int qemu_remove_device(const char *api_socket, const char *id, nbx_error 
         if (r < 0)
                 return r;
         if (present) {
-                _cleanup_json_ json_t *del = json_pack("{s:s}", "node-name", name);
+                json_auto_t *del = json_pack("{s:s}", "node-name", name);
                 if (!del)
                         return nbx_error_set(err, ENOMEM, "QMP");
                 if ((r = nbx_qmp_execute(q, "blockdev-del", del, NULL, NULL, err)) < 0)
@@ -358,7 +352,7 @@ static int qemu_remove_device(const char *api_socket, const char *id, nbx_error 
         if (r < 0)
                 return r;
         if (present) {
-                _cleanup_json_ json_t *del = json_pack("{s:s}", "id", name);
+                json_auto_t *del = json_pack("{s:s}", "id", name);
                 if (!del)
                         return nbx_error_set(err, ENOMEM, "QMP");
                 if ((r = nbx_qmp_execute(q, "chardev-remove", del, NULL, NULL, err)) < 0)

@@ -25,12 +25,6 @@ struct nbx_qmp {
         unsigned long next_id;
 };
 
-static void json_decref_p(json_t **j) {
-        if (*j)
-                json_decref(*j);
-}
-#define _cleanup_json_ _cleanup_(json_decref_p)
-
 void nbx_qmp_close(nbx_qmp *q) {
         if (!q)
                 return;
@@ -146,14 +140,14 @@ int nbx_qmp_execute(nbx_qmp *q, const char *command, json_t *args, json_t **ret,
                     nbx_error **err) {
         char id[32];
         snprintf(id, sizeof(id), "nbx-%lu", q->next_id++);
-        _cleanup_json_ json_t *cmd = json_pack("{s:s, s:s}", "execute", command, "id", id);
+        json_auto_t *cmd = json_pack("{s:s, s:s}", "execute", command, "id", id);
         if (!cmd || (args && json_object_set(cmd, "arguments", args) < 0))
                 return nbx_error_set(err, ENOMEM, "QMP %s", command);
         int r = send_msg(q, cmd, err);
         if (r < 0)
                 return nbx_error_wrap(err, "%s", command);
         for (;;) {
-                _cleanup_json_ json_t *msg = NULL;
+                json_auto_t *msg = NULL;
                 if ((r = read_msg(q, &msg, err)) < 0)
                         return nbx_error_wrap(err, "%s", command);
                 if (json_object_get(msg, "event")) {
@@ -210,7 +204,7 @@ int nbx_qmp_wait_event(nbx_qmp *q, const char *name, const char *device, uint64_
         q->deadline_ms = deadline_ms;
         int r;
         for (;;) {
-                _cleanup_json_ json_t *msg = NULL;
+                json_auto_t *msg = NULL;
                 if ((r = read_msg(q, &msg, err)) < 0)
                         break;
                 if (event_matches(msg, name, device))
@@ -241,7 +235,7 @@ int nbx_qmp_open(const char *socket_path, uint64_t deadline_ms, nbx_qmp **ret, n
         if (q->fd < 0)
                 return nbx_error_set(err, q->fd, "QMP: connect to %s", socket_path);
 
-        _cleanup_json_ json_t *greeting = NULL;
+        json_auto_t *greeting = NULL;
         int r = read_msg(q, &greeting, err);
         if (r < 0)
                 return nbx_error_wrap(err, "QMP greeting");
