@@ -18,9 +18,10 @@ const nbx_command nbx_commands[] = {
         {"init", cmd_init, "create .nixbox/config.nix in a folder",
          U("usage: nixbox init [DIR]\n\n"
            "Create DIR/.nixbox/config.nix (a commented template listing every field) and\n"
-           "DIR/.nixbox/.gitignore (keeps only config.nix and .gitignore under version control).\n"
-           "DIR defaults to the current folder (or -C DIR).  Refuses, changing nothing, when\n"
-           "DIR/.nixbox already exists.\n")},
+           "approve it (`nixbox allow`).  Everything in .nixbox/ is configuration, to be\n"
+           "versioned with the project; nixbox keeps its own state elsewhere.  DIR defaults to\n"
+           "the current folder (or -C DIR).  Refuses, changing nothing, when DIR/.nixbox\n"
+           "already exists.\n")},
         {"allow", cmd_allow, "approve the project's configuration (.nixbox/)",
          U("usage: nixbox allow [--diff]\n\n"
            "Show what changed in .nixbox/ since you last approved it, and approve it as it is\n"

@@ -8,13 +8,6 @@
 
 extern char **environ;
 
-/* Local copy of the names (config.c owns nbx_hook_name; kept here so this file links alone). */
-static const char *hook_name(enum nbx_hook h) {
-        static const char *const names[NBX_HOOK_COUNT] = {"pre-up", "post-up", "pre-down",
-                                                          "post-down"};
-        return (unsigned)h < NBX_HOOK_COUNT ? names[h] : "unknown";
-}
-
 static bool overridden(const char *entry) {
         static const char *const names[] = {
                 "NIXBOX_PROJECT_DIR=", "NIXBOX_NAME=", "NIXBOX_SLOT=", "NIXBOX_GUEST_IP="};
@@ -75,7 +68,7 @@ int nbx_hooks_run(enum nbx_hook which, const nbx_strv *cmds, const nbx_hook_env 
         int r = nbx_hooks_envp(env, &envp, err);
         if (r < 0)
                 return r;
-        const char *hname = hook_name(which);
+        const char *hname = nbx_hook_name(which);
         for (size_t i = 0; i < cmds->n; i++) {
                 const char *cmd = cmds->v[i];
                 nbx_ui_step(ui, "Running %s hook %zu/%zu", hname, i + 1, cmds->n);
