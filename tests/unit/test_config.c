@@ -132,7 +132,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c.hypervisor, NBX_HV_AUTO);
         assert_int_equal(c.accel, NBX_ACCEL_AUTO);
         assert_null(c.image);
-        assert_int_equal(c.plugins.n, 0);
+        assert_int_equal(c.n_plugins, 0);
         /* the workspace mount */
         assert_int_equal(c.n_mounts, 1);
         char *real = absolute(p.dir);
@@ -439,11 +439,14 @@ static void test_plugins_builtin_and_path(void **state) {
         proj p;
         nbx_config c;
         load_ok(&p, "{ plugins = [ \"aws\" \"scala-sbt\" \"./plugins/folder\" ]; }", &c);
-        assert_int_equal(c.plugins.n, 3);
-        assert_string_equal(c.plugins.v[0], "aws");
-        assert_string_equal(c.origins.plugins.v[2], "./plugins/folder");
-        assert_non_null(strstr(c.plugins.v[2], "/folder/default.nix")); /* absolute file */
-        assert_non_null(strstr(c.plugin_files.v[0], "plugins/aws/default.nix"));
+        assert_int_equal(c.n_plugins, 3);
+        assert_string_equal(c.plugins[0].origin, "aws");
+        assert_true(c.plugins[0].builtin);
+        assert_string_equal(c.plugins[2].origin, "./plugins/folder");
+        assert_false(c.plugins[2].builtin);
+        assert_non_null(strstr(c.plugins[2].file, "/folder/default.nix")); /* absolute file */
+        assert_non_null(strstr(c.plugins[2].dir, "/folder"));
+        assert_non_null(strstr(c.plugins[0].file, "plugins/aws/default.nix"));
         assert_string_equal(c.nix_packages.v[0], "awscli2");
         strv_index(&c.nix_packages, "sbt");
         strv_index(&c.nix_packages, "scala-cli");
