@@ -76,11 +76,13 @@ static char *clean_nix_message(const char *in) {
 }
 
 /* The caller's environment with HOME replaced (Nix looks for ~/.nix-defexpr and caches there). */
-static int env_with_home(const char *home, nbx_strv *ret) {
+static int env_with_home(const char *home, nbx_strv *ret, nbx_error **err) {
         for (char **e = environ; e && *e; e++)
                 if (strncmp(*e, "HOME=", 5) != 0 && nbx_strv_push(ret, *e) < 0)
-                        return -ENOMEM;
-        return nbx_strv_pushf(ret, "HOME=%s", home);
+                        return nbx_error_set(err, ENOMEM, "environment for Nix");
+        if (nbx_strv_pushf(ret, "HOME=%s", home) < 0)
+                return nbx_error_set(err, ENOMEM, "environment for Nix");
+        return 0;
 }
 
 int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err) {
@@ -111,8 +113,9 @@ int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err
                 so.uid = o->uid;
                 so.gid = o->gid;
                 if (o->home) {
-                        if (env_with_home(o->home, &env) < 0)
-                                return nbx_error_set(err, ENOMEM, "evaluating %s", o->config_path);
+                        int r = env_with_home(o->home, &env, err);
+                        if (r < 0)
+                                return r;
                         so.envp = env.v;
                 }
         }

@@ -324,6 +324,7 @@ static int merge_resources(const merge *m, const nbx_config_source *s, nbx_error
         nbx_config *c = m->c;
         const nbx_host_facts *host = &m->ctx->host;
         const json_t *v;
+        int r;
         if ((v = at(s->v, "resources", "vcpus"))) {
                 json_int_t n = json_integer_value(v);
                 if (n < 1 || (uint64_t)n > host->cores)
@@ -331,8 +332,8 @@ static int merge_resources(const merge *m, const nbx_config_source *s, nbx_error
                                                "expected 1..%u (this host's CPU count), got %lld",
                                                host->cores, (long long)n);
                 c->vcpus = (unsigned)n;
-                if (set_str(&c->origins.vcpus, s->origin, err) < 0)
-                        return -ENOMEM;
+                if ((r = set_str(&c->origins.vcpus, s->origin, err)) < 0)
+                        return r;
         }
         if ((v = at(s->v, "resources", "memoryMB"))) {
                 json_int_t n = json_integer_value(v);
@@ -342,8 +343,8 @@ static int merge_resources(const merge *m, const nbx_config_source *s, nbx_error
                                                "%lld",
                                                (unsigned long long)host->memory_mb, (long long)n);
                 c->memory_mb = (unsigned)n;
-                if (set_str(&c->origins.memory_mb, s->origin, err) < 0)
-                        return -ENOMEM;
+                if ((r = set_str(&c->origins.memory_mb, s->origin, err)) < 0)
+                        return r;
         }
         return 0;
 }
@@ -373,22 +374,23 @@ static int merge_network(const merge *m, const nbx_config_source *s, nbx_error *
 static int merge_vm(const merge *m, const nbx_config_source *s, nbx_error **err) {
         nbx_config *c = m->c;
         const json_t *v;
+        int r;
         if ((v = at(s->v, "vm", "hypervisor"))) {
                 if (nbx_hypervisor_from_name(json_string_value(v), &c->hypervisor, err) < 0)
                         return nbx_config_fail_wrap(s, err, "vm.hypervisor");
-                if (set_str(&c->origins.hypervisor, s->origin, err) < 0)
-                        return -ENOMEM;
+                if ((r = set_str(&c->origins.hypervisor, s->origin, err)) < 0)
+                        return r;
         }
         if ((v = at(s->v, "vm", "accel"))) {
                 if (nbx_accel_from_name(json_string_value(v), &c->accel, err) < 0)
                         return nbx_config_fail_wrap(s, err, "vm.accel");
-                if (set_str(&c->origins.accel, s->origin, err) < 0)
-                        return -ENOMEM;
+                if ((r = set_str(&c->origins.accel, s->origin, err)) < 0)
+                        return r;
         }
         if ((v = at(s->v, "vm", "image"))) {
                 _cleanup_free_ char *img = NULL, *meta = NULL;
-                int r = nbx_config_value_host_path(s, m->ctx, "vm.image", json_string_value(v),
-                                                   &img, err);
+                r = nbx_config_value_host_path(s, m->ctx, "vm.image", json_string_value(v), &img,
+                                               err);
                 if (r < 0)
                         return r;
                 if (!(meta = nbx_path_join(img, "image.json")))
@@ -400,8 +402,8 @@ static int merge_vm(const merge *m, const nbx_config_source *s, nbx_error **err)
                                                img);
                 free(c->image);
                 c->image = TAKE_PTR(img);
-                if (set_str(&c->origins.image, s->origin, err) < 0)
-                        return -ENOMEM;
+                if ((r = set_str(&c->origins.image, s->origin, err)) < 0)
+                        return r;
         }
         return 0;
 }
@@ -486,13 +488,14 @@ static int set_defaults(const nbx_config_ctx *ctx, const json_t *user, nbx_confi
         c->accel = NBX_ACCEL_AUTO;
         char **scalars[] = {&o->name,          &o->vcpus,      &o->memory_mb, &o->net_mode,
                             &o->allow_private, &o->hypervisor, &o->image,     &o->accel};
+        int r;
         for (size_t i = 0; i < NBX_ARRAY_SIZE(scalars); i++)
-                if (set_str(scalars[i], def.origin, err) < 0)
-                        return -ENOMEM;
+                if ((r = set_str(scalars[i], def.origin, err)) < 0)
+                        return r;
         if (!(c->name = default_name(ctx->project_dir)))
                 return oom(err);
-        if (push_with_origin(&c->domains, &o->domains, "nixos.org", &def, err) < 0)
-                return -ENOMEM;
+        if ((r = push_with_origin(&c->domains, &o->domains, "nixos.org", &def, err)) < 0)
+                return r;
         static const uint16_t ports[] = {80, 443};
         if (!(c->ports = calloc(NBX_ARRAY_SIZE(ports), sizeof(*c->ports))))
                 return oom(err);
@@ -544,9 +547,11 @@ static int resolve(const json_t *eval, const nbx_config_ctx *ctx, nbx_config *c,
                                          err)) < 0)
                 return r;
 
-        _cleanup_(nbx_psl_freep) nbx_psl *psl = NULL;
-        if ((r = nbx_psl_open(ctx->psl_file, &psl, err)) < 0)
+        _cleanup_(nbx_psl_freep) nbx_psl *own_psl = NULL;
+        const nbx_psl *psl = ctx->psl;
+        if (!psl && (r = nbx_psl_open(NULL, NULL, &own_psl, err)) < 0)
                 return nbx_error_wrap(err, "checking network.domains");
+        psl = psl ? psl : own_psl;
         if (nbx_psl_warning(psl) && nbx_strv_push(&c->warnings, nbx_psl_warning(psl)) < 0)
                 return oom(err);
         merge m = {.ctx = ctx, .c = c, .psl = psl};

@@ -20,7 +20,7 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 /* The built-in plugins (folders of plugins_dir holding default.nix), sorted. */
-static int builtin_names(const char *plugins_dir, nbx_strv *ret) {
+static int builtin_names(const char *plugins_dir, nbx_strv *ret, nbx_error **err) {
         _cleanup_(closedirp) DIR *d = opendir(plugins_dir);
         if (!d)
                 return 0;
@@ -29,10 +29,9 @@ static int builtin_names(const char *plugins_dir, nbx_strv *ret) {
                 if (de->d_name[0] == '.')
                         continue;
                 _cleanup_free_ char *f = NULL;
-                if (asprintf(&f, "%s/%s/default.nix", plugins_dir, de->d_name) < 0)
-                        return -ENOMEM;
-                if (nbx_is_file(f) && nbx_strv_push(ret, de->d_name) < 0)
-                        return -ENOMEM;
+                if (asprintf(&f, "%s/%s/default.nix", plugins_dir, de->d_name) < 0 ||
+                    (nbx_is_file(f) && nbx_strv_push(ret, de->d_name) < 0))
+                        return nbx_error_set(err, ENOMEM, "listing the built-in plugins");
         }
         if (ret->n)
                 qsort(ret->v, ret->n, sizeof(*ret->v), cmp_str);
@@ -43,7 +42,10 @@ static int fail_unknown_builtin(const nbx_config_source *user, const nbx_config_
                                 const char *field, const char *spec, nbx_error **err) {
         _cleanup_strv_ nbx_strv names = {0};
         _cleanup_free_ char *q = nbx_quote(spec, 200);
-        if (builtin_names(ctx->plugins_dir, &names) < 0 || !q)
+        int r = builtin_names(ctx->plugins_dir, &names, err);
+        if (r < 0)
+                return r;
+        if (!q)
                 return nbx_error_set(err, ENOMEM, "%s", field);
         char list[512] = "";
         nbx_suggest sug;

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "domain.h"
 
 /* Everything resolution needs besides the evaluated JSON. */
 typedef struct nbx_config_ctx {
@@ -19,7 +20,7 @@ typedef struct nbx_config_ctx {
         nbx_host_facts host;
         const char *resolv_conf; /* NULL = NBX_RESOLV_CONF */
         const char *resolv_conf_fallback;
-        const char *psl_file; /* the Public Suffix List (NULL = libpsl's) */
+        const nbx_psl *psl; /* the Public Suffix List (NULL = libpsl's, opened for the call) */
 } nbx_config_ctx;
 
 typedef struct nbx_config_source {

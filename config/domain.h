@@ -25,11 +25,13 @@ int nbx_domain_normalize(const char *in, char **ret, nbx_error **err);
  * ("github.io", "s3.amazonaws.com").  Read-only once open. */
 typedef struct nbx_psl nbx_psl;
 
-/* list_file: a list in the PSL's text format; NULL = libpsl's newest data (the distribution's
- * file or its built-in copy) and, for the rules below a name, the list file libpsl was built from
- * (/usr/share/publicsuffix/public_suffix_list.dat on Debian).  Without any suffix data: -ENOENT
- * with NBX_EXIT_PREREQ.  An unreadable list file is not an error: see nbx_psl_warning. */
-int nbx_psl_open(const char *list_file, nbx_psl **ret, nbx_error **err);
+/* list_file: a list in the PSL's format that libpsl loads (NULL = libpsl's newest data: the
+ * distribution's file or its built-in copy).  text_file: the list's text, read for the suffixes
+ * below a name, which libpsl cannot list (NULL = list_file, or without one the file libpsl's
+ * data was built from: /usr/share/publicsuffix/public_suffix_list.dat on Debian).  No suffix data
+ * at all fails with NBX_EXIT_PREREQ.  An unreadable text file is not an error: see
+ * nbx_psl_warning. */
+int nbx_psl_open(const char *list_file, const char *text_file, nbx_psl **ret, nbx_error **err);
 void nbx_psl_free(nbx_psl *p);
 NBX_DEFINE_CLEANUP(nbx_psl, nbx_psl_free)
 /* Why suffixes below a name cannot be found ("cannot read FILE: ...; install publicsuffix"),

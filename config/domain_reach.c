@@ -63,13 +63,13 @@ static char *rule_ascii(const char *r) {
         return out;
 }
 
-static int add_rule(nbx_psl *p, const char *text, bool private_section) {
+static int add_rule(nbx_psl *p, const char *text, bool private_section, nbx_error **err) {
         _cleanup_free_ char *ascii = rule_ascii(text);
         if (!ascii)
                 return 0;
         rule *n = realloc(p->rules, (p->n_rules + 1) * sizeof(*n));
         if (!n)
-                return -ENOMEM;
+                return nbx_error_set(err, ENOMEM, "reading the Public Suffix List");
         p->rules = n;
         size_t len = strlen(ascii);
         p->rules[p->n_rules++] =
@@ -94,22 +94,24 @@ static int read_rules(nbx_psl *p, const char *path, nbx_error **err) {
                 line[strcspn(line, " \t\r")] = '\0';
                 if (!*line || strncmp(line, "//", 2) == 0 || line[0] == '!')
                         continue;
-                if (add_rule(p, line, private_section) < 0)
-                        return nbx_error_set(err, ENOMEM, "reading %s", path);
+                if ((r = add_rule(p, line, private_section, err)) < 0)
+                        return r;
         }
         return 0;
 }
 
-int nbx_psl_open(const char *list_file, nbx_psl **ret, nbx_error **err) {
+int nbx_psl_open(const char *list_file, const char *text_file, nbx_psl **ret, nbx_error **err) {
         _cleanup_(nbx_psl_freep) nbx_psl *p = calloc(1, sizeof(*p));
         if (!p)
                 return nbx_error_set(err, ENOMEM, "loading the Public Suffix List");
-        const char *rules_file = list_file ? list_file : psl_builtin_filename();
+        const char *rules_file = text_file   ? text_file
+                                 : list_file ? list_file
+                                             : psl_builtin_filename();
         p->owned = list_file ? psl_load_file(list_file) : psl_latest(NULL);
         p->ctx = p->owned ? p->owned : list_file ? NULL : psl_builtin();
         if (!p->ctx)
                 return nbx_error_setx(
-                        err, NBX_EXIT_PREREQ, ENOENT,
+                        err, NBX_EXIT_PREREQ, 0,
                         "no Public Suffix List data (%s), needed to check network.domains; "
                         "install it (Debian: sudo apt-get install publicsuffix)",
                         list_file ? list_file : psl_dist_filename());
