@@ -14,7 +14,7 @@
           version = pkgs.lib.fileContents ./VERSION;
           src = ./.;
           nativeBuildInputs = [ pkgs.pkg-config ];
-          buildInputs = [ pkgs.libnftnl pkgs.libmnl pkgs.curl pkgs.jansson pkgs.libidn2 ];
+          buildInputs = [ pkgs.libnftnl pkgs.libmnl pkgs.curl pkgs.jansson pkgs.libidn2 pkgs.libpsl ];
           makeFlags = [ "PREFIX=$(out)" ];
           # the unit tier needs cmocka and valgrind; the other tiers need root and namespaces
           doCheck = false;
