@@ -17,10 +17,10 @@
 #define ICANN_BEGIN "// ===BEGIN ICANN DOMAINS==="
 #define PRIVATE_BEGIN "// ===BEGIN PRIVATE DOMAINS==="
 
-/* A suffix rule in ASCII, as written in the list: "s3.amazonaws.com" or "*.compute.amazonaws.com"
- * (every name directly under compute.amazonaws.com is a suffix). */
+/* A suffix rule as written in the list (UTF-8, lowercase): "s3.amazonaws.com", or
+ * "*.compute.amazonaws.com" (every name directly under compute.amazonaws.com is a suffix). */
 typedef struct rule {
-        char *text;
+        const char *text; /* points into nbx_psl.text */
         size_t len;
         bool private_section;
 } rule;
@@ -28,8 +28,9 @@ typedef struct rule {
 struct nbx_psl {
         psl_ctx_t *owned; /* psl_latest's or psl_load_file's data, freed with the list */
         const psl_ctx_t *ctx;
+        char *text; /* the list file, cut into rules */
         rule *rules;
-        size_t n_rules;
+        size_t n_rules, cap_rules;
         char *warning;
 };
 
@@ -37,8 +38,7 @@ void nbx_psl_free(nbx_psl *p) {
         if (!p)
                 return;
         psl_free(p->owned);
-        for (size_t i = 0; i < p->n_rules; i++)
-                free(p->rules[i].text);
+        free(p->text);
         free(p->rules);
         free(p->warning);
         free(p);
@@ -48,45 +48,30 @@ const char *nbx_psl_warning(const nbx_psl *p) {
         return p->warning;
 }
 
-/* The rule as ASCII (IDN labels to punycode, keeping a leading "*."); NULL when it does not
- * convert, which only drops that rule from the below-a-name search. */
-static char *rule_ascii(const char *r) {
-        bool wild = strncmp(r, "*.", 2) == 0;
-        const char *body = wild ? r + 2 : r;
-        char *ascii = NULL;
-        if (idn2_to_ascii_8z(body, &ascii, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK)
-                return NULL;
-        char *out = NULL;
-        if (asprintf(&out, "%s%s", wild ? "*." : "", ascii) < 0)
-                out = NULL;
-        free(ascii);
-        return out;
-}
-
 static int add_rule(nbx_psl *p, const char *text, bool private_section, nbx_error **err) {
-        _cleanup_free_ char *ascii = rule_ascii(text);
-        if (!ascii)
-                return 0;
-        rule *n = realloc(p->rules, (p->n_rules + 1) * sizeof(*n));
-        if (!n)
-                return nbx_error_set(err, ENOMEM, "reading the Public Suffix List");
-        p->rules = n;
-        size_t len = strlen(ascii);
+        if (p->n_rules == p->cap_rules) {
+                size_t cap = p->cap_rules ? p->cap_rules * 2 : 1024;
+                rule *n = reallocarray(p->rules, cap, sizeof(*n));
+                if (!n)
+                        return nbx_error_set(err, ENOMEM, "reading the Public Suffix List");
+                p->rules = n;
+                p->cap_rules = cap;
+        }
         p->rules[p->n_rules++] =
-                (rule){.text = TAKE_PTR(ascii), .len = len, .private_section = private_section};
+                (rule){.text = text, .len = strlen(text), .private_section = private_section};
         return 0;
 }
 
 /* The suffix rules of a list file: the first word of each line that is not a comment; exception
  * rules ("!www.ck": a name that is NOT a suffix) are left out. */
 static int read_rules(nbx_psl *p, const char *path, nbx_error **err) {
-        _cleanup_free_ char *data = NULL;
-        int r = nbx_read_file(path, LIST_FILE_MAX, &data, NULL, err);
+        int r = nbx_read_file(path, LIST_FILE_MAX, &p->text, NULL, err);
         if (r < 0)
                 return r;
         bool private_section = false;
         char *save = NULL;
-        for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        for (char *line = strtok_r(p->text, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
                 if (strncmp(line, ICANN_BEGIN, strlen(ICANN_BEGIN)) == 0)
                         private_section = false;
                 else if (strncmp(line, PRIVATE_BEGIN, strlen(PRIVATE_BEGIN)) == 0)
@@ -130,15 +115,24 @@ int nbx_psl_open(const char *list_file, const char *text_file, nbx_psl **ret, nb
         return 0;
 }
 
+static bool ends_with_label(const rule *r, const char *name, size_t n) {
+        return r->len > n + 1 && r->text[r->len - n - 1] == '.' &&
+               memcmp(r->text + r->len - n, name, n) == 0;
+}
+
 /* The shortest rule strictly below name ("s3.amazonaws.com" below "amazonaws.com"; a wildcard
- * "*.compute.amazonaws.com" is below "compute.amazonaws.com" too), in the given section. */
+ * "*.compute.amazonaws.com" is below "compute.amazonaws.com" too), in the given section.  The
+ * list writes IDN labels in UTF-8, so a name with punycode labels is compared in UTF-8 too. */
 static const rule *rule_below(const nbx_psl *p, const char *name, bool private_section) {
-        size_t n = strlen(name);
+        _cleanup_free_ char *utf8 = NULL;
+        if (strstr(name, "xn--") && idn2_to_unicode_8z8z(name, &utf8, 0) != IDN2_OK)
+                utf8 = NULL;
+        size_t n = strlen(name), nu = utf8 ? strlen(utf8) : 0;
         const rule *best = NULL;
         for (size_t i = 0; i < p->n_rules; i++) {
                 const rule *r = &p->rules[i];
-                if (r->private_section != private_section || r->len <= n + 1 ||
-                    r->text[r->len - n - 1] != '.' || memcmp(r->text + r->len - n, name, n) != 0)
+                if (r->private_section != private_section ||
+                    !(ends_with_label(r, name, n) || (utf8 && ends_with_label(r, utf8, nu))))
                         continue;
                 if (!best || r->len < best->len)
                         best = r;

@@ -110,6 +110,7 @@ static void test_builtin_plugin_domains(void **state) {
         "// Some Host : https://host.tld\n"                                                        \
         "pages.host.tld\n"                                                                         \
         "*.run.cloud.tld    // a comment after the rule\n"                                         \
+        "boote.häfen.tld\n"                                                                       \
         "// ===END PRIVATE DOMAINS===\n"
 
 static void test_stand_in_list(void **state) {
@@ -134,6 +135,8 @@ static void test_stand_in_list(void **state) {
         warned(p, "host.tld", "holds shared suffixes such as \"pages.host.tld\"");
         warned(p, "cloud.tld", "holds shared suffixes such as \"*.run.cloud.tld\"");
         warned(p, "run.cloud.tld", "is a shared suffix");
+        /* IDN rules are UTF-8 in the list; names arrive as punycode */
+        warned(p, "xn--hfen-loa.tld", "holds shared suffixes such as \"boote.häfen.tld\"");
         zone(p, "me.pages.host.tld");
         zone(p, "example.tld");
         /* a name the list does not know has the implicit "*" rule for its last label only */
