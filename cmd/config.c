@@ -30,6 +30,8 @@ int cmd_config(nbx_cli *cli, int argc, char **argv) {
         nbx_project_done(&p);
         if (r < 0)
                 return nbx_cli_fail(cli, err);
+        for (size_t i = 0; i < c.warnings.n; i++)
+                nbx_ui_warn(&cli->ui, "%s", c.warnings.v[i]);
 
         _cleanup_free_ char *out = NULL;
         r = json ? nbx_config_to_json(&c, show_secrets, &out, &err)

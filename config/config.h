@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "base/check.h"
 #include "base/error.h"
+#include "base/names.h"
 #include "base/strv.h"
 
 enum nbx_net_mode { NBX_NET_OFF, NBX_NET_FILTERED, NBX_NET_OPEN };
@@ -21,10 +23,21 @@ enum nbx_hook {
         NBX_HOOK_COUNT
 };
 
-const char *nbx_net_mode_name(enum nbx_net_mode m);     /* "off" | "filtered" | "open" */
-const char *nbx_hypervisor_name(enum nbx_hypervisor h); /* "auto" | ... */
+/* Each enum's one table of names (config/config_names.c), as config.nix spells the values.
+ * nbx_X_name gives the name ("?" for a value outside the enum); nbx_X_from_name parses one and
+ * fails with -EINVAL and a message listing the names, with a "did you mean" for a near miss. */
+extern const nbx_names nbx_net_mode_table;   /* "off" "filtered" "open" */
+extern const nbx_names nbx_hypervisor_table; /* "auto" "cloud-hypervisor" "qemu" */
+extern const nbx_names nbx_accel_table;      /* "auto" "kvm" "tcg" */
+extern const nbx_names nbx_hook_table;       /* "pre-up" "post-up" "pre-down" "post-down" */
+const char *nbx_net_mode_name(enum nbx_net_mode m);
+const char *nbx_hypervisor_name(enum nbx_hypervisor h);
 const char *nbx_accel_name(enum nbx_accel a);
-const char *nbx_hook_name(enum nbx_hook h); /* "pre-up" | ... */
+const char *nbx_hook_name(enum nbx_hook h);
+int nbx_net_mode_from_name(const char *name, enum nbx_net_mode *ret, nbx_error **err);
+int nbx_hypervisor_from_name(const char *name, enum nbx_hypervisor *ret, nbx_error **err);
+int nbx_accel_from_name(const char *name, enum nbx_accel *ret, nbx_error **err);
+int nbx_hook_from_name(const char *name, enum nbx_hook *ret, nbx_error **err);
 
 /* Hard caps on user-controlled counts (validation rejects more). */
 #define NBX_MAX_MOUNTS 32
@@ -34,6 +47,7 @@ const char *nbx_hook_name(enum nbx_hook h); /* "pre-up" | ... */
 #define NBX_MAX_ENV 128
 #define NBX_MAX_HOOKS 32
 #define NBX_MAX_NAME 32
+#define NBX_MAX_PLUGINS 32
 #define NBX_DOMAIN_MAX 253
 
 typedef struct nbx_mount {
@@ -57,22 +71,30 @@ typedef struct nbx_ip {
         };
 } nbx_ip;
 
-/* Where each resolved value came from: "default", "user", or a plugin's name (a built-in's name,
- * or a path plugin's path relative to the config file's folder, e.g. "./my-plugin.nix").  List
- * origins run parallel to the lists in nbx_config (domains.v[i] came from origins.domains.v[i]);
- * a mount's origin is in nbx_mount.origin. */
+/* A plugin the project uses, in the order config.nix lists them. */
+typedef struct nbx_plugin {
+        char *origin; /* its name in origins: "aws", or the path as written relative to the
+                         config file's folder ("./my-plugin.nix") */
+        char *file;   /* absolute .nix file that was evaluated */
+        char *dir;    /* absolute folder of that file: where the plugin's own files live */
+        bool builtin; /* one of nixbox's plugins/ */
+} nbx_plugin;
+
+/* Where each resolved value came from: "default", "user", or a plugin's origin.  List origins
+ * run parallel to the lists in nbx_config (domains.v[i] came from origins.domains.v[i]); a
+ * mount's origin is in nbx_mount.origin. */
 typedef struct nbx_config_origins {
         char *name, *vcpus, *memory_mb, *net_mode, *allow_private, *hypervisor, *image, *accel;
         nbx_strv domains, ports, upstream_dns, nix_packages, nix_ld_libraries, scripts, env;
         nbx_strv hooks[NBX_HOOK_COUNT];
-        nbx_strv plugins; /* each plugin's name as used in origins, parallel to plugins */
 } nbx_config_origins;
 
 typedef struct nbx_config {
         char *project_dir; /* absolute */
         char *config_path; /* absolute path of .nixbox/config.nix */
         char *name;        /* [a-z0-9][a-z0-9-]{0,31} */
-        nbx_strv plugins;  /* resolved plugin names/paths, in order */
+        nbx_plugin *plugins;
+        size_t n_plugins;
 
         unsigned vcpus;
         unsigned memory_mb;
@@ -99,9 +121,10 @@ typedef struct nbx_config {
         char *image; /* absolute folder holding image.json; NULL = nixbox build's */
         enum nbx_accel accel;
 
-        /* Added by config resolution (issue 4): */
-        nbx_strv plugin_files;      /* absolute .nix file of each plugin, parallel to plugins */
         nbx_config_origins origins; /* where each value came from, for `nixbox config` */
+        /* Accepted but risky settings, one sentence each naming the field and its file (a
+         * shared suffix in network.domains, ...): `nixbox config` prints them. */
+        nbx_strv warnings;
 } nbx_config;
 
 /* Facts about the host that resource defaults and limits come from. */
@@ -110,33 +133,44 @@ typedef struct nbx_host_facts {
         uint64_t memory_mb; /* MemTotal */
 } nbx_host_facts;
 
-/* Evaluate `<project>/.nixbox/config.nix` and its plugins with nix-instantiate, merge and validate.
- * plugins_dir: where built-in plugins live (NULL = the installed/default location).
- * Errors carry NBX_EXIT_CONFIG and name the file and the field. */
+/* Where nbx_config_load finds its inputs.  Every field is optional: NULL means this machine's
+ * and nixbox's installed defaults; tests point them at fixtures. */
 typedef struct nbx_config_opts {
-        const char *plugins_dir;
-        const char *nix_dir;    /* where nix/eval-config.nix lives (NULL = installed default) */
-        const char *host_home;  /* for ~ in mount sources (NULL = invoking user's home) */
-        const char *guest_home; /* for ~ in mount targets (NULL = /home/<guest user>) */
-        /* Added by config resolution (issue 4), all optional: */
+        const char *plugins_dir;          /* built-in plugins (NULL = installed plugins/) */
+        const char *nix_dir;              /* nix/eval-config.nix (NULL = installed nix/) */
+        const char *host_home;            /* ~ in mount sources (NULL = the invoker's home) */
+        const char *guest_home;           /* ~ in mount targets (NULL = /home/<guest user>) */
         const nbx_host_facts *host;       /* cores and RAM (NULL = this machine's) */
-        const char *resolv_conf;          /* NULL = /etc/resolv.conf */
+        const char *resolv_conf;          /* NULL = NBX_RESOLV_CONF */
         const char *resolv_conf_fallback; /* NULL = /run/systemd/resolve/resolv.conf */
         const char *nix_instantiate;      /* NULL = nix-instantiate from PATH */
 } nbx_config_opts;
 
 int nbx_host_facts_get(nbx_host_facts *ret, nbx_error **err);
 
-/* The host's resolvers: nameserver lines of path; when path holds only the systemd-resolved stub
- * (127.0.0.53/127.0.0.54), those of fallback instead.  Capped at NBX_MAX_DNS. */
+#define NBX_RESOLV_CONF "/etc/resolv.conf"
+
+/* The host's resolvers: nameserver lines of path (NULL = NBX_RESOLV_CONF); when path holds only the
+ * systemd-resolved stub (127.0.0.53/127.0.0.54), those of fallback instead.  Capped at NBX_MAX_DNS.
+ */
 int nbx_resolv_conf_read(const char *path, const char *fallback, nbx_ip **ret, size_t *ret_n,
                          nbx_error **err);
 /* "192.0.2.1" / "2001:db8::1" into buf (INET6_ADDRSTRLEN). */
 const char *nbx_ip_to_string(const nbx_ip *ip, char *buf, size_t size);
+/* An IPv4 or IPv6 address in its text form; false for anything else. */
+bool nbx_ip_from_string(const char *s, nbx_ip *ret);
+bool nbx_ip_equal(const nbx_ip *a, const nbx_ip *b);
 
+/* Evaluate <project_dir>/.nixbox/config.nix and its plugins with nix-instantiate (as the invoking
+ * user), then merge and validate (config_merge.c).  Errors carry NBX_EXIT_CONFIG and name the
+ * field and the file, NBX_EXIT_NO_PROJECT without a config file, NBX_EXIT_PREREQ without Nix. */
 int nbx_config_load(const char *project_dir, const nbx_config_opts *opts, nbx_config *ret,
                     nbx_error **err);
 void nbx_config_done(nbx_config *c);
+
+/* doctor's check of Nix: nix-instantiate in PATH, its version (2.4 or later: the dummy:// store
+ * evaluation uses), and a one-line evaluation the way nbx_config_load runs it. */
+void nbx_config_check_nix(nbx_checks *l);
 
 /* The resolved config as JSON (shape: docs/config.md, "nixbox config --json"): the values in
  * config.nix's own shape plus "origins".  env values are "********" unless show_secrets. */

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_internal.h"
-#include "domain.h"
+#include "config.h"
 
 #define SECRET_MASK "********"
 
@@ -35,14 +34,10 @@ static json_t *values_json(const nbx_config *c, bool show_secrets) {
                                     json_string(show_secrets ? c->env[i].value : SECRET_MASK));
         for (int h = 0; h < NBX_HOOK_COUNT; h++)
                 json_object_set_new(hooks, nbx_hook_name(h), nbx_strv_to_json(&c->hooks[h]));
-        for (size_t i = 0; i < c->plugins.n; i++)
-                json_array_append_new(plugins,
-                                      json_pack("{s:s, s:s, s:b}", "name",
-                                                i < c->origins.plugins.n ? c->origins.plugins.v[i]
-                                                                         : c->plugins.v[i],
-                                                "file",
-                                                i < c->plugin_files.n ? c->plugin_files.v[i] : "",
-                                                "builtin", !strchr(c->plugins.v[i], '/')));
+        for (size_t i = 0; i < c->n_plugins; i++)
+                json_array_append_new(
+                        plugins, json_pack("{s:s, s:s, s:b}", "name", c->plugins[i].origin, "file",
+                                           c->plugins[i].file, "builtin", c->plugins[i].builtin));
         return json_pack("{s:s, s:s, s:o, s:s, s:{s:I, s:I}, s:o, s:{s:s, s:o, s:o, s:o, s:b},"
                          " s:{s:o, s:o}, s:o, s:o, s:o, s:{s:s, s:s?, s:s}}",
                          "projectDir", c->project_dir, "configPath", c->config_path, "plugins",
@@ -84,11 +79,12 @@ static json_t *origins_json(const nbx_config *c) {
 }
 
 int nbx_config_to_json(const nbx_config *c, bool show_secrets, char **ret, nbx_error **err) {
-        json_t *root = values_json(c, show_secrets);
-        if (root)
+        json_auto_t *root = values_json(c, show_secrets);
+        if (root) {
                 json_object_set_new(root, "origins", origins_json(c));
+                json_object_set_new(root, "warnings", nbx_strv_to_json(&c->warnings));
+        }
         char *s = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(root);
         if (!s)
                 return nbx_error_set(err, ENOMEM, "formatting the config as JSON");
         *ret = s;
@@ -131,14 +127,11 @@ int nbx_config_to_text(const nbx_config *c, bool show_secrets, char **ret, nbx_e
 
         fprintf(b.f, "# %s\n", c->config_path);
         line(&b, "name", c->name, o->name);
-        if (c->plugins.n == 0)
+        if (c->n_plugins == 0)
                 line(&b, "plugins", "[]", NULL);
-        for (size_t i = 0; i < c->plugins.n; i++) {
-                bool builtin = !strchr(c->plugins.v[i], '/');
-                line(&b, i == 0 ? "plugins" : "",
-                     i < c->origins.plugins.n ? c->origins.plugins.v[i] : c->plugins.v[i],
-                     builtin ? "built-in" : c->plugins.v[i]);
-        }
+        for (size_t i = 0; i < c->n_plugins; i++)
+                line(&b, i == 0 ? "plugins" : "", c->plugins[i].origin,
+                     c->plugins[i].builtin ? "built-in" : c->plugins[i].file);
         snprintf(tmp, sizeof(tmp), "%u", c->vcpus);
         line(&b, "resources.vcpus", tmp, o->vcpus);
         snprintf(tmp, sizeof(tmp), "%u", c->memory_mb);

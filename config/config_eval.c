@@ -1,19 +1,31 @@
 /* Evaluation of config.nix and its plugins with the real Nix: one nix-instantiate call over
  * nix/eval-config.nix, which returns plain JSON (paths as absolute strings, nothing copied into
- * the store: the store is dummy://). */
+ * the store: the store is dummy://).  Also doctor's check that this Nix can do it. */
+#include "config_eval.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "config_internal.h"
 #include "base/fsutil.h"
 #include "base/proc.h"
 #include "base/strv.h"
 #include "base/timeutil.h"
 
 #define EVAL_TIMEOUT_MS 120000
+#define CHECK_TIMEOUT_MS 20000
 #define NIX_MESSAGE_MAX 4000
+#define NIX_MIN_MAJOR 2 /* the dummy:// store came with Nix 2.4 */
+#define NIX_MIN_MINOR 4
+#define NIX_INSTALL_HINT "sudo apt-get install nix-bin (Debian 12, Ubuntu 22.04 and later)"
+
+/* Evaluation only, into the dummy:// store: nothing is written to /nix (works without root and
+ * without a daemon); build-users-group '' silences the missing nixbld group warning.  The same
+ * for the real evaluation and doctor's check. */
+#define NIX_EVAL_ARGS                                                                              \
+        "--eval", "--strict", "--json", "--store", "dummy://", "--option", "build-users-group", ""
 
 extern char **environ;
 
@@ -64,11 +76,13 @@ static char *clean_nix_message(const char *in) {
 }
 
 /* The caller's environment with HOME replaced (Nix looks for ~/.nix-defexpr and caches there). */
-static int env_with_home(const char *home, nbx_strv *ret) {
+static int env_with_home(const char *home, nbx_strv *ret, nbx_error **err) {
         for (char **e = environ; e && *e; e++)
                 if (strncmp(*e, "HOME=", 5) != 0 && nbx_strv_push(ret, *e) < 0)
-                        return -ENOMEM;
-        return nbx_strv_pushf(ret, "HOME=%s", home);
+                        return nbx_error_set(err, ENOMEM, "environment for Nix");
+        if (nbx_strv_pushf(ret, "HOME=%s", home) < 0)
+                return nbx_error_set(err, ENOMEM, "environment for Nix");
+        return 0;
 }
 
 int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err) {
@@ -87,24 +101,9 @@ int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err
                                       "nixbox's Nix wrapper %s is missing (broken installation?)",
                                       wrapper);
 
-        /* dummy:// store: evaluation only, nothing is written to /nix (works without root and
-         * without a daemon); build-users-group '' silences the missing nixbld group warning. */
-        char *argv[] = {prog,
-                        "--eval",
-                        "--strict",
-                        "--json",
-                        "--store",
-                        "dummy://",
-                        "--option",
-                        "build-users-group",
-                        "",
-                        "--argstr",
-                        "configFile",
-                        (char *)o->config_path,
-                        "--argstr",
-                        "pluginsDir",
-                        (char *)o->plugins_dir,
-                        wrapper,
+        char *argv[] = {prog,         NIX_EVAL_ARGS,          "--argstr",
+                        "configFile", (char *)o->config_path, "--argstr",
+                        "pluginsDir", (char *)o->plugins_dir, wrapper,
                         NULL};
 
         nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
@@ -114,8 +113,9 @@ int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err
                 so.uid = o->uid;
                 so.gid = o->gid;
                 if (o->home) {
-                        if (env_with_home(o->home, &env) < 0)
-                                return nbx_error_set(err, ENOMEM, "evaluating %s", o->config_path);
+                        int r = env_with_home(o->home, &env, err);
+                        if (r < 0)
+                                return r;
                         so.envp = env.v;
                 }
         }
@@ -139,18 +139,88 @@ int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err
                                       msg && *msg ? msg : "nix-instantiate failed");
         }
 
+        return nbx_config_eval_parse(out ? out : "", o->config_path, ret, err);
+}
+
+int nbx_config_eval_parse(const char *out, const char *what, json_t **ret, nbx_error **err) {
         json_error_t je;
-        json_t *root = json_loads(out ? out : "", JSON_REJECT_DUPLICATES, &je);
+        json_auto_t *root = json_loads(out, JSON_REJECT_DUPLICATES, &je);
         if (!root)
-                return nbx_error_setx(err, NBX_EXIT_FAILURE, 0,
-                                      "evaluating %s: nix-instantiate printed invalid JSON: %s",
-                                      o->config_path, je.text);
-        if (!json_is_object(root)) {
-                json_decref(root);
-                return nbx_error_setx(err, NBX_EXIT_FAILURE, 0,
-                                      "evaluating %s: unexpected result from %s", o->config_path,
-                                      wrapper);
-        }
-        *ret = root;
+                return nbx_error_set(err, 0,
+                                     "evaluating %s: nix-instantiate printed invalid JSON (line "
+                                     "%d: %s)",
+                                     what, je.line, je.text);
+        if (!json_is_object(root))
+                return nbx_error_set(err, 0,
+                                     "evaluating %s: nix-instantiate printed no JSON object "
+                                     "(broken nix/eval-config.nix?)",
+                                     what);
+        *ret = TAKE_PTR(root);
         return 0;
+}
+
+/* Run argv with a deadline: true when it exited 0.  *ret_out is its stdout (or NULL), *ret_msg
+ * why it failed, cleaned (NULL when it did not). */
+static bool run_nix(char **argv, char **ret_out, char **ret_msg) {
+        nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
+        so.die_with_parent = true;
+        int status = 0;
+        _cleanup_free_ char *out = NULL, *errs = NULL;
+        _cleanup_error_ nbx_error *err = NULL;
+        int r = nbx_run_capture(argv, &so, nbx_now_ms() + CHECK_TIMEOUT_MS, &status, &out, &errs,
+                                &err);
+        if (r < 0)
+                *ret_msg = strdup(err ? err->msg : "could not run it");
+        else if (nbx_status_code(status) != 0)
+                *ret_msg = clean_nix_message(errs && *errs ? errs : "failed without a message");
+        else
+                *ret_msg = NULL;
+        *ret_out = TAKE_PTR(out);
+        return r >= 0 && nbx_status_code(status) == 0 && *ret_out;
+}
+
+void nbx_config_check_nix(nbx_checks *l) {
+        nbx_check *c = nbx_checks_add(l, "nix", true);
+        if (!c)
+                return;
+        _cleanup_free_ char *prog = nbx_find_program("nix-instantiate");
+        if (!prog) {
+                nbx_check_set(
+                        c, NBX_CHECK_MISSING, NIX_INSTALL_HINT,
+                        "nix-instantiate not found in PATH (it evaluates .nixbox/config.nix)");
+                return;
+        }
+        _cleanup_free_ char *out = NULL, *msg = NULL;
+        char *version_argv[] = {prog, "--version", NULL};
+        unsigned major = 0, minor = 0;
+        const char *v = NULL;
+        if (!run_nix(version_argv, &out, &msg)) {
+                nbx_check_set(c, NBX_CHECK_MISSING, NIX_INSTALL_HINT, "%s --version: %.300s", prog,
+                              msg ? msg : "no output");
+                return;
+        }
+        out[strcspn(out, "\n")] = '\0';
+        v = strstr(out, "(Nix) ");
+        if (!v || sscanf(v + 6, "%u.%u", &major, &minor) != 2) {
+                nbx_check_set(c, NBX_CHECK_WARN, "check that Nix is installed correctly",
+                              "%s prints an unknown version (\"%.80s\")", prog, out);
+                return;
+        }
+        if (major < NIX_MIN_MAJOR || (major == NIX_MIN_MAJOR && minor < NIX_MIN_MINOR)) {
+                nbx_check_set(c, NBX_CHECK_MISSING, NIX_INSTALL_HINT,
+                              "Nix %s at %s: nixbox needs %d.%d or later (its dummy:// store)",
+                              v + 6, prog, NIX_MIN_MAJOR, NIX_MIN_MINOR);
+                return;
+        }
+        _cleanup_free_ char *eval_out = NULL, *eval_msg = NULL;
+        char *eval_argv[] = {prog, NIX_EVAL_ARGS, "--expr", "\"nixbox\"", NULL};
+        if (!run_nix(eval_argv, &eval_out, &eval_msg) || strncmp(eval_out, "\"nixbox\"", 8) != 0) {
+                nbx_check_set(c, NBX_CHECK_MISSING,
+                              "check the Nix installation: `nix-instantiate --eval --store "
+                              "dummy:// --expr 1` must print 1",
+                              "Nix %s at %s cannot evaluate: %.300s", v + 6, prog,
+                              eval_msg ? eval_msg : "unexpected output");
+                return;
+        }
+        nbx_check_set(c, NBX_CHECK_OK, NULL, "Nix %s (%s)", v + 6, prog);
 }

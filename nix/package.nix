@@ -11,6 +11,7 @@
   curl,
   jansson,
   libidn2,
+  libpsl,
   # run by nixbox
   dnsmasq,
   virtiofsd,
@@ -30,7 +31,7 @@ stdenv.mkDerivation {
   src = lib.cleanSource ../.;
 
   nativeBuildInputs = [ pkg-config makeWrapper ];
-  buildInputs = [ libnftnl libmnl curl jansson libidn2 ];
+  buildInputs = [ libnftnl libmnl curl jansson libidn2 libpsl ];
   makeFlags = [ "PREFIX=$(out)" ];
   enableParallelBuilding = true;
 

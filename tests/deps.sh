@@ -3,9 +3,10 @@
 # quick when everything is present (one dpkg-query, no apt-get update).
 set -eu
 PACKAGES="build-essential pkg-config libnftnl-dev libmnl-dev libcurl4-openssl-dev libjansson-dev
-libcmocka-dev libidn2-dev valgrind nix-bin dnsmasq-base nftables iproute2 qemu-system-x86 qemu-utils
-dropbear-bin busybox-static sudo linux-image-amd64 cpio kmod e2fsprogs openssh-client tmux iperf3
-hyperfine python3 python3-yaml curl clang clang-format libclang-rt-14-dev shellcheck"
+libcmocka-dev libidn2-dev libpsl-dev publicsuffix valgrind nix-bin dnsmasq-base nftables iproute2
+qemu-system-x86 qemu-utils dropbear-bin busybox-static sudo linux-image-amd64 cpio kmod e2fsprogs
+openssh-client tmux iperf3 hyperfine python3 python3-yaml curl clang clang-format
+libclang-rt-14-dev shellcheck"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: not a Debian system; install the tools yourself (\`nix develop\` has them all)" >&2

@@ -30,14 +30,15 @@ const char *nbx_guest_inputs_system(void) {
 int nbx_guest_inputs_json(const nbx_config *c, const char *system, char **ret, nbx_error **err) {
         /* plugins by their display names: a path plugin's absolute path would make the image
          * depend on where the project lives */
-        const nbx_strv *plugins =
-                c->origins.plugins.n == c->plugins.n ? &c->origins.plugins : &c->plugins;
-        json_t *root = json_pack("{s:i, s:s, s:o, s:o, s:o}", "version", NBX_GUEST_JSON_VERSION,
-                                 "system", system, "plugins", nbx_strv_to_json(plugins), "packages",
-                                 nbx_strv_to_json(&c->nix_packages), "ldLibraries",
-                                 nbx_strv_to_json(&c->nix_ld_libraries));
+        json_t *plugins = json_array();
+        for (size_t i = 0; plugins && i < c->n_plugins; i++)
+                if (json_array_append_new(plugins, json_string(c->plugins[i].origin)) < 0)
+                        return nbx_error_set(err, ENOMEM, "writing guest.json");
+        json_auto_t *root = json_pack("{s:i, s:s, s:o, s:o, s:o}", "version",
+                                      NBX_GUEST_JSON_VERSION, "system", system, "plugins",
+                                      plugins, "packages", nbx_strv_to_json(&c->nix_packages),
+                                      "ldLibraries", nbx_strv_to_json(&c->nix_ld_libraries));
         char *s = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(root);
         char *out = NULL;
         if (!s || asprintf(&out, "%s\n", s) < 0)
                 out = NULL;

@@ -92,3 +92,33 @@ void nbx_error_free(nbx_error *err) {
         free(err->msg);
         free(err);
 }
+
+char *nbx_quote(const char *s, size_t max) {
+        if (!s)
+                return strdup("null");
+        size_t len = strlen(s);
+        bool cut = len > max;
+        if (cut)
+                len = max;
+        char *out = malloc(len * 4 + 8);
+        if (!out)
+                return NULL;
+        char *o = out;
+        *o++ = '"';
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c == '"' || c == '\\') {
+                        *o++ = '\\';
+                        *o++ = (char)c;
+                } else if (c < 0x20 || c == 0x7f) {
+                        o += sprintf(o, "\\x%02x", c);
+                } else {
+                        *o++ = (char)c;
+                }
+        }
+        *o++ = '"';
+        if (cut)
+                o = stpcpy(o, "...");
+        *o = '\0';
+        return out;
+}

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "cleanup.h"
 
@@ -43,5 +44,8 @@ int nbx_error_append(nbx_error **err, const char *fmt, ...) __attribute__((forma
 /* Return the current return value of an error: -errnum. */
 int nbx_error_ret(const nbx_error *err);
 void nbx_error_free(nbx_error *err);
+/* s quoted for a message: "..." with quotes, backslashes and control characters escaped, cut
+ * after max bytes with "..."; "null" for NULL.  NULL on ENOMEM. */
+char *nbx_quote(const char *s, size_t max);
 NBX_DEFINE_CLEANUP(nbx_error, nbx_error_free)
 #define _cleanup_error_ _cleanup_(nbx_error_freep)

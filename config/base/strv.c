@@ -69,11 +69,9 @@ void nbx_strv_clear(nbx_strv *s) {
 }
 
 json_t *nbx_strv_to_json(const nbx_strv *s) {
-        json_t *a = json_array();
+        json_auto_t *a = json_array();
         for (size_t i = 0; a && i < s->n; i++)
-                if (json_array_append_new(a, json_string(s->v[i])) < 0) {
-                        json_decref(a);
+                if (json_array_append_new(a, json_string(s->v[i])) < 0)
                         return NULL;
-                }
-        return a;
+        return TAKE_PTR(a);
 }

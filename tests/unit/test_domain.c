@@ -1,3 +1,4 @@
+/* config/domain.c: domain names normalized before they reach dnsmasq and the firewall. */
 #include "support/testutil.h"
 
 #include <stdlib.h>
@@ -101,16 +102,6 @@ static void test_length_limits(void **state) {
         free(huge);
 }
 
-static void test_quote_escapes(void **state) {
-        (void)state;
-        char *q = nbx_quote("a\"b\\c\n", 80);
-        assert_string_equal(q, "\"a\\\"b\\\\c\\x0a\"");
-        free(q);
-        q = nbx_quote("abcdef", 3);
-        assert_string_equal(q, "\"abc\"...");
-        free(q);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_lowercase_and_wildcard),
@@ -118,7 +109,6 @@ int main(void) {
                 cmocka_unit_test(test_rejects_dnsmasq_metacharacters),
                 cmocka_unit_test(test_rejects_bad_shapes),
                 cmocka_unit_test(test_length_limits),
-                cmocka_unit_test(test_quote_escapes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

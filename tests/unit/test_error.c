@@ -1,6 +1,7 @@
 #include "support/testutil.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/base/error.h"
@@ -62,8 +63,22 @@ static void test_null_err_is_allowed(void **state) {
         nbx_error_free(NULL);
 }
 
+static void test_quote_escapes(void **state) {
+        (void)state;
+        char *q = nbx_quote("a\"b\\c\n", 80);
+        assert_string_equal(q, "\"a\\\"b\\\\c\\x0a\"");
+        free(q);
+        q = nbx_quote("abcdef", 3);
+        assert_string_equal(q, "\"abc\"...");
+        free(q);
+        q = nbx_quote(NULL, 3);
+        assert_string_equal(q, "null");
+        free(q);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_quote_escapes),
                 cmocka_unit_test(test_set_formats_errno),
                 cmocka_unit_test(test_negative_errno_accepted),
                 cmocka_unit_test(test_zero_errno_means_plain_message),

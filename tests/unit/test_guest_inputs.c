@@ -28,8 +28,10 @@ static void push_all(nbx_strv *v, const char *const *items) {
 static int setup(void **state) {
         fx *f = calloc(1, sizeof(*f));
         f->dir = nbx_test_tmpdir();
-        push_all(&f->cfg.plugins, (const char *const[]){"aws", "claude-code", NULL});
-        push_all(&f->cfg.origins.plugins, (const char *const[]){"aws", "claude-code", NULL});
+        static nbx_plugin plugins[] = {{.origin = "aws", .builtin = true},
+                                       {.origin = "claude-code", .builtin = true}};
+        f->cfg.plugins = plugins;
+        f->cfg.n_plugins = 2;
         push_all(&f->cfg.nix_packages,
                  (const char *const[]){"awscli2", "claude-code", "python3Packages.requests", NULL});
         push_all(&f->cfg.nix_ld_libraries, (const char *const[]){"zlib", NULL});
@@ -39,8 +41,6 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         fx *f = *state;
-        nbx_strv_clear(&f->cfg.plugins);
-        nbx_strv_clear(&f->cfg.origins.plugins);
         nbx_strv_clear(&f->cfg.nix_packages);
         nbx_strv_clear(&f->cfg.nix_ld_libraries);
         nbx_strv_clear(&f->cfg.domains);
@@ -98,14 +98,15 @@ static void test_guest_json_ignores_runtime_settings(void **state) {
 static void test_guest_json_names_path_plugins_relatively(void **state) {
         fx *f = *state;
         nbx_config c = {0};
-        push_all(&c.plugins, (const char *const[]){"/home/me/p/.nixbox/tools", NULL});
-        push_all(&c.origins.plugins, (const char *const[]){"./tools", NULL});
+        nbx_plugin tools = {.origin = "./tools",
+                            .file = "/home/me/p/.nixbox/tools/default.nix",
+                            .dir = "/home/me/p/.nixbox/tools"};
+        c.plugins = &tools;
+        c.n_plugins = 1;
         _cleanup_free_ char *s = json_of(&c);
         assert_non_null(strstr(s, "\"./tools\""));
         assert_null(strstr(s, "/home/me"));
         assert_non_null(strstr(s, "\"packages\": []"));
-        nbx_strv_clear(&c.plugins);
-        nbx_strv_clear(&c.origins.plugins);
         (void)f;
 }
 

@@ -1,5 +1,6 @@
-/* End to end: the real `nixbox config` binary ($NIXBOX_BUILD/nixbox, default build/) on the
- * fixture projects in tests/fixtures/config/projects, with the real nix-instantiate. */
+/* cmd/config.c end to end: the real `nixbox config` binary ($NIXBOX_BUILD/nixbox, default
+ * build/) on the fixture projects in tests/fixtures/config/projects, with the real
+ * nix-instantiate. */
 #include "support/testutil.h"
 
 #include <jansson.h>
@@ -270,6 +271,31 @@ static void test_broken_configs(void **state) {
         broken("broken-domain", "network.domains[0]", "\"evil.com/#/1.2.3.4\" is not a valid");
 }
 
+static void test_warnings_printed(void **state) {
+        (void)state;
+        /* aws allows amazonaws.com, which holds shared suffixes: accepted, with a warning on
+         * stderr, in the text and the JSON form alike */
+        result r;
+        run(&r, "builtin-plugins", "config", NULL, NULL);
+        assert_int_equal(r.code, 0);
+        if (!strstr(r.err, "warning: network.domains[0]: \"amazonaws.com\" holds shared suffixes "
+                           "such as \"s3.amazonaws.com\"") ||
+            !strstr(r.err, "(plugin aws: "))
+                fail_msg("no warning for amazonaws.com on stderr: %s", r.err);
+        assert_null(strstr(r.out, "warning"));
+        result_done(&r);
+        json_t *j = run_json("builtin-plugins");
+        json_t *w = json_object_get(j, "warnings");
+        assert_int_equal(json_array_size(w), 1);
+        assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "amazonaws.com"));
+        json_decref(j);
+        /* no warning where there is nothing to warn about */
+        run(&r, "no-plugins", "config", NULL, NULL);
+        assert_int_equal(r.code, 0);
+        assert_null(strstr(r.err, "warning"));
+        result_done(&r);
+}
+
 static void test_usage(void **state) {
         (void)state;
         result r;
@@ -295,7 +321,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_no_plugins),     cmocka_unit_test(test_builtin_plugins),
                 cmocka_unit_test(test_path_plugin),    cmocka_unit_test(test_overrides),
-                cmocka_unit_test(test_broken_configs), cmocka_unit_test(test_usage),
+                cmocka_unit_test(test_broken_configs), cmocka_unit_test(test_warnings_printed),
+                cmocka_unit_test(test_usage),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
