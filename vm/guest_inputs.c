@@ -35,9 +35,9 @@ int nbx_guest_inputs_json(const nbx_config *c, const char *system, char **ret, n
                 if (json_array_append_new(plugins, json_string(c->plugins[i].origin)) < 0)
                         return nbx_error_set(err, ENOMEM, "writing guest.json");
         json_auto_t *root = json_pack("{s:i, s:s, s:o, s:o, s:o}", "version",
-                                      NBX_GUEST_JSON_VERSION, "system", system, "plugins",
-                                      plugins, "packages", nbx_strv_to_json(&c->nix_packages),
-                                      "ldLibraries", nbx_strv_to_json(&c->nix_ld_libraries));
+                                      NBX_GUEST_JSON_VERSION, "system", system, "plugins", plugins,
+                                      "packages", nbx_strv_to_json(&c->nix_packages), "ldLibraries",
+                                      nbx_strv_to_json(&c->nix_ld_libraries));
         char *s = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
         char *out = NULL;
         if (!s || asprintf(&out, "%s\n", s) < 0)
