@@ -43,7 +43,13 @@ static int find_paths(const char *project_dir, const nbx_config_opts *opts, path
         if (!(p->root = realpath(project_dir, NULL)))
                 return nbx_error_setx(err, NBX_EXIT_NO_PROJECT, errno, "project folder %s",
                                       project_dir);
-        p->config_dir = nbx_path_join(p->root, NBX_PROJECT_DIRNAME);
+        p->config_dir = opts->config_dir ? realpath(opts->config_dir, NULL)
+                                         : nbx_path_join(p->root, NBX_PROJECT_DIRNAME);
+        if (!p->config_dir && opts->config_dir)
+                return nbx_error_setx(err, NBX_EXIT_NOT_APPROVED, errno,
+                                      "the approved configuration %s is missing: run `nixbox "
+                                      "allow`",
+                                      opts->config_dir);
         p->config_path = p->config_dir ? nbx_path_join(p->config_dir, NBX_CONFIG_FILENAME) : NULL;
         if (!p->config_path)
                 return nbx_error_set(err, ENOMEM, "config path");
@@ -60,6 +66,33 @@ static int find_paths(const char *project_dir, const nbx_config_opts *opts, path
                                       "nixbox's data folder %s is missing (broken installation?)",
                                       missing);
         return 0;
+}
+
+/* Messages about the approved copy name the project's .nixbox/, which the user edits. */
+static int approved_named_live(const paths *p, int r, nbx_error **err) {
+        if (!err || !*err || !(*err)->msg)
+                return r;
+        _cleanup_free_ char *live = nbx_path_join(p->root, NBX_PROJECT_DIRNAME);
+        size_t n = strlen(p->config_dir);
+        if (!live || strcmp(live, p->config_dir) == 0)
+                return r;
+        char *m = (*err)->msg;
+        char *out = malloc(strlen(m) * (strlen(live) + 1) + 1); /* generous: each hit grows */
+        if (!out)
+                return r;
+        char *o = out;
+        for (const char *s = m; *s;) {
+                if (strncmp(s, p->config_dir, n) == 0) {
+                        o = stpcpy(o, live);
+                        s += n;
+                } else {
+                        *o++ = *s++;
+                }
+        }
+        *o = '\0';
+        free((*err)->msg);
+        (*err)->msg = out;
+        return r;
 }
 
 int nbx_config_load(const char *project_dir, const nbx_config_opts *opts, nbx_config *ret,
@@ -90,10 +123,19 @@ int nbx_config_load(const char *project_dir, const nbx_config_opts *opts, nbx_co
         else if ((r = nbx_host_facts_get(&host, err)) < 0)
                 return r;
 
+        /* plugins shared between the user's projects: ~/.config/nixbox/plugins */
+        _cleanup_free_ char *user_plugins = NULL;
+        const char *home = opts->host_home ? opts->host_home : inv.home;
+        if (home && asprintf(&user_plugins, "%s/.config/nixbox/plugins", home) >= 0 &&
+            !nbx_is_dir(user_plugins)) {
+                free(user_plugins);
+                user_plugins = NULL;
+        }
         nbx_config_eval_opts eo = {.config_path = p.config_path,
                                    .plugins_dir = p.plugins_dir,
                                    .nix_dir = p.nix_dir,
-                                   .nix_instantiate = opts->nix_instantiate};
+                                   .nix_instantiate = opts->nix_instantiate,
+                                   .user_plugins_dir = user_plugins};
         /* Nix runs as the invoking user, never as root for someone else. */
         if (geteuid() == 0 && inv.home && inv.uid != 0) {
                 eo.drop_privileges = true;
@@ -103,7 +145,7 @@ int nbx_config_load(const char *project_dir, const nbx_config_opts *opts, nbx_co
         }
         json_auto_t *eval = NULL;
         if ((r = nbx_config_eval(&eo, &eval, err)) < 0)
-                return r;
+                return approved_named_live(&p, r, err);
 
         nbx_config_ctx ctx = {.project_dir = p.root,
                               .config_path = p.config_path,
@@ -114,5 +156,6 @@ int nbx_config_load(const char *project_dir, const nbx_config_opts *opts, nbx_co
                               .host = host,
                               .resolv_conf = opts->resolv_conf,
                               .resolv_conf_fallback = opts->resolv_conf_fallback};
-        return nbx_config_resolve(eval, &ctx, ret, err);
+        r = nbx_config_resolve(eval, &ctx, ret, err);
+        return r < 0 ? approved_named_live(&p, r, err) : r;
 }

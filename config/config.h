@@ -144,6 +144,10 @@ typedef struct nbx_config_opts {
         const char *resolv_conf;          /* NULL = NBX_RESOLV_CONF */
         const char *resolv_conf_fallback; /* NULL = /run/systemd/resolve/resolv.conf */
         const char *nix_instantiate;      /* NULL = nix-instantiate from PATH */
+        /* The folder whose config.nix is evaluated (NULL = <project>/.nixbox): `up`, `reload`
+         * and `build` pass the approved copy (config/approval.h).  Messages name the project's
+         * .nixbox/ all the same. */
+        const char *config_dir;
 } nbx_config_opts;
 
 int nbx_host_facts_get(nbx_host_facts *ret, nbx_error **err);

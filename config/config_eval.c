@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,6 +86,81 @@ static int env_with_home(const char *home, nbx_strv *ret, nbx_error **err) {
         return 0;
 }
 
+/* s as a Nix string literal's body: \\, \", \${ and the control characters escaped. */
+static void nix_escaped(FILE *f, const char *s) {
+        for (const char *p = s; *p; p++) {
+                if (*p == '"' || *p == '\\' || (*p == '$' && p[1] == '{'))
+                        fputc('\\', f), fputc(*p, f);
+                else if (*p == '\n')
+                        fputs("\\n", f);
+                else if (*p == '\r')
+                        fputs("\\r", f);
+                else if (*p == '\t')
+                        fputs("\\t", f);
+                else
+                        fputc(*p, f);
+        }
+}
+
+/* The caller's environment as a JSON object (what builtins.getEnv would have seen). */
+static char *environment_json(void) {
+        json_auto_t *o = json_object();
+        for (char **e = environ; o && e && *e; e++) {
+                const char *eq = strchr(*e, '=');
+                if (!eq || eq == *e)
+                        continue;
+                _cleanup_free_ char *name = strndup(*e, (size_t)(eq - *e));
+                if (!name || json_object_set_new(o, name, json_string(eq + 1)) < 0)
+                        return NULL;
+        }
+        return o ? json_dumps(o, JSON_COMPACT) : NULL;
+}
+
+/* The expression Nix reads on stdin, in a memfd (RAM only: it holds the environment, which may
+ * hold secrets): import eval-config.nix { configFile; pluginsDir; hostEnv; }. */
+static int eval_expression(const nbx_config_eval_opts *o, const char *wrapper, int *ret_fd,
+                           nbx_error **err) {
+        _cleanup_free_ char *envjson = environment_json();
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = envjson ? open_memstream(&buf, &len) : NULL;
+        if (!f)
+                return nbx_error_set(err, ENOMEM, "evaluating %s", o->config_path);
+        fputs("import \"", f);
+        nix_escaped(f, wrapper);
+        fputs("\" { configFile = \"", f);
+        nix_escaped(f, o->config_path);
+        fputs("\"; pluginsDir = \"", f);
+        nix_escaped(f, o->plugins_dir);
+        fputs("\"; hostEnv = builtins.fromJSON \"", f);
+        nix_escaped(f, envjson);
+        fputs("\"; }\n", f);
+        explicit_bzero(envjson, strlen(envjson));
+        if (fclose(f) != 0) {
+                free(buf);
+                return nbx_error_set(err, ENOMEM, "evaluating %s", o->config_path);
+        }
+        _cleanup_close_ int fd = memfd_create("nixbox-eval", MFD_CLOEXEC);
+        int r = fd < 0 ? -errno : 0;
+        for (size_t off = 0; r == 0 && off < len;) {
+                ssize_t n = write(fd, buf + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        r = -errno;
+                else
+                        off += (size_t)n;
+        }
+        explicit_bzero(buf, len);
+        free(buf);
+        if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+                r = -errno;
+        if (r < 0)
+                return nbx_error_set(err, -r, "evaluating %s: expression", o->config_path);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err) {
         const char *prog_name = o->nix_instantiate ? o->nix_instantiate : "nix-instantiate";
         _cleanup_free_ char *prog = nbx_find_program(prog_name);
@@ -101,10 +177,32 @@ int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err
                                       "nixbox's Nix wrapper %s is missing (broken installation?)",
                                       wrapper);
 
-        char *argv[] = {prog,         NIX_EVAL_ARGS,          "--argstr",
-                        "configFile", (char *)o->config_path, "--argstr",
-                        "pluginsDir", (char *)o->plugins_dir, wrapper,
-                        NULL};
+        /* restricted mode: the configuration folder, nixbox's plugins and Nix files (and the
+         * user's own plugin folder) are all the evaluation may read; no import from a
+         * derivation (it would build, running code) */
+        _cleanup_free_ char *config_dir = strdup(o->config_path);
+        if (!config_dir || !strrchr(config_dir, '/'))
+                return nbx_error_set(err, ENOMEM, "evaluating %s", o->config_path);
+        *strrchr(config_dir, '/') = '\0';
+        _cleanup_strv_ nbx_strv argv = {0};
+        static const char *const fixed[] = {NIX_EVAL_ARGS,   "--option",
+                                            "restrict-eval", "true",
+                                            "--option",      "allow-import-from-derivation",
+                                            "false"};
+        int r = nbx_strv_push(&argv, prog);
+        for (size_t i = 0; r >= 0 && i < NBX_ARRAY_SIZE(fixed); i++)
+                r = nbx_strv_push(&argv, fixed[i]);
+        const char *allowed[] = {config_dir, o->plugins_dir, o->nix_dir, o->user_plugins_dir};
+        for (size_t i = 0; r >= 0 && i < NBX_ARRAY_SIZE(allowed); i++)
+                if (allowed[i] && (r = nbx_strv_push(&argv, "-I")) >= 0)
+                        r = nbx_strv_push(&argv, allowed[i]);
+        if (r >= 0)
+                r = nbx_strv_push(&argv, "-");
+        if (r < 0)
+                return nbx_error_set(err, ENOMEM, "evaluating %s", o->config_path);
+        _cleanup_close_ int expr = -1;
+        if ((r = eval_expression(o, wrapper, &expr, err)) < 0)
+                return r;
 
         nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
         _cleanup_strv_ nbx_strv env = {0};
@@ -113,18 +211,17 @@ int nbx_config_eval(const nbx_config_eval_opts *o, json_t **ret, nbx_error **err
                 so.uid = o->uid;
                 so.gid = o->gid;
                 if (o->home) {
-                        int r = env_with_home(o->home, &env, err);
-                        if (r < 0)
+                        if ((r = env_with_home(o->home, &env, err)) < 0)
                                 return r;
                         so.envp = env.v;
                 }
         }
         so.die_with_parent = true;
+        so.stdin_fd = expr;
 
         int status = 0;
         _cleanup_free_ char *out = NULL, *errs = NULL;
-        int r = nbx_run_capture(argv, &so, nbx_now_ms() + EVAL_TIMEOUT_MS, &status, &out, &errs,
-                                err);
+        r = nbx_run_capture(argv.v, &so, nbx_now_ms() + EVAL_TIMEOUT_MS, &status, &out, &errs, err);
         if (r < 0) {
                 if (r == -ETIMEDOUT && err && *err)
                         (*err)->exit_code = NBX_EXIT_CONFIG;

@@ -13,7 +13,8 @@ typedef struct nbx_config_eval_opts {
         const char *config_path;
         const char *plugins_dir;
         const char *nix_dir;
-        const char *nix_instantiate; /* NULL = from PATH */
+        const char *nix_instantiate;  /* NULL = from PATH */
+        const char *user_plugins_dir; /* also readable in restricted mode (NULL: none) */
         bool drop_privileges;
         uid_t uid;
         gid_t gid;

@@ -1,7 +1,15 @@
 # Evaluate a project's .nixbox/config.nix and every plugin it names, for nixbox's config loader.
+# nixbox runs it in Nix's restricted mode (only the configuration folder, nixbox's plugins and
+# these files are readable: docs/decisions/0006-approve-the-configuration.md), with the
+# expression on stdin:
 #
-#   nix-instantiate --eval --strict --json --store dummy:// \
-#     --argstr configFile /abs/.nixbox/config.nix --argstr pluginsDir /abs/plugins eval-config.nix
+#   nix-instantiate --eval --strict --json --store dummy:// --option restrict-eval true \
+#     -I CONFIGDIR -I PLUGINSDIR -I NIXDIR - <<< \
+#     'import NIXDIR/eval-config.nix { configFile = "..."; pluginsDir = "..."; hostEnv = ...; }'
+#
+# Restricted mode makes builtins.getEnv return "", so the config and its plugins are imported
+# with a getEnv that reads hostEnv (nixbox's environment, handed over in that expression, never
+# in an argument or a file), and an import that passes the same on to the files they import.
 #
 # Returns plain data; nixbox merges and validates it in C (config/config_merge.c):
 #   { userType = "set"; user = { ... };
@@ -10,8 +18,15 @@
 # explain better than Nix (an unknown built-in plugin, a missing plugin file, a value of the wrong
 # type) are returned as data; genuine Nix errors (syntax, undefined variables) abort the evaluation
 # and name the file themselves.
-{ configFile, pluginsDir }:
+{ configFile, pluginsDir, hostEnv ? { } }:
 let
+  getEnv = name: hostEnv.${name} or "";
+  scope = {
+    builtins = builtins // { inherit getEnv; };
+    import = path: builtins.scopedImport scope path;
+  };
+  import = scope.import;
+
   inherit (builtins) isAttrs isList isPath isString isFunction typeOf mapAttrs pathExists match
     genList length elemAt substring stringLength;
 

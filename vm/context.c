@@ -1,6 +1,8 @@
 /* The context every lifecycle command starts from, and the helpers its files share. */
 #include "internal.h"
 
+#include "../config/approval.h"
+
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -203,4 +205,14 @@ nbx_net_params nbx_vm_net_params(const char *runtime_dir, const nbx_pool *pool, 
                                            .upstream_dns = cfg->upstream_dns,
                                            .n_upstream_dns = cfg->n_upstream_dns,
                                            .allow_private = cfg->allow_private}};
+}
+
+/* The config as approved: the approved copy of .nixbox/ is what Nix evaluates (decision 0006). */
+int nbx_vm_config_load_approved(const nbx_vm_ctx *c, nbx_config *ret, nbx_error **err) {
+        int r = nbx_approval_require(c->p->nixbox_dir, c->paths.approved_dir, &c->inv, err);
+        if (r < 0)
+                return r;
+        nbx_config_opts co = c->o && c->o->config_opts ? *c->o->config_opts : (nbx_config_opts){0};
+        co.config_dir = c->paths.approved_dir;
+        return nbx_config_load(c->p->root, &co, ret, err);
 }

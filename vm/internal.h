@@ -66,6 +66,9 @@ int nbx_vm_owner(const nbx_vm_ctx *c, const nbx_vm_record *r, nbx_invoker *ret, 
 /* Load the record of a running, ready VM (NBX_EXIT_NOT_RUNNING otherwise). */
 int nbx_vm_load_running(const nbx_vm_ctx *c, nbx_vm_record *ret, nbx_error **err);
 
+/* Require the approval and resolve the approved copy of .nixbox/ (up, reload, build). */
+int nbx_vm_config_load_approved(const nbx_vm_ctx *c, nbx_config *ret, nbx_error **err);
+
 /* The network parameters of a slot for a config. */
 nbx_net_params nbx_vm_net_params(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
                                  const nbx_config *cfg, const nbx_invoker *inv);

@@ -44,9 +44,8 @@ int nbx_vm_build(const nbx_project *p, const nbx_vm_opts *o, bool force, bool up
         _cleanup_free_ char *lock = nbx_path_join(c.paths.approved_dir, "flake.lock");
         if (!lock)
                 r = nbx_error_set(err, ENOMEM, "build");
-        if (r >= 0 &&
-            (r = nbx_approval_require(p->nixbox_dir, c.paths.approved_dir, &c.inv, err)) >= 0)
-                r = nbx_config_load(p->root, o->config_opts, &cfg, err);
+        if (r >= 0)
+                r = nbx_vm_config_load_approved(&c, &cfg, err);
         have_cfg = r >= 0;
         if (r >= 0) {
                 /* the pin of the approved copy is built; a new pin goes to both copies, so the

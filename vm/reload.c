@@ -16,8 +16,7 @@ int nbx_vm_reload(const nbx_project *p, const nbx_vm_opts *o, char **ret_restart
         _cleanup_free_ char *settings = NULL, *diff = NULL;
         if ((r = nbx_vm_load_running(&c, &rec, err)) < 0)
                 goto out;
-        if ((r = nbx_approval_require(p->nixbox_dir, c.paths.approved_dir, &c.inv, err)) < 0 ||
-            (r = nbx_config_load(p->root, o->config_opts, &cfg, err)) < 0)
+        if ((r = nbx_vm_config_load_approved(&c, &cfg, err)) < 0)
                 goto out;
         have_cfg = true;
         if ((r = nbx_pool_load(c.runtime_dir, &pool, err)) < 0)

@@ -109,10 +109,7 @@ static int check_shares(up_ctx *u, nbx_error **err) {
 }
 
 static int step_config(up_ctx *u, nbx_error **err) {
-        int r = nbx_approval_require(u->c.p->nixbox_dir, u->c.paths.approved_dir, &u->c.inv, err);
-        if (r < 0)
-                return r;
-        r = nbx_config_load(u->c.p->root, u->c.o->config_opts, &u->cfg, err);
+        int r = nbx_vm_config_load_approved(&u->c, &u->cfg, err);
         if (r < 0)
                 return r;
         u->have_cfg = true;

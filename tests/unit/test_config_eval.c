@@ -185,8 +185,71 @@ static void test_check_nix_stand_ins(void **state) {
         nbx_test_assert_contains(c.detail, "Nix 2.18.1 (");
 }
 
+/* Restricted mode: the configuration reads only its own folder (and nixbox's plugins), but
+ * builtins.getEnv still sees nixbox's environment — in config.nix and in the files it imports. */
+static void test_restricted_mode_and_getenv(void **state) {
+        (void)state;
+        _cleanup_free_ char *msg =
+                nbx_test_config_bad("{ env.X = builtins.readFile /etc/hostname; }");
+        nbx_test_assert_contains(msg, "forbidden in restricted mode");
+        free(msg);
+        msg = nbx_test_config_bad("{ plugins = [ /etc ]; }");
+        nbx_test_assert_contains(msg, "plugins[0]");
+
+        setenv("NBX_TEST_GETENV", "from \"the\" host ${x} \\ \n", 1);
+        nbx_test_proj p;
+        nbx_test_proj_init(&p, "{ network.upstreamDns = [ \"192.0.2.53\" ];"
+                               "  env.A = builtins.getEnv \"NBX_TEST_GETENV\";"
+                               "  env.B = (import ./more.nix).v;"
+                               "  env.C = builtins.getEnv \"NBX_TEST_UNSET_VARIABLE\"; }");
+        nbx_test_write(p.dir, ".nixbox/more.nix", "{ v = builtins.getEnv \"NBX_TEST_GETENV\"; }");
+        nbx_config c;
+        _cleanup_error_ nbx_error *err = NULL;
+        if (nbx_test_proj_load(&p, &c, &err) < 0)
+                fail_msg("%s", err->msg);
+        assert_int_equal(c.n_env, 3);
+        for (size_t i = 0; i < 2; i++)
+                assert_string_equal(c.env[i].value, "from \"the\" host ${x} \\ \n");
+        assert_string_equal(c.env[2].value, "");
+        nbx_config_done(&c);
+        nbx_test_proj_done(&p);
+        unsetenv("NBX_TEST_GETENV");
+}
+
+/* config_dir: the approved copy is what is evaluated, and messages name the live .nixbox/. */
+static void test_config_dir_is_evaluated(void **state) {
+        (void)state;
+        nbx_test_proj p;
+        nbx_test_proj_init(&p, "{ name = \"live\"; network.upstreamDns = [ \"192.0.2.53\" ]; }");
+        char *copy = nbx_path_join(p.tmp, "approved");
+        nbx_test_write(copy, "config.nix",
+                       "{ name = \"approved\"; network.upstreamDns = [ \"192.0.2.53\" ]; }");
+        nbx_config_opts o = {.plugins_dir = "plugins",
+                             .nix_dir = "nix",
+                             .host_home = p.home,
+                             .guest_home = "/home/t",
+                             .host = &p.host,
+                             .resolv_conf = p.resolv,
+                             .config_dir = copy};
+        nbx_config c;
+        _cleanup_error_ nbx_error *err = NULL;
+        assert_int_equal(nbx_config_load(p.dir, &o, &c, &err), 0);
+        assert_string_equal(c.name, "approved");
+        nbx_config_done(&c);
+        nbx_test_write(copy, "config.nix", "{ network.mode = \"shut\"; }");
+        assert_true(nbx_config_load(p.dir, &o, &c, &err) < 0);
+        char live[4200];
+        snprintf(live, sizeof(live), "%s/.nixbox/config.nix", p.dir);
+        nbx_test_assert_contains(err->msg, live);
+        assert_null(strstr(err->msg, copy));
+        free(copy);
+        nbx_test_proj_done(&p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_restricted_mode_and_getenv),
+                cmocka_unit_test(test_config_dir_is_evaluated),
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_eval_config_shape),
                 cmocka_unit_test(test_eval_errors),

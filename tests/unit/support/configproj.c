@@ -6,6 +6,7 @@
 
 #include "testutil.h"
 #include "config/base/fsutil.h"
+#include "config/base/proc.h"
 
 static char *absolute(const char *rel) {
         char *r = realpath(rel, NULL);
@@ -28,11 +29,16 @@ void nbx_test_proj_init(nbx_test_proj *p, const char *config) {
         nbx_test_write(p->dir, "image/image.json", "{}");
         nbx_test_write(p->home, ".claude/settings.json", "{}");
         nbx_test_write(p->tmp, "resolv.conf", "# test\nnameserver 192.0.2.53\n");
+        /* a copy, not a link: Nix evaluates .nixbox/ in restricted mode, where a link out of it
+         * leads nowhere (as it must: what it points at was never approved) */
         char *plugins = absolute(NBX_TEST_CONFIG_FIXTURES "/plugins");
-        char *link = nbx_path_join(p->dir, ".nixbox/plugins");
-        assert_int_equal(symlink(plugins, link), 0);
+        char *dest = nbx_path_join(p->dir, ".nixbox/plugins");
+        char *argv[] = {"cp", "-R", plugins, dest, NULL};
+        int status = 0;
+        assert_int_equal(nbx_run_capture(argv, NULL, 0, &status, NULL, NULL, NULL), 0);
+        assert_int_equal(nbx_status_code(status), 0);
         free(plugins);
-        free(link);
+        free(dest);
 }
 
 void nbx_test_proj_done(nbx_test_proj *p) {
