@@ -44,7 +44,7 @@ SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
 # keep intermediate objects (test objects would otherwise be rebuilt every run)
 .SECONDARY:
 
-.PHONY: all check check-format format-version check-unit check-san check-valgrind check-nix check-net check-e2e bench demo fuzz \
+.PHONY: all check check-install check-format format-version check-unit check-san check-valgrind check-nix check-net check-e2e bench demo fuzz \
         install clean deps unit-bins net-bins bench-bins format
 
 all: $(B)/nixbox
@@ -134,8 +134,13 @@ check: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check-unit
 	$(MAKE) --no-print-directory check-nix
+	$(MAKE) --no-print-directory check-install
 	$(MAKE) --no-print-directory check-net
 	$(MAKE) --no-print-directory check-e2e
+
+# `make install` into a prefix and a DESTDIR; the installed binary finds its data files.
+check-install: all
+	tests/install/run
 
 # Targets that install dependencies first build in a sub-make, so that pkg-config is asked
 # after `deps` has installed the development files.
