@@ -79,13 +79,19 @@ static void fill_rules(struct nlmsghdr *nlh, const void *arg) {
 
 /* nixbox's rules in the chain (by their comment). */
 static int scan_rules(nbx_nl *nl, const char *chain, nbx_docker_rules *ret, nbx_error **err) {
-        nbx_docker_rules rs = {.chain = chain};
-        int r = nbx_nft_get(nl, NFPROTO_IPV4, NFT_MSG_GETRULE, NLM_F_DUMP, fill_rules, chain,
-                            rule_cb, &rs, "list ip filter rules", err);
-        if (r < 0)
-                return r;
-        *ret = rs;
-        return 0;
+        for (int attempt = 1;; attempt++) {
+                nbx_docker_rules rs = {.chain = chain};
+                _cleanup_error_ nbx_error *e = NULL;
+                int r = nbx_nft_get(nl, NFPROTO_IPV4, NFT_MSG_GETRULE, NLM_F_DUMP, fill_rules,
+                                    chain, rule_cb, &rs, "list ip filter rules", &e);
+                if (r >= 0) {
+                        *ret = rs;
+                        return 0;
+                }
+                if (r == -EAGAIN && attempt < NBX_NFT_DUMP_TRIES)
+                        continue; /* the chain changed while it was read */
+                return nbx_nft_error_move(err, &e, r);
+        }
 }
 
 /* The status, and (ret_rules non-NULL) nixbox's rules in the chain they belong in. */

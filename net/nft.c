@@ -115,19 +115,24 @@ static void elems_done(struct elems *st) {
 
 /* The keys of set `set` of table inet nixbox; -ENOENT (err set) when the table or set is absent. */
 static int dump_elems(nbx_nl *nl, const char *set, struct elems *ret, nbx_error **err) {
-        struct elems st = {.set = set};
         char what[96];
         snprintf(what, sizeof(what), "nftables: list set %s", set);
-        int r = nbx_nft_get(nl, NFPROTO_INET, NFT_MSG_GETSETELEM, NLM_F_DUMP, fill_set, &st,
-                            on_elems, &st, what, err);
-        if (r >= 0 && st.error)
-                r = nbx_error_set(err, st.error, "%s", what);
-        if (r < 0) {
+        for (int attempt = 1;; attempt++) {
+                struct elems st = {.set = set};
+                _cleanup_error_ nbx_error *e = NULL;
+                int r = nbx_nft_get(nl, NFPROTO_INET, NFT_MSG_GETSETELEM, NLM_F_DUMP, fill_set, &st,
+                                    on_elems, &st, what, &e);
+                if (r >= 0 && st.error)
+                        r = nbx_error_set(&e, st.error, "%s", what);
+                if (r >= 0) {
+                        *ret = st;
+                        return 0;
+                }
                 elems_done(&st);
-                return r;
+                if (r == -EAGAIN && attempt < NBX_NFT_DUMP_TRIES)
+                        continue; /* the set changed while it was read */
+                return nbx_nft_error_move(err, &e, r);
         }
-        *ret = st;
-        return 0;
 }
 
 static bool has_key(const struct elems *st, const void *key, uint32_t len) {

@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <linux/netlink.h>
-#include <stdlib.h>
 #include <assert.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -51,10 +53,25 @@ struct talk_state {
         uint32_t answered; /* replies seen: acks, errors, ends of dumps */
         uint32_t expect;   /* messages of the request that ask for a reply */
         int error;         /* first kernel error (negative errno), 0 when none */
+        bool interrupted;  /* a dump the kernel marked inconsistent (changed while read) */
         char ext_msg[256];
         nbx_nl_cb cb;
         void *cb_data;
 };
+
+/* The first error wins: its errno and, when the kernel sent one, its extended-ack text (the
+ * attributes at attrs, len bytes). */
+static void record_error(struct talk_state *s, int error, const void *attrs, size_t len) {
+        if (s->error)
+                return;
+        s->error = error; /* already negative */
+        const struct nlattr *attr;
+        mnl_attr_for_each_payload(attrs, len) {
+                if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+                    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+                        snprintf(s->ext_msg, sizeof(s->ext_msg), "%s", mnl_attr_get_str(attr));
+        }
+}
 
 static int on_error(const struct nlmsghdr *nlh, void *data) {
         struct talk_state *s = data;
@@ -62,25 +79,15 @@ static int on_error(const struct nlmsghdr *nlh, void *data) {
         if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nlmsgerr)))
                 return MNL_CB_ERROR;
         s->answered++;
-        if (e->error == 0 || s->error)
+        if (e->error == 0)
                 return MNL_CB_OK;
-        s->error = e->error; /* already negative */
-        /* extended ack message, when the kernel sent one */
-        if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-                size_t off =
-                        sizeof(*e) +
-                        ((nlh->nlmsg_flags & NLM_F_CAPPED) ? 0 : e->msg.nlmsg_len - sizeof(e->msg));
-                if (off > mnl_nlmsg_get_payload_len(nlh))
-                        return MNL_CB_OK;
-                const struct nlattr *attr;
-                mnl_attr_for_each_payload((void *)((const char *)e + off),
-                                          mnl_nlmsg_get_payload_len(nlh) - off) {
-                        if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
-                            mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
-                                snprintf(s->ext_msg, sizeof(s->ext_msg), "%s",
-                                         mnl_attr_get_str(attr));
-                }
-        }
+        /* extended-ack attributes follow the request (or its header, when capped) */
+        size_t off = sizeof(*e);
+        if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+                off += e->msg.nlmsg_len - sizeof(e->msg);
+        size_t len = mnl_nlmsg_get_payload_len(nlh);
+        bool tlvs = (nlh->nlmsg_flags & NLM_F_ACK_TLVS) && off <= len;
+        record_error(s, e->error, (const char *)e + off, tlvs ? len - off : 0);
         return MNL_CB_OK;
 }
 
@@ -89,10 +96,18 @@ static int on_data(const struct nlmsghdr *nlh, void *data) {
         return s->cb ? s->cb(nlh, s->cb_data) : MNL_CB_OK;
 }
 
+/* The end of a dump; a dump that failed half-way ends with the (negative) errno here. */
 static int on_done(const struct nlmsghdr *nlh, void *data) {
-        (void)nlh;
         struct talk_state *s = data;
         s->answered++;
+        size_t len = mnl_nlmsg_get_payload_len(nlh);
+        if (len < sizeof(int))
+                return MNL_CB_OK;
+        int error;
+        memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof(error));
+        if (error < 0)
+                record_error(s, error, (const char *)mnl_nlmsg_get_payload(nlh) + sizeof(int),
+                             (nlh->nlmsg_flags & NLM_F_ACK_TLVS) ? len - sizeof(int) : 0);
         return MNL_CB_OK;
 }
 
@@ -143,6 +158,15 @@ int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uin
                         continue;
                 if (h->nlmsg_seq && (h->nlmsg_seq < first_seq || h->nlmsg_seq > last_seq))
                         continue; /* stale reply to an earlier request on this socket */
+                /* a dump that changed while it was produced: read it to its end all the same
+                 * (libmnl would stop at the mark and leave the rest), then say so */
+                int left = (int)n;
+                for (struct nlmsghdr *m = (struct nlmsghdr *)rbuf; mnl_nlmsg_ok(m, left);
+                     m = mnl_nlmsg_next(m, &left))
+                        if (m->nlmsg_flags & NLM_F_DUMP_INTR) {
+                                s.interrupted = true;
+                                m->nlmsg_flags &= (uint16_t)~NLM_F_DUMP_INTR;
+                        }
                 int r = mnl_cb_run2(rbuf, (size_t)n, 0, nl->portid, on_data, &s, ctl,
                                     NBX_ARRAY_SIZE(ctl));
                 if (r < 0 && !s.error)
@@ -154,5 +178,10 @@ int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uin
                         return nbx_error_set(err, -s.error, "%s (kernel: %s)", what, s.ext_msg);
                 return nbx_error_set(err, -s.error, "%s", what);
         }
+        if (s.interrupted)
+                return nbx_error_set(err, EAGAIN,
+                                     "%s: the kernel's data changed while it was read (read it "
+                                     "again)",
+                                     what);
         return 0;
 }

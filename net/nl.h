@@ -41,6 +41,8 @@ typedef int (*nbx_nl_cb)(const struct nlmsghdr *nlh, void *data);
  * outside [first_seq, last_seq] are stale and skipped.  The kernel answers a request while the
  * sendto runs, so once the expected replies are in, whatever else it said is already queued and
  * read without waiting.  The first kernel error wins and keeps the kernel's errno and its
- * extended-ack text.  what: context for the error message ("add slot 3 rules"). */
+ * extended-ack text.  A dump the kernel marks as changed while it was produced (NLM_F_DUMP_INTR)
+ * is read to its end and then reported as -EAGAIN: the caller drops what it got and asks again.
+ * what: context for the error message ("add slot 3 rules"). */
 int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uint32_t last_seq,
                 nbx_nl_cb cb, void *cb_data, const char *what, nbx_error **err);

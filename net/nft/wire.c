@@ -19,10 +19,14 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include "../../config/base/timeutil.h"
+
 #define MSG_ROOM 16384 /* more than any single message nixbox builds */
 #define GET_BUF 8192   /* one request */
-/* A change rebuilt this many times because other processes kept changing the ruleset fails. */
-#define CHANGE_TRIES 32
+/* A change is built again while other processes keep changing the ruleset in between, at once
+ * the first times, then with a backoff, until this deadline. */
+#define CHANGE_DEADLINE_MS 10000
+#define CHANGE_QUICK_TRIES 3
 
 NBX_DEFINE_CLEANUP(struct nftnl_table, nftnl_table_free)
 NBX_DEFINE_CLEANUP(struct nftnl_chain, nftnl_chain_free)
@@ -403,6 +407,8 @@ int nbx_nft_genid(nbx_nl *nl, uint32_t *ret, nbx_error **err) {
 
 int nbx_nft_change(nbx_nl *nl, uint16_t family, const char *table, nbx_nft_build_fn build,
                    void *data, const char *what, nbx_error **err) {
+        uint64_t deadline = nbx_deadline_in(CHANGE_DEADLINE_MS);
+        nbx_backoff backoff = NBX_BACKOFF_INIT;
         for (int attempt = 1;; attempt++) {
                 uint32_t genid;
                 int r = nbx_nft_genid(nl, &genid, err);
@@ -410,18 +416,23 @@ int nbx_nft_change(nbx_nl *nl, uint16_t family, const char *table, nbx_nft_build
                         return nbx_error_wrap(err, "%s", what);
                 _cleanup_nft_batch_ nbx_nft_batch b;
                 nbx_nft_batch_start(&b, family, table);
-                r = build(nl, &b, data, err);
-                if (r < 0)
-                        return nbx_error_wrap(err, "%s", what);
-                if (!b.error && nbx_nft_batch_changes(&b) == 0)
-                        return 0; /* nothing to change */
                 _cleanup_error_ nbx_error *e = NULL;
-                r = nbx_nft_batch_send(nl, &b, genid, what, &e);
-                if (r == -ERESTART && attempt < CHANGE_TRIES)
-                        continue; /* the ruleset changed between reading and writing */
-                if (r == -ERESTART)
-                        nbx_error_append(&e, " (the ruleset kept changing during %d tries)",
-                                         attempt);
+                r = build(nl, &b, data, &e);
+                if (r >= 0 && !b.error && nbx_nft_batch_changes(&b) == 0)
+                        return 0; /* nothing to change */
+                if (r >= 0)
+                        r = nbx_nft_batch_send(nl, &b, genid, what, &e);
+                else
+                        nbx_error_wrap(&e, "%s", what);
+                /* the ruleset changed between reading and writing (ERESTART), or while build
+                 * read it (EAGAIN) */
+                bool changed = r == -ERESTART || r == -EAGAIN;
+                if (changed &&
+                    (attempt <= CHANGE_QUICK_TRIES || nbx_backoff_sleep(&backoff, deadline)))
+                        continue;
+                if (changed)
+                        nbx_error_append(&e, " (the ruleset kept changing: %d tries in %d s)",
+                                         attempt, CHANGE_DEADLINE_MS / 1000);
                 return r < 0 ? nbx_nft_error_move(err, &e, r) : 0;
         }
 }

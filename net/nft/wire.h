@@ -128,7 +128,9 @@ int nbx_nft_batch_send(nbx_nl *nl, nbx_nft_batch *b, uint32_t genid, const char 
 int nbx_nft_batch_try(nbx_nl *nl, nbx_nft_batch *b, const char *what, nbx_error **err);
 
 /* One request (a GET of one object, or a dump with NLM_F_DUMP) of `type` in `family`; fill (may
- * be NULL) writes its payload; data messages of the reply go to cb. */
+ * be NULL) writes its payload; data messages of the reply go to cb.  A dump that changed while it
+ * was read is -EAGAIN (net/nl.h): its reader starts over, at most NBX_NFT_DUMP_TRIES times. */
+#define NBX_NFT_DUMP_TRIES 8
 typedef void (*nbx_nft_fill_fn)(struct nlmsghdr *nlh, const void *arg);
 int nbx_nft_get(nbx_nl *nl, uint16_t family, uint16_t type, uint16_t flags, nbx_nft_fill_fn fill,
                 const void *arg, nbx_nl_cb cb, void *data, const char *what, nbx_error **err);
@@ -137,9 +139,9 @@ int nbx_nft_genid(nbx_nl *nl, uint32_t *ret, nbx_error **err);
 
 /* One user-visible change that depends on what the ruleset holds: read the generation, let build
  * read what it needs and fill the batch (started for family/table), send it guarded by that
- * generation; when another process changed the ruleset in between (ERESTART), read and build
- * again.  A build that adds no message means there is nothing to do.  build sets err when it
- * fails. */
+ * generation; when another process changed the ruleset in between (the kernel refuses the batch
+ * with ERESTART, or a read of build returns -EAGAIN), read and build again.  A build that adds
+ * no message means there is nothing to do.  build sets err when it fails. */
 typedef int (*nbx_nft_build_fn)(nbx_nl *nl, nbx_nft_batch *b, void *data, nbx_error **err);
 int nbx_nft_change(nbx_nl *nl, uint16_t family, const char *table, nbx_nft_build_fn build,
                    void *data, const char *what, nbx_error **err);
