@@ -121,13 +121,14 @@ static int history_load(const char *runtime_dir, json_t **ret, nbx_error **err) 
         json_auto_t *j = NULL;
         if (path && nbx_read_file(path, HISTORY_MAX, &data, NULL, NULL) == 0)
                 j = json_loads(data, 0, NULL);
-        if (!j || !json_is_object(j)) {
-                json_decref(j);
-                j = json_object();
+        if (json_is_object(j)) {
+                *ret = TAKE_PTR(j);
+                return 0;
         }
-        if (!j)
+        json_t *fresh = json_object();
+        if (!fresh)
                 return nbx_error_set(err, ENOMEM, "slot history");
-        *ret = TAKE_PTR(j);
+        *ret = fresh;
         return 0;
 }
 
