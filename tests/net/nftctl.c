@@ -5,20 +5,59 @@
  *   nftctl allow-list SLOT            one address a line
  *   nftctl counters SLOT              "dropped P B silent P B"
  *   nftctl probe                      "destroy=0|1" (nbx_nft_probe)
+ *   nftctl genid-guard                "refused" when the kernel refuses a batch built against an
+ *                                     older ruleset generation (ERESTART), as removals rely on
  *   nftctl addr SLOT                  "HOST_IP GUEST_IP MAC" (no kernel access)
  *
  * Slot addresses come from the library (default pool), the way `nixbox up` derives them.
  * NIXBOX_NFT_NO_DESTROY=1 in the environment takes the path of kernels without DESTROY. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
 #include <linux/netlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/nft.h"
+#include "net/nft/wire.h"
 
 static int fail(nbx_error *err) {
         fprintf(stderr, "nftctl: %s\n", err ? err->msg : "error");
+        nbx_error_free(err);
+        return 1;
+}
+
+/* A table created and removed again between reading the generation and sending a batch built
+ * against it: the batch must be refused.  Everything happens in a scratch table. */
+static int genid_guard(void) {
+        nbx_error *err = NULL;
+        _cleanup_nl_ nbx_nl nl = {0};
+        uint32_t genid;
+        if (nbx_nl_open(&nl, NETLINK_NETFILTER, &err) < 0 || nbx_nft_genid(&nl, &genid, &err) < 0)
+                return fail(err);
+        const uint16_t types[] = {NFT_MSG_NEWTABLE, NFT_MSG_DELTABLE, NFT_MSG_NEWTABLE};
+        int r = 0;
+        for (size_t i = 0; i < 3 && r >= 0; i++) {
+                nbx_nft_batch b;
+                nbx_nft_batch_start(&b, NFPROTO_INET, "nbx-genid-check");
+                nbx_nft_put_table(&b, types[i]);
+                /* the last batch carries the generation read before the first two */
+                r = nbx_nft_batch_send(&nl, &b, i == 2 ? genid : 0, "genid check", &err);
+                nbx_nft_batch_done(&b);
+        }
+        if (r == -ERESTART) {
+                printf("refused\n");
+                nbx_error_free(err);
+                return 0;
+        }
+        printf("accepted (%s)\n", err ? err->msg : "no error");
+        /* the kernel ignored the generation: remove what it created */
+        nbx_nft_batch b;
+        nbx_nft_batch_start(&b, NFPROTO_INET, "nbx-genid-check");
+        nbx_nft_put_table(&b, NFT_MSG_DELTABLE);
+        (void)nbx_nft_batch_send(&nl, &b, 0, "genid check cleanup", NULL);
+        nbx_nft_batch_done(&b);
         nbx_error_free(err);
         return 1;
 }
@@ -38,6 +77,8 @@ int main(int argc, char **argv) {
                 printf("destroy=%d\n", s.destroy);
                 return 0;
         }
+        if (!strcmp(cmd, "genid-guard"))
+                return genid_guard();
         if (argc < 3)
                 return 2;
         unsigned slot = (unsigned)strtoul(argv[2], NULL, 10);
