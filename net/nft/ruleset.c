@@ -39,10 +39,6 @@ nbx_nft_name nbx_nft_slot_obj_name(unsigned slot, enum nbx_nft_slot_obj o) {
         return n;
 }
 
-enum nbx_nft_kind nbx_nft_slot_obj_kind(enum nbx_nft_slot_obj o) {
-        return slot_objs[o].kind;
-}
-
 const char *nbx_nft_map_name(enum nbx_nft_map m) {
         return maps[m].name;
 }

@@ -51,7 +51,6 @@ typedef struct nbx_nft_name {
 } nbx_nft_name;
 /* "fwd3", "allow3", ... */
 nbx_nft_name nbx_nft_slot_obj_name(unsigned slot, enum nbx_nft_slot_obj o);
-enum nbx_nft_kind nbx_nft_slot_obj_kind(enum nbx_nft_slot_obj o);
 const char *nbx_nft_map_name(enum nbx_nft_map m);
 
 /* What of a slot exists, read from the kernel before a change on a kernel without DESTROY (so

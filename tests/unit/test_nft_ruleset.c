@@ -43,9 +43,6 @@ static void test_names(void **state) {
         (void)state;
         assert_string_equal(nbx_nft_slot_obj_name(7, NBX_NFT_ALLOW).s, "allow7");
         assert_string_equal(nbx_nft_slot_obj_name(63, NBX_NFT_REFUSE).s, "refuse63");
-        assert_int_equal(nbx_nft_slot_obj_kind(NBX_NFT_FWD), NBX_NFT_CHAIN);
-        assert_int_equal(nbx_nft_slot_obj_kind(NBX_NFT_PORTS), NBX_NFT_SET);
-        assert_int_equal(nbx_nft_slot_obj_kind(NBX_NFT_SILENT), NBX_NFT_OBJ);
         assert_string_equal(nbx_nft_map_name(NBX_NFT_NAT_SRC), "nat_src");
         /* map keys: the TAP name padded to IFNAMSIZ, the guest address for nat_src */
         nbx_slot_addr a = slot_addr(5);
