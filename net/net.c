@@ -53,16 +53,6 @@ static int down_steps(nbx_nl *rt, nbx_nl *nf, const nbx_slot_addr *a, const char
         return ret;
 }
 
-static bool any_slot_link(void) {
-        for (unsigned s = 0; s < NBX_SLOTS; s++) {
-                char name[IFNAMSIZ];
-                snprintf(name, sizeof(name), "nbx%u", s);
-                if (nbx_link_exists(name))
-                        return true;
-        }
-        return false;
-}
-
 int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
         nbx_slot_addr a;
         _cleanup_free_ char *dir = NULL;
@@ -151,7 +141,11 @@ int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, n
                 r = nbx_nl_open(&nf, NETLINK_NETFILTER, err);
         if (r >= 0)
                 r = down_steps(&rt, &nf, &a, dir, true, err);
-        if (r >= 0 && !any_slot_link())
+        /* the Docker accepts go with the last slot */
+        uint64_t slots = 0;
+        if (r >= 0)
+                r = nbx_link_slots_present(&rt, &slots, err);
+        if (r >= 0 && !slots)
                 r = nbx_net_docker_remove(err);
         return r < 0 ? nbx_error_wrap(err, "tear down network slot %u", slot) : 0;
 }

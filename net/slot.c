@@ -20,6 +20,7 @@
 #include "../config/base/fsutil.h"
 #include "../config/base/proc.h"
 #include "dnsmasq.h"
+#include "link.h"
 #include "net.h"
 #include "slot.h"
 
@@ -149,7 +150,7 @@ static const char *history_get(json_t *h, unsigned slot) {
 bool nbx_slot_resources_present(const char *runtime_dir, unsigned slot) {
         char tap[IFNAMSIZ];
         snprintf(tap, sizeof(tap), "nbx%u", slot);
-        if (if_nametoindex(tap) != 0)
+        if (nbx_link_exists(tap))
                 return true;
         _cleanup_free_ char *dir = nbx_slot_dir(runtime_dir, slot);
         return dir && nbx_dnsmasq_running(dir);
