@@ -207,19 +207,21 @@ struct slot_change {
         bool destroy; /* the kernel knows DESTROY */
 };
 
-/* Install or replace: on a kernel without DESTROY a fresh install deletes the slot's old
- * counters only when they exist. */
+/* Install or replace.  Only a fresh install deletes something (the slot's old counters): on a
+ * kernel without DESTROY it reads first which of them exist. */
 static int build_slot(nbx_nl *nl, nbx_nft_batch *b, void *data, nbx_error **err) {
         struct slot_change *c = data;
         nbx_nft_present present = {0};
-        if (!c->destroy) {
+        bool read_first = c->fresh && !c->destroy;
+        if (read_first) {
                 int r = table_exists(nl, &present.table, err);
                 if (r >= 0 && present.table)
                         r = scan_names(nl, c->a->slot, NBX_NFT_OBJ, &present, err);
                 if (r < 0)
                         return r;
         }
-        return nbx_nft_batch_slot(b, c->a, c->policy, c->fresh, c->destroy ? NULL : &present, err);
+        return nbx_nft_batch_slot(b, c->a, c->policy, c->fresh, read_first ? &present : NULL,
+                                  err);
 }
 
 static int slot_apply(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *p, bool fresh,
@@ -228,8 +230,7 @@ static int slot_apply(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *
         if (r < 0)
                 return r;
         struct slot_change c = {.a = a, .policy = p, .fresh = fresh};
-        r = nbx_nft_knows_destroy(nl, &c.destroy, err);
-        if (r < 0)
+        if (fresh && (r = nbx_nft_knows_destroy(nl, &c.destroy, err)) < 0)
                 return r;
         char what[96];
         snprintf(what, sizeof(what), "nftables: %s slot %u rules", fresh ? "install" : "update",
