@@ -23,7 +23,7 @@ bool nbx_link_exists(const char *name) {
         _cleanup_nl_ nbx_nl nl = {0};
         if (nbx_nl_open(&nl, NETLINK_ROUTE, NULL) < 0)
                 return true; /* cannot tell: count it as there (nothing is reclaimed) */
-        char buf[NL_BUF];
+        char buf[256] = {0}; /* zeroed: libmnl 1.0.4 leaves an attribute's padding as it was */
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_GETLINK;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -140,7 +140,7 @@ int nbx_link_addr_add(nbx_nl *nl, const char *ifname, struct in_addr local, unsi
 }
 
 int nbx_link_set_up(nbx_nl *nl, const char *ifname, bool up, nbx_error **err) {
-        char buf[NL_BUF];
+        char buf[NL_BUF] = {0}; /* the name's padding is sent too */
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_NEWLINK;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -156,7 +156,7 @@ int nbx_link_set_up(nbx_nl *nl, const char *ifname, bool up, nbx_error **err) {
 }
 
 int nbx_link_delete(nbx_nl *nl, const char *ifname, nbx_error **err) {
-        char buf[NL_BUF];
+        char buf[NL_BUF] = {0}; /* the name's padding is sent too */
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_DELLINK;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;

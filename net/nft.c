@@ -220,8 +220,7 @@ static int build_slot(nbx_nl *nl, nbx_nft_batch *b, void *data, nbx_error **err)
                 if (r < 0)
                         return r;
         }
-        return nbx_nft_batch_slot(b, c->a, c->policy, c->fresh, read_first ? &present : NULL,
-                                  err);
+        return nbx_nft_batch_slot(b, c->a, c->policy, c->fresh, read_first ? &present : NULL, err);
 }
 
 static int slot_apply(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *p, bool fresh,

@@ -379,7 +379,7 @@ int nbx_nft_batch_try(nbx_nl *nl, nbx_nft_batch *b, const char *what, nbx_error 
 
 int nbx_nft_get(nbx_nl *nl, uint16_t family, uint16_t type, uint16_t flags, nbx_nft_fill_fn fill,
                 const void *arg, nbx_nl_cb cb, void *data, const char *what, nbx_error **err) {
-        char buf[GET_BUF];
+        char buf[GET_BUF] = {0}; /* libmnl 1.0.4 leaves attribute padding as it was */
         uint32_t seq = nbx_nl_next_seq(nl);
         struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, family, flags | NLM_F_ACK, seq);
         if (fill)
