@@ -53,9 +53,9 @@ int nbx_slot_acquire(const char *runtime_dir, const nbx_slot_owner *owner, unsig
 int nbx_slot_set_owner(const char *runtime_dir, unsigned slot, const nbx_slot_owner *owner,
                        nbx_error **err);
 int nbx_slot_release(const char *runtime_dir, unsigned slot, nbx_error **err);
-/* Read the owner record of a slot; -ENOENT when free. */
+/* Read the owner record of a slot; -ENOENT when free (the error says so, NBX_EXIT_NOT_RUNNING). */
 int nbx_slot_get(const char *runtime_dir, unsigned slot, nbx_slot_owner *ret, nbx_error **err);
-/* The slot held for project_dir, -ENOENT when none. */
+/* The slot held for project_dir; -ENOENT when none (the error says so, NBX_EXIT_NOT_RUNNING). */
 int nbx_slot_find(const char *runtime_dir, const char *project_dir, unsigned *ret_slot,
                   nbx_error **err);
 
