@@ -1,12 +1,10 @@
 #include "cli.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-#include <arpa/inet.h>
 
-#include "../config/base/fsutil.h"
 #include "../net/net.h"
 
 int cmd_setup(nbx_cli *cli, int argc, char **argv) {
@@ -31,25 +29,10 @@ int cmd_setup(nbx_cli *cli, int argc, char **argv) {
 
         _cleanup_error_ nbx_error *err = NULL;
         _cleanup_free_ char *runtime = nbx_runtime_dir();
-        if (!runtime)
-                return nbx_cli_fail(cli, NULL);
         nbx_pool pool;
-        /* validate before anything is written */
-        if (pool_str && nbx_pool_parse(pool_str, &pool, &err) < 0) {
-                nbx_error_wrap(&err, "--pool");
-                err->exit_code = NBX_EXIT_USAGE;
-                return nbx_cli_fail(cli, err);
-        }
-        if (nbx_mkdir_p(runtime, 0755, &err) < 0) {
-                if (err->errnum == EACCES || err->errnum == EPERM) {
-                        err->exit_code = NBX_EXIT_PERMISSION;
-                        nbx_error_append(&err, " (run `sudo nixbox setup`)");
-                }
-                return nbx_cli_fail(cli, err);
-        }
-        if (pool_str && nbx_pool_save(runtime, &pool, &err) < 0)
-                return nbx_cli_fail(cli, err);
-        if (nbx_pool_load(runtime, &pool, &err) < 0)
+        int r = runtime ? nbx_net_setup(runtime, pool_str, &pool, &err)
+                        : nbx_error_set(&err, ENOMEM, "runtime folder");
+        if (r < 0)
                 return nbx_cli_fail(cli, err);
         char first[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &pool.base, first, sizeof(first));

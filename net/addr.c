@@ -91,6 +91,30 @@ int nbx_pool_parse(const char *str, nbx_pool *ret, nbx_error **err) {
         return nbx_pool_load(rt, ret, err);
 }
 
+int nbx_net_setup(const char *runtime_dir, const char *pool_str, nbx_pool *ret_pool,
+                  nbx_error **err) {
+        nbx_pool pool;
+        /* validate before anything is written */
+        int r = pool_str ? pool_from_text(pool_str, &pool, err) : 0;
+        if (r < 0) {
+                nbx_error_wrap(err, "--pool");
+                if (err && *err)
+                        (*err)->exit_code = NBX_EXIT_USAGE;
+                return r;
+        }
+        r = nbx_mkdir_p(runtime_dir, 0755, err);
+        if (r < 0) {
+                if ((r == -EACCES || r == -EPERM) && err && *err) {
+                        (*err)->exit_code = NBX_EXIT_PERMISSION;
+                        nbx_error_append(err, " (run `sudo nixbox setup`)");
+                }
+                return r;
+        }
+        if (pool_str && (r = nbx_pool_save(runtime_dir, &pool, err)) < 0)
+                return r;
+        return nbx_pool_load(runtime_dir, ret_pool, err);
+}
+
 static void fmt_in(struct in_addr a, char *buf) {
         inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
 }

@@ -51,14 +51,8 @@ int nbx_dnsmasq_domain_check(const char *domain, nbx_error **err) {
         return 0;
 }
 
-static const char *ip_text(const nbx_ip *ip, char buf[INET6_ADDRSTRLEN]) {
-        return inet_ntop(ip->family,
-                         ip->family == AF_INET ? (const void *)&ip->v4 : (const void *)&ip->v6, buf,
-                         INET6_ADDRSTRLEN);
-}
-
 int nbx_dnsmasq_config(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
-                       const char *nft_set, char **ret_text, nbx_error **err) {
+                       char **ret_text, nbx_error **err) {
         if (p->mode != NBX_NET_OFF && p->mode != NBX_NET_FILTERED && p->mode != NBX_NET_OPEN)
                 return nbx_error_set(err, EINVAL, "dnsmasq: unknown network mode %d", p->mode);
         if (p->mode != NBX_NET_OFF && p->n_upstream_dns == 0)
@@ -79,11 +73,6 @@ int nbx_dnsmasq_config(const nbx_slot_addr *a, const nbx_net_policy *p, const ch
                         if (r < 0)
                                 return nbx_error_wrap(err, "network.domains");
                 }
-        if (p->mode == NBX_NET_FILTERED) {
-                if (!nft_set || !*nft_set ||
-                    strspn(nft_set, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(nft_set))
-                        return nbx_error_set(err, EINVAL, "dnsmasq: bad nftables set name");
-        }
         if (strpbrk(slot_dir, "\n\r"))
                 return nbx_error_set(err, EINVAL, "dnsmasq: slot folder contains a newline");
 
@@ -112,24 +101,26 @@ int nbx_dnsmasq_config(const nbx_slot_addr *a, const nbx_net_policy *p, const ch
                 fprintf(f, "port=0\ndhcp-option=option:dns-server\n");
         } else {
                 fprintf(f, "dhcp-option=option:dns-server,%s\n", t.host_ip);
-                /* TTLs matched to the allow set's element timeout (see dnsmasq.h) */
-                fprintf(f, "max-cache-ttl=%d\nmax-ttl=%d\n", NBX_DNSMASQ_MAX_CACHE_TTL_S,
-                        NBX_DNSMASQ_MAX_TTL_S);
+                /* answers never outlive the allow-set elements they create (net/nft.h) */
+                uint32_t ttl = nbx_nft_dns_ttl_cap(p->allow_timeout_s);
+                fprintf(f, "max-cache-ttl=%u\nmax-ttl=%u\n", ttl, ttl);
                 /* no IPv6 leaves a slot: do not hand out AAAA records */
                 fprintf(f, "filter-AAAA\ndomain-needed\nbogus-priv\n");
         }
-        char ip[INET6_ADDRSTRLEN];
+        char ip[INET6_ADDRSTRLEN], nftset[64];
+        nbx_nft_dnsmasq_nftset(a->slot, nftset);
         if (p->mode == NBX_NET_OPEN) {
                 for (size_t i = 0; i < p->n_upstream_dns; i++)
-                        fprintf(f, "server=%s\n", ip_text(&p->upstream_dns[i], ip));
+                        fprintf(f, "server=%s\n",
+                                nbx_ip_to_string(&p->upstream_dns[i], ip, sizeof(ip)));
         } else if (p->mode == NBX_NET_FILTERED) {
                 fprintf(f, "log-queries\n");
                 for (size_t d = 0; p->domains && d < p->domains->n; d++) {
                         const char *dom = p->domains->v[d];
                         for (size_t i = 0; i < p->n_upstream_dns; i++)
                                 fprintf(f, "server=/%s/%s\n", dom,
-                                        ip_text(&p->upstream_dns[i], ip));
-                        fprintf(f, "nftset=/%s/4#inet#%s#%s\n", dom, NBX_NFT_TABLE, nft_set);
+                                        nbx_ip_to_string(&p->upstream_dns[i], ip, sizeof(ip)));
+                        fprintf(f, "nftset=/%s/%s\n", dom, nftset);
                 }
                 /* every other name: NXDOMAIN at once, never forwarded (no DNS tunnelling) */
                 fprintf(f, "address=/#/\n");
@@ -169,13 +160,13 @@ bool nbx_dnsmasq_running(const char *slot_dir) {
         return record_read(slot_dir, &pid, &st) == 0 && nbx_pid_alive(pid, st);
 }
 
-int nbx_dnsmasq_pid(const char *slot_dir, pid_t *ret) {
+bool nbx_dnsmasq_pid(const char *slot_dir, pid_t *ret) {
         pid_t pid;
         uint64_t st;
         if (record_read(slot_dir, &pid, &st) < 0 || !nbx_pid_alive(pid, st))
-                return -ENOENT;
+                return false;
         *ret = pid;
-        return 0;
+        return true;
 }
 
 /* A CHAOS TXT version.bind query: dnsmasq answers it itself, never forwards it. */
@@ -304,9 +295,9 @@ static int record_write(const char *slot_dir, pid_t pid, uint64_t st, nbx_error 
 }
 
 int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
-                      const char *nft_set, uint64_t deadline_ms, nbx_error **err) {
+                      uint64_t deadline_ms, nbx_error **err) {
         _cleanup_free_ char *text = NULL;
-        int r = nbx_dnsmasq_config(a, p, slot_dir, nft_set, &text, err);
+        int r = nbx_dnsmasq_config(a, p, slot_dir, &text, err);
         if (r < 0)
                 return r;
         r = nbx_mkdir_p(slot_dir, 0700, err);
@@ -407,51 +398,71 @@ int nbx_dnsmasq_stop(const char *slot_dir, nbx_error **err) {
         return 0;
 }
 
-int nbx_dnsmasq_denied_parse(const char *log, size_t max, nbx_strv *ret) {
-        nbx_strv all = {0};
-        const char *line = log;
-        while (line && *line) {
+/* The name of a "<date> dnsmasq[pid]: config NAME is NXDOMAIN" line (an answer of address=/#/)
+ * into buf; false for any other line. */
+static bool denied_name(const char *line, size_t len, char buf[NBX_DOMAIN_MAX + 1]) {
+        static const char tail[] = " is NXDOMAIN";
+        const char *c = memmem(line, len, "]: config ", 10);
+        if (!c || len <= sizeof(tail) ||
+            memcmp(line + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1) != 0)
+                return false;
+        const char *name = c + 10;
+        if (name > line + len - (sizeof(tail) - 1))
+                return false;
+        size_t nlen = (size_t)(line + len - (sizeof(tail) - 1) - name);
+        if (nlen == 0 || nlen > NBX_DOMAIN_MAX)
+                return false;
+        memcpy(buf, name, nlen);
+        buf[nlen] = '\0';
+        return true;
+}
+
+int nbx_dnsmasq_denied_parse(const char *log, size_t max, nbx_strv *ret, nbx_error **err) {
+        _cleanup_strv_ nbx_strv all = {0};
+        for (const char *line = log; line && *line;) {
                 const char *end = strchr(line, '\n');
                 size_t len = end ? (size_t)(end - line) : strlen(line);
-                /* "<date> dnsmasq[pid]: config NAME is NXDOMAIN": answered by address=/#/ */
-                const char *c = memmem(line, len, "]: config ", 10);
-                static const char tail[] = " is NXDOMAIN";
-                if (c && len > sizeof(tail) &&
-                    memcmp(line + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1) == 0) {
-                        const char *name = c + 10;
-                        size_t nlen = (size_t)(line + len - (sizeof(tail) - 1) - name);
-                        if (nlen > 0 && nlen <= 253) {
-                                char buf[256];
-                                memcpy(buf, name, nlen);
-                                buf[nlen] = '\0';
-                                /* most recent last: move a repeated name to the end */
-                                for (size_t i = 0; i < all.n; i++)
-                                        if (strcmp(all.v[i], buf) == 0) {
-                                                free(all.v[i]);
-                                                memmove(&all.v[i], &all.v[i + 1],
-                                                        (all.n - i - 1) * sizeof(char *));
-                                                all.n--;
-                                                all.v[all.n] = NULL;
-                                                break;
-                                        }
-                                if (nbx_strv_push(&all, buf) < 0) {
-                                        nbx_strv_clear(&all);
-                                        return -ENOMEM;
+                char buf[NBX_DOMAIN_MAX + 1];
+                if (denied_name(line, len, buf)) {
+                        /* most recent last: move a repeated name to the end */
+                        for (size_t i = 0; i < all.n; i++)
+                                if (strcmp(all.v[i], buf) == 0) {
+                                        free(all.v[i]);
+                                        memmove(&all.v[i], &all.v[i + 1],
+                                                (all.n - i - 1) * sizeof(char *));
+                                        all.v[--all.n] = NULL;
+                                        break;
                                 }
-                        }
+                        if (nbx_strv_push(&all, buf) < 0)
+                                return nbx_error_set(err, ENOMEM, "query log");
                 }
                 line = end ? end + 1 : NULL;
         }
-        nbx_strv out = {0};
-        size_t from = all.n > max ? all.n - max : 0;
-        for (size_t i = from; i < all.n; i++)
-                if (nbx_strv_push(&out, all.v[i]) < 0) {
-                        nbx_strv_clear(&all);
-                        nbx_strv_clear(&out);
-                        return -ENOMEM;
-                }
-        nbx_strv_clear(&all);
+        _cleanup_strv_ nbx_strv out = {0};
+        for (size_t i = all.n > max ? all.n - max : 0; i < all.n; i++)
+                if (nbx_strv_push(&out, all.v[i]) < 0)
+                        return nbx_error_set(err, ENOMEM, "query log");
         *ret = out;
+        out = (nbx_strv){0};
+        return 0;
+}
+
+int nbx_dnsmasq_build_parse(const char *text, nbx_dnsmasq_build *ret, nbx_error **err) {
+        /* "Dnsmasq version 2.90  Copyright ...\nCompile time options: IPv6 ... nftset ..." */
+        nbx_dnsmasq_build b = {0};
+        const char *v = text ? strstr(text, "Dnsmasq version ") : NULL;
+        if (!v || sscanf(v + 16, "%u.%u", &b.major, &b.minor) != 2)
+                return nbx_error_set(err, EBADMSG, "not the output of `dnsmasq --version`");
+        const char *opts = strstr(v, "Compile time options:");
+        if (opts) {
+                size_t len = strcspn(opts, "\n");
+                /* a word of its own: "nftset", never "no-nftset" */
+                for (const char *w = opts; (w = memmem(w, len - (size_t)(w - opts), "nftset", 6));
+                     w += 6)
+                        if (w[-1] == ' ' && (w[6] == ' ' || w[6] == '\n' || w[6] == '\0'))
+                                b.nftset = true;
+        }
+        *ret = b;
         return 0;
 }
 
@@ -483,7 +494,5 @@ int nbx_dnsmasq_denied(const char *slot_dir, size_t max, nbx_strv *ret, nbx_erro
                 char *nl = strchr(buf, '\n');
                 start = nl ? nl + 1 : buf + n;
         }
-        if (nbx_dnsmasq_denied_parse(start, max, ret) < 0)
-                return nbx_error_set(err, ENOMEM, "query log");
-        return 0;
+        return nbx_dnsmasq_denied_parse(start, max, ret, err);
 }

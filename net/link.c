@@ -12,11 +12,77 @@
 #include <sys/ioctl.h>
 
 #include "../config/base/fsutil.h"
+#include "net.h"
 
 #define NL_BUF 8192
 
+/* Links are looked up over rtnetlink, never with if_nametoindex: its SIOCGIFINDEX makes the
+ * kernel run modprobe twice ("netdev-<name>", then "<name>") for every name that does not
+ * exist, which a teardown asking about 64 slot names turned into 128 modprobes. */
 bool nbx_link_exists(const char *name) {
-        return if_nametoindex(name) != 0;
+        _cleanup_nl_ nbx_nl nl = {0};
+        if (nbx_nl_open(&nl, NETLINK_ROUTE, NULL) < 0)
+                return true; /* cannot tell: count it as there (nothing is reclaimed) */
+        char buf[256] = {0}; /* zeroed: libmnl 1.0.4 leaves an attribute's padding as it was */
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        uint32_t seq = nlh->nlmsg_seq = nbx_nl_next_seq(&nl);
+        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+        ifm->ifi_family = AF_UNSPEC;
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        return nbx_nl_talk(&nl, nlh, nlh->nlmsg_len, seq, seq, NULL, NULL, "look up a link",
+                           NULL) != -ENODEV;
+}
+
+static int slot_link_cb(const struct nlmsghdr *nlh, void *data) {
+        uint64_t *mask = data;
+        if (nlh->nlmsg_type != RTM_NEWLINK)
+                return MNL_CB_OK;
+        const struct nlattr *attr;
+        mnl_attr_for_each(attr, nlh, sizeof(struct ifinfomsg)) {
+                if (mnl_attr_get_type(attr) != IFLA_IFNAME ||
+                    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+                        continue;
+                const char *name = mnl_attr_get_str(attr);
+                unsigned slot;
+                char canonical[IFNAMSIZ];
+                if (sscanf(name, "nbx%u", &slot) == 1 && slot < NBX_SLOTS &&
+                    snprintf(canonical, sizeof(canonical), "nbx%u", slot) > 0 &&
+                    strcmp(canonical, name) == 0)
+                        *mask |= 1ull << slot;
+        }
+        return MNL_CB_OK;
+}
+
+int nbx_link_slots_present(nbx_nl *nl, uint64_t *ret, nbx_error **err) {
+        char buf[NL_BUF];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        uint32_t seq = nlh->nlmsg_seq = nbx_nl_next_seq(nl);
+        struct rtgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+        g->rtgen_family = AF_UNSPEC;
+        for (int attempt = 1;; attempt++) {
+                uint64_t mask = 0;
+                nbx_error *e = NULL;
+                int r = nbx_nl_talk(nl, nlh, nlh->nlmsg_len, seq, seq, slot_link_cb, &mask,
+                                    "list the slot TAPs", &e);
+                if (r >= 0) {
+                        *ret = mask;
+                        return 0;
+                }
+                if (r == -EAGAIN && attempt < 8) { /* links changed while they were listed */
+                        nbx_error_free(e);
+                        seq = nlh->nlmsg_seq = nbx_nl_next_seq(nl);
+                        continue;
+                }
+                if (err && !*err)
+                        *err = e;
+                else
+                        nbx_error_free(e);
+                return r;
+        }
 }
 
 int nbx_link_tap_create(const char *name, uid_t uid, gid_t gid, bool multi_queue, nbx_error **err) {
@@ -74,7 +140,7 @@ int nbx_link_addr_add(nbx_nl *nl, const char *ifname, struct in_addr local, unsi
 }
 
 int nbx_link_set_up(nbx_nl *nl, const char *ifname, bool up, nbx_error **err) {
-        char buf[NL_BUF];
+        char buf[NL_BUF] = {0}; /* the name's padding is sent too */
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_NEWLINK;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -90,7 +156,7 @@ int nbx_link_set_up(nbx_nl *nl, const char *ifname, bool up, nbx_error **err) {
 }
 
 int nbx_link_delete(nbx_nl *nl, const char *ifname, nbx_error **err) {
-        char buf[NL_BUF];
+        char buf[NL_BUF] = {0}; /* the name's padding is sent too */
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_DELLINK;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;

@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../config/base/error.h"
@@ -12,7 +13,10 @@
 /* Create a persistent TAP (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, IFF_MULTI_QUEUE when asked) owned
  * by uid:gid, left down.  The hypervisor later opens it with the same name and flags. */
 int nbx_link_tap_create(const char *name, uid_t uid, gid_t gid, bool multi_queue, nbx_error **err);
+/* Whether a link of that name exists (RTM_GETLINK; when rtnetlink cannot be asked: true). */
 bool nbx_link_exists(const char *name);
+/* Which slot TAPs nbx0..nbx63 exist (bit s: nbx<s>): one RTM_GETLINK dump. */
+int nbx_link_slots_present(nbx_nl *nl, uint64_t *ret, nbx_error **err);
 /* RTM_NEWADDR: local/prefix with broadcast on ifname (replaces an identical address). */
 int nbx_link_addr_add(nbx_nl *nl, const char *ifname, struct in_addr local, unsigned prefix_len,
                       struct in_addr broadcast, nbx_error **err);

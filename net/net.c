@@ -6,57 +6,17 @@
  * .err/.log/.leases. */
 #include "net.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../config/base/fsutil.h"
 #include "../config/base/timeutil.h"
 #include "dnsmasq.h"
+#include "info.h"
 #include "link.h"
 #include "nft.h"
 #include "nl.h"
-
-#define POLICY_FILE "policy.json"
-#define DENIED_MAX 20
-
-static int policy_write(const char *slot_dir, const nbx_slot_addr *a, const nbx_net_policy *p,
-                        nbx_error **err) {
-        json_auto_t *j = json_object();
-        json_t *doms = json_array(), *ports = json_array(), *dns = json_array();
-        if (!j || !doms || !ports || !dns) {
-                json_decref(doms);
-                json_decref(ports);
-                json_decref(dns);
-                return nbx_error_set(err, ENOMEM, "slot policy");
-        }
-        json_object_set_new(j, "slot", json_integer(a->slot));
-        json_object_set_new(j, "tap", json_string(a->tap));
-        json_object_set_new(j, "mode", json_string(nbx_net_mode_name(p->mode)));
-        json_object_set_new(j, "allow_private", json_boolean(p->allow_private));
-        for (size_t i = 0; p->domains && i < p->domains->n; i++)
-                json_array_append_new(doms, json_string(p->domains->v[i]));
-        for (size_t i = 0; i < p->n_ports; i++)
-                json_array_append_new(ports, json_integer(p->ports[i]));
-        for (size_t i = 0; i < p->n_upstream_dns; i++) {
-                char ip[INET6_ADDRSTRLEN];
-                const nbx_ip *u = &p->upstream_dns[i];
-                inet_ntop(u->family,
-                          u->family == AF_INET ? (const void *)&u->v4 : (const void *)&u->v6, ip,
-                          sizeof(ip));
-                json_array_append_new(dns, json_string(ip));
-        }
-        json_object_set_new(j, "domains", doms);
-        json_object_set_new(j, "ports", ports);
-        json_object_set_new(j, "upstream_dns", dns);
-        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2));
-        _cleanup_free_ char *path = nbx_path_join(slot_dir, POLICY_FILE);
-        if (!text || !path)
-                return nbx_error_set(err, ENOMEM, "slot policy");
-        return nbx_write_file(path, text, strlen(text), 0600, err);
-}
 
 static int derive(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
                   nbx_slot_addr *ret_a, char **ret_dir, nbx_error **err) {
@@ -91,20 +51,6 @@ static int down_steps(nbx_nl *rt, nbx_nl *nf, const nbx_slot_addr *a, const char
                         ret = r;
         }
         return ret;
-}
-
-static bool any_slot_link(void) {
-        for (unsigned s = 0; s < NBX_SLOTS; s++) {
-                char name[IFNAMSIZ];
-                snprintf(name, sizeof(name), "nbx%u", s);
-                if (nbx_link_exists(name))
-                        return true;
-        }
-        return false;
-}
-
-static void set_allow_name(unsigned slot, char name[32]) {
-        nbx_nft_allow_set_name(slot, name);
 }
 
 int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
@@ -156,12 +102,10 @@ int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
                         goto undo_nft;
         }
         /* 4. dnsmasq, answering */
-        r = policy_write(dir, &a, &p->policy, err);
+        r = nbx_net_policy_write(dir, &a, &p->policy, err);
         if (r < 0)
                 goto undo_nft;
-        char set[32];
-        set_allow_name(a.slot, set);
-        r = nbx_dnsmasq_start(&a, &p->policy, dir, set, nbx_deadline_in(NBX_DNSMASQ_READY_MS), err);
+        r = nbx_dnsmasq_start(&a, &p->policy, dir, nbx_deadline_in(NBX_DNSMASQ_READY_MS), err);
         if (r < 0)
                 goto undo_nft;
         /* 5. the TAP up: the hypervisor may attach */
@@ -197,7 +141,11 @@ int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, n
                 r = nbx_nl_open(&nf, NETLINK_NETFILTER, err);
         if (r >= 0)
                 r = down_steps(&rt, &nf, &a, dir, true, err);
-        if (r >= 0 && !any_slot_link())
+        /* the Docker accepts go with the last slot */
+        uint64_t slots = 0;
+        if (r >= 0)
+                r = nbx_link_slots_present(&rt, &slots, err);
+        if (r >= 0 && !slots)
                 r = nbx_net_docker_remove(err);
         return r < 0 ? nbx_error_wrap(err, "tear down network slot %u", slot) : 0;
 }
@@ -208,17 +156,15 @@ int nbx_net_reload(const nbx_net_params *p, nbx_error **err) {
         int r = derive(p->runtime_dir, &p->pool, p->slot, &a, &dir, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *pol = nbx_path_join(dir, POLICY_FILE);
+        _cleanup_free_ char *pol = nbx_path_join(dir, NBX_NET_POLICY_FILE);
         if (!pol)
                 return nbx_error_set(err, ENOMEM, "slot policy");
         if (!nbx_is_file(pol) || !nbx_link_exists(a.tap))
                 return nbx_error_setx(err, NBX_EXIT_NOT_RUNNING, ENOENT,
                                       "network slot %u is not up", a.slot);
         /* check the new dnsmasq config before anything changes */
-        char set[32];
-        set_allow_name(a.slot, set);
         _cleanup_free_ char *text = NULL;
-        r = nbx_dnsmasq_config(&a, &p->policy, dir, set, &text, err);
+        r = nbx_dnsmasq_config(&a, &p->policy, dir, &text, err);
         if (r < 0)
                 return nbx_error_wrap(err, "reload network slot %u", a.slot);
         _cleanup_nl_ nbx_nl nf = {0};
@@ -236,95 +182,11 @@ int nbx_net_reload(const nbx_net_params *p, nbx_error **err) {
                 if (r < 0)
                         return nbx_error_wrap(err, "reload network slot %u", a.slot);
         }
-        r = policy_write(dir, &a, &p->policy, err);
+        r = nbx_net_policy_write(dir, &a, &p->policy, err);
         if (r >= 0)
                 r = nbx_dnsmasq_stop(dir, err);
         if (r >= 0)
-                r = nbx_dnsmasq_start(&a, &p->policy, dir, set,
-                                      nbx_deadline_in(NBX_DNSMASQ_READY_MS), err);
+                r = nbx_dnsmasq_start(&a, &p->policy, dir, nbx_deadline_in(NBX_DNSMASQ_READY_MS),
+                                      err);
         return r < 0 ? nbx_error_wrap(err, "reload network slot %u: restart dnsmasq", a.slot) : 0;
-}
-
-static int mode_from_name(const char *s, enum nbx_net_mode *ret) {
-        static const enum nbx_net_mode modes[] = {NBX_NET_OFF, NBX_NET_FILTERED, NBX_NET_OPEN};
-        for (size_t i = 0; i < NBX_ARRAY_SIZE(modes); i++)
-                if (s && strcmp(s, nbx_net_mode_name(modes[i])) == 0) {
-                        *ret = modes[i];
-                        return 0;
-                }
-        return -EBADMSG;
-}
-
-int nbx_net_info_get(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
-                     nbx_net_info *ret, nbx_error **err) {
-        nbx_slot_addr a;
-        _cleanup_free_ char *dir = NULL;
-        int r = derive(runtime_dir, pool, slot, &a, &dir, err);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *pol = nbx_path_join(dir, POLICY_FILE);
-        _cleanup_free_ char *data = NULL;
-        if (!pol)
-                return nbx_error_set(err, ENOMEM, "slot policy");
-        r = nbx_read_file(pol, 1 << 20, &data, NULL, NULL);
-        if (r == -ENOENT)
-                return nbx_error_setx(err, NBX_EXIT_NOT_RUNNING, ENOENT,
-                                      "network slot %u is not up", slot);
-        if (r < 0)
-                return nbx_error_set(err, r, "read %s", pol);
-        json_auto_t *j = json_loads(data, 0, NULL);
-        nbx_net_info info = {.slot = slot};
-        /* declared before the first goto: its cleanup must never see an uninitialised value */
-        _cleanup_nl_ nbx_nl nf = {0};
-        json_t *doms = j ? json_object_get(j, "domains") : NULL;
-        json_t *ports = j ? json_object_get(j, "ports") : NULL;
-        if (!j || mode_from_name(json_string_value(json_object_get(j, "mode")), &info.mode) < 0 ||
-            !json_is_array(doms) || !json_is_array(ports))
-                return nbx_error_set(err, EBADMSG, "%s is damaged", pol);
-        size_t i;
-        json_t *v;
-        json_array_foreach(doms, i, v) {
-                if (json_is_string(v) && nbx_strv_push(&info.domains, json_string_value(v)) < 0)
-                        goto oom;
-        }
-        json_array_foreach(ports, i, v) {
-                if (json_is_integer(v) &&
-                    nbx_strv_pushf(&info.ports, "%lld", (long long)json_integer_value(v)) < 0)
-                        goto oom;
-        }
-        pid_t pid;
-        if (nbx_dnsmasq_pid(dir, &pid) == 0)
-                info.dnsmasq_pid = pid;
-        r = nbx_dnsmasq_denied(dir, DENIED_MAX, &info.denied_names, err);
-        if (r < 0)
-                goto fail;
-
-        r = nbx_nl_open(&nf, NETLINK_NETFILTER, err);
-        if (r < 0)
-                goto fail;
-        nbx_nft_counters c;
-        r = nbx_nft_slot_counters(&nf, slot, &c, err);
-        if (r < 0)
-                goto fail;
-        info.dropped_packets = c.dropped_packets;
-        info.dropped_bytes = c.dropped_bytes;
-        if (info.mode == NBX_NET_FILTERED) {
-                r = nbx_nft_allow_list(&nf, slot, &info.allowed_addrs, err);
-                if (r < 0)
-                        goto fail;
-        }
-        *ret = info;
-        return 0;
-oom:
-        r = nbx_error_set(err, ENOMEM, "network info");
-fail:
-        nbx_net_info_done(&info);
-        return nbx_error_wrap(err, "network slot %u", slot);
-}
-
-void nbx_net_info_done(nbx_net_info *i) {
-        nbx_strv_clear(&i->domains);
-        nbx_strv_clear(&i->ports);
-        nbx_strv_clear(&i->allowed_addrs);
-        nbx_strv_clear(&i->denied_names);
 }

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "../config/config.h"
+#include "../config/base/check.h"
 #include "../config/base/error.h"
 
 #define NBX_SLOTS 64
@@ -52,9 +53,9 @@ int nbx_slot_acquire(const char *runtime_dir, const nbx_slot_owner *owner, unsig
 int nbx_slot_set_owner(const char *runtime_dir, unsigned slot, const nbx_slot_owner *owner,
                        nbx_error **err);
 int nbx_slot_release(const char *runtime_dir, unsigned slot, nbx_error **err);
-/* Read the owner record of a slot; -ENOENT when free. */
+/* Read the owner record of a slot; -ENOENT when free (the error says so, NBX_EXIT_NOT_RUNNING). */
 int nbx_slot_get(const char *runtime_dir, unsigned slot, nbx_slot_owner *ret, nbx_error **err);
-/* The slot held for project_dir, -ENOENT when none. */
+/* The slot held for project_dir; -ENOENT when none (the error says so, NBX_EXIT_NOT_RUNNING). */
 int nbx_slot_find(const char *runtime_dir, const char *project_dir, unsigned *ret_slot,
                   nbx_error **err);
 
@@ -67,6 +68,9 @@ typedef struct nbx_net_policy {
         const nbx_ip *upstream_dns;
         size_t n_upstream_dns;
         bool allow_private;
+        /* seconds an allow-set element lives without a new connection to it, and from which
+         * dnsmasq's TTL cap follows (net/nft.h); 0 = NBX_NFT_ALLOW_TIMEOUT_S (tests shorten it) */
+        uint32_t allow_timeout_s;
 } nbx_net_policy;
 
 typedef struct nbx_net_params {
@@ -90,22 +94,57 @@ int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, n
 /* Re-apply mode, domains and ports of a running slot atomically (nft batch + dnsmasq restart). */
 int nbx_net_reload(const nbx_net_params *p, nbx_error **err);
 
-/* What `nixbox net show` prints. */
-typedef struct nbx_net_info {
-        unsigned slot;
-        enum nbx_net_mode mode;
-        nbx_strv domains;
-        nbx_strv ports;         /* as text */
-        nbx_strv allowed_addrs; /* current elements of the slot's allow set */
+/* What a slot's firewall stopped: dropped_* counts everything (refusals: a TCP reset or ICMP
+ * admin-prohibited, counter refused<slot>; silent drops: spoofed source address or MAC, IPv6,
+ * counter silent<slot>); silent_* is the silent part alone. */
+typedef struct nbx_net_counters {
         uint64_t dropped_packets, dropped_bytes;
-        nbx_strv denied_names; /* most recent last, from dnsmasq's query log */
-        pid_t dnsmasq_pid;
+        uint64_t silent_packets, silent_bytes;
+} nbx_net_counters;
+
+/* What `nixbox net show` reports about a running slot, typed. */
+typedef struct nbx_net_info {
+        nbx_slot_addr addr; /* slot, TAP, addresses, MAC */
+        enum nbx_net_mode mode;
+        bool allow_private;
+        nbx_strv domains;
+        uint16_t ports[NBX_MAX_PORTS];
+        size_t n_ports;
+        nbx_ip upstream_dns[NBX_MAX_DNS];
+        size_t n_upstream_dns;
+        struct in_addr *allowed; /* elements of the allow set now (filtered mode) */
+        size_t n_allowed;
+        nbx_net_counters counters;
+        nbx_strv denied_names; /* names dnsmasq answered NXDOMAIN by policy, most recent last */
+        pid_t dnsmasq_pid;     /* 0: dnsmasq is not running */
 } nbx_net_info;
 int nbx_net_info_get(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
                      nbx_net_info *ret, nbx_error **err);
+/* The info of the slot the project at project_dir holds (NBX_EXIT_NOT_RUNNING when none). */
+int nbx_net_info_for_project(const char *runtime_dir, const char *project_dir, nbx_net_info *ret,
+                             nbx_error **err);
 void nbx_net_info_done(nbx_net_info *i);
+/* `nixbox net show --json`: indented JSON text, malloc'd. */
+int nbx_net_info_json(const nbx_net_info *i, char **ret, nbx_error **err);
 
-/* ---- additions (network slots developer) --------------------------------------------------- */
+/* `nixbox setup`: create the runtime folder; with pool_str, validate it (NBX_EXIT_USAGE) before
+ * anything is written and record it as the host-wide pool.  *ret_pool: the pool now in effect. */
+int nbx_net_setup(const char *runtime_dir, const char *pool_str, nbx_pool *ret_pool,
+                  nbx_error **err);
+
+/* Host checks for `nixbox doctor` (config/base/check.h): they only look, change nothing. */
+bool nbx_net_has_cap_net_admin(void);
+/* CAP_NET_ADMIN held (needed by up, down, reload). */
+void nbx_net_check_cap_net_admin(nbx_checks *l);
+/* nf_tables answers and accepts every rule nixbox uses (a dry run, nbx_nft_probe), the kernel is
+ * in the supported range (>= 5.15), and how removals work on it. */
+void nbx_net_check_nftables(nbx_checks *l);
+/* dnsmasq installed, >= 2.87 and built with nftset (filtered mode feeds the allow set with it). */
+void nbx_net_check_dnsmasq(nbx_checks *l);
+/* net.ipv4.ip_forward: what `up` will find and do. */
+void nbx_net_check_forwarding(nbx_checks *l);
+/* Docker's iptables FORWARD chain (see nbx_net_docker_check). */
+void nbx_net_check_docker(nbx_checks *l);
 
 /* The pool from <runtime_dir>/pool (written by `nixbox setup --pool`), the default when absent. */
 int nbx_pool_load(const char *runtime_dir, nbx_pool *ret, nbx_error **err);

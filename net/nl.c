@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <linux/netlink.h>
-#include <stdlib.h>
 #include <assert.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -48,42 +50,45 @@ void nbx_nl_close(nbx_nl *nl) {
 }
 
 struct talk_state {
-        uint32_t first, last;
-        uint32_t acked;  /* number of acks seen */
-        uint32_t expect; /* number of messages sent */
-        int error;       /* first kernel error (negative errno), 0 when none */
+        uint32_t answered; /* replies seen: acks, errors, ends of dumps */
+        uint32_t expect;   /* messages of the request that ask for a reply */
+        int error;         /* first kernel error (negative errno), 0 when none */
+        bool interrupted;  /* a dump the kernel marked inconsistent (changed while read) */
         char ext_msg[256];
         nbx_nl_cb cb;
         void *cb_data;
 };
+
+/* The first error wins: its errno and, when the kernel sent one, its extended-ack text (the
+ * attributes at attrs, len bytes). */
+static void record_error(struct talk_state *s, int error, const void *attrs, size_t len) {
+        if (s->error)
+                return;
+        s->error = error; /* already negative */
+        const struct nlattr *attr;
+        mnl_attr_for_each_payload(attrs, len) {
+                if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+                    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+                        snprintf(s->ext_msg, sizeof(s->ext_msg), "%s", mnl_attr_get_str(attr));
+        }
+}
 
 static int on_error(const struct nlmsghdr *nlh, void *data) {
         struct talk_state *s = data;
         const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
         if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nlmsgerr)))
                 return MNL_CB_ERROR;
-        if (e->error == 0) {
-                s->acked++;
-        } else if (!s->error) {
-                s->error = e->error; /* already negative */
-                s->acked++;
-                /* extended ack message, when the kernel sent one */
-                if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-                        size_t off = sizeof(*e) + ((nlh->nlmsg_flags & NLM_F_CAPPED)
-                                                           ? 0
-                                                           : e->msg.nlmsg_len - sizeof(e->msg));
-                        const struct nlattr *attr;
-                        mnl_attr_for_each_payload((void *)((const char *)e + off),
-                                                  mnl_nlmsg_get_payload_len(nlh) - off) {
-                                if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG)
-                                        snprintf(s->ext_msg, sizeof(s->ext_msg), "%s",
-                                                 mnl_attr_get_str(attr));
-                        }
-                }
-        } else {
-                s->acked++;
-        }
-        return s->acked >= s->expect ? MNL_CB_STOP : MNL_CB_OK;
+        s->answered++;
+        if (e->error == 0)
+                return MNL_CB_OK;
+        /* extended-ack attributes follow the request (or its header, when capped) */
+        size_t off = sizeof(*e);
+        if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+                off += e->msg.nlmsg_len - sizeof(e->msg);
+        size_t len = mnl_nlmsg_get_payload_len(nlh);
+        bool tlvs = (nlh->nlmsg_flags & NLM_F_ACK_TLVS) && off <= len;
+        record_error(s, e->error, (const char *)e + off, tlvs ? len - off : 0);
+        return MNL_CB_OK;
 }
 
 static int on_data(const struct nlmsghdr *nlh, void *data) {
@@ -91,20 +96,34 @@ static int on_data(const struct nlmsghdr *nlh, void *data) {
         return s->cb ? s->cb(nlh, s->cb_data) : MNL_CB_OK;
 }
 
+/* The end of a dump; a dump that failed half-way ends with the (negative) errno here. */
 static int on_done(const struct nlmsghdr *nlh, void *data) {
-        (void)nlh;
         struct talk_state *s = data;
-        s->acked++;
-        return s->acked >= s->expect ? MNL_CB_STOP : MNL_CB_OK;
+        s->answered++;
+        size_t len = mnl_nlmsg_get_payload_len(nlh);
+        if (len < sizeof(int))
+                return MNL_CB_OK;
+        int error;
+        memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof(error));
+        if (error < 0)
+                record_error(s, error, (const char *)mnl_nlmsg_get_payload(nlh) + sizeof(int),
+                             (nlh->nlmsg_flags & NLM_F_ACK_TLVS) ? len - sizeof(int) : 0);
+        return MNL_CB_OK;
+}
+
+/* Messages of buf the kernel answers when all goes well. */
+static uint32_t replies_expected(const void *buf, size_t len) {
+        uint32_t n = 0;
+        int left = (int)len;
+        for (const struct nlmsghdr *h = buf; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left))
+                if (h->nlmsg_flags & (NLM_F_ACK | NLM_F_DUMP))
+                        n++;
+        return n;
 }
 
 int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uint32_t last_seq,
                 nbx_nl_cb cb, void *cb_data, const char *what, nbx_error **err) {
-        struct talk_state s = {.first = first_seq,
-                               .last = last_seq,
-                               .expect = last_seq - first_seq + 1,
-                               .cb = cb,
-                               .cb_data = cb_data};
+        struct talk_state s = {.expect = replies_expected(buf, len), .cb = cb, .cb_data = cb_data};
         mnl_cb_t ctl[NLMSG_MIN_TYPE] = {0};
         ctl[NLMSG_ERROR] = on_error;
         ctl[NLMSG_DONE] = on_done;
@@ -115,13 +134,14 @@ int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uin
         static_assert(NBX_NL_RECV_BUF >= 8192, "netlink buffer");
         char rbuf[NBX_NL_RECV_BUF];
         for (;;) {
-                /* Once the kernel reported an error it may send nothing more for the rest of a
-                 * batch (an aborted batch, e.g. a generation mismatch, is answered with one
-                 * error only): whatever else it sends is already queued, so stop waiting. */
-                ssize_t n = s.error ? recv(mnl_socket_get_fd(nl->sock), rbuf, sizeof(rbuf),
-                                           MSG_DONTWAIT)
-                                    : mnl_socket_recvfrom(nl->sock, rbuf, sizeof(rbuf));
-                if (n < 0 && s.error && (errno == EAGAIN || errno == EWOULDBLOCK))
+                /* Until every expected reply is in, wait for the next (a dump is produced while
+                 * it is read); after that, or after an error (an aborted batch is answered with
+                 * one error only), take only what is already queued. */
+                bool drain = s.error || s.answered >= s.expect;
+                ssize_t n =
+                        drain ? recv(mnl_socket_get_fd(nl->sock), rbuf, sizeof(rbuf), MSG_DONTWAIT)
+                              : mnl_socket_recvfrom(nl->sock, rbuf, sizeof(rbuf));
+                if (n < 0 && drain && (errno == EAGAIN || errno == EWOULDBLOCK))
                         break;
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -138,20 +158,30 @@ int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uin
                         continue;
                 if (h->nlmsg_seq && (h->nlmsg_seq < first_seq || h->nlmsg_seq > last_seq))
                         continue; /* stale reply to an earlier request on this socket */
+                /* a dump that changed while it was produced: read it to its end all the same
+                 * (libmnl would stop at the mark and leave the rest), then say so */
+                int left = (int)n;
+                for (struct nlmsghdr *m = (struct nlmsghdr *)rbuf; mnl_nlmsg_ok(m, left);
+                     m = mnl_nlmsg_next(m, &left))
+                        if (m->nlmsg_flags & NLM_F_DUMP_INTR) {
+                                s.interrupted = true;
+                                m->nlmsg_flags &= (uint16_t)~NLM_F_DUMP_INTR;
+                        }
                 int r = mnl_cb_run2(rbuf, (size_t)n, 0, nl->portid, on_data, &s, ctl,
                                     NBX_ARRAY_SIZE(ctl));
-                if (r == MNL_CB_STOP || s.acked >= s.expect)
-                        break;
                 if (r < 0 && !s.error)
                         return nbx_error_set(err, errno ? errno : EPROTO, "%s: bad netlink reply",
                                              what);
-                if (r < 0)
-                        break;
         }
         if (s.error) {
                 if (s.ext_msg[0])
                         return nbx_error_set(err, -s.error, "%s (kernel: %s)", what, s.ext_msg);
                 return nbx_error_set(err, -s.error, "%s", what);
         }
+        if (s.interrupted)
+                return nbx_error_set(err, EAGAIN,
+                                     "%s: the kernel's data changed while it was read (read it "
+                                     "again)",
+                                     what);
         return 0;
 }

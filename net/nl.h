@@ -14,6 +14,9 @@ typedef struct nbx_nl {
         uint32_t portid;
         uint32_t seq;
         int bus; /* NETLINK_ROUTE or NETLINK_NETFILTER */
+        /* NETLINK_NETFILTER: whether this socket's kernel knows nf_tables' DESTROY messages,
+         * asked once (net/nft/wire.c): 0 not asked yet, 1 yes, -1 no (Linux < 6.3) */
+        int nft_destroy;
 } nbx_nl;
 
 int nbx_nl_open(nbx_nl *ret, int bus, nbx_error **err);
@@ -31,8 +34,15 @@ static inline uint32_t nbx_nl_next_seq(nbx_nl *nl) {
  * MNL_CB_ERROR as libmnl expects. */
 typedef int (*nbx_nl_cb)(const struct nlmsghdr *nlh, void *data);
 
-/* Send len bytes (one message or a whole nfnetlink batch) and read replies until every message
- * whose seq lies in [first_seq, last_seq] is acknowledged (or an error arrives).  Each message in
- * buf must carry NLM_F_ACK.  what: context for the error message ("add slot 3 rules"). */
+/* Send len bytes (one message or a whole nfnetlink batch) in one sendto and read the replies: one
+ * per message of buf that asks for one (NLM_F_ACK: an ack or an error; NLM_F_DUMP: the dump up to
+ * its NLMSG_DONE), plus any error the kernel reports for a message that asked for none (an
+ * nfnetlink batch's begin message: a generation mismatch, a failed commit).  Replies whose seq is
+ * outside [first_seq, last_seq] are stale and skipped.  The kernel answers a request while the
+ * sendto runs, so once the expected replies are in, whatever else it said is already queued and
+ * read without waiting.  The first kernel error wins and keeps the kernel's errno and its
+ * extended-ack text.  A dump the kernel marks as changed while it was produced (NLM_F_DUMP_INTR)
+ * is read to its end and then reported as -EAGAIN: the caller drops what it got and asks again.
+ * what: context for the error message ("add slot 3 rules"). */
 int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uint32_t last_seq,
                 nbx_nl_cb cb, void *cb_data, const char *what, nbx_error **err);

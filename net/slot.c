@@ -20,6 +20,7 @@
 #include "../config/base/fsutil.h"
 #include "../config/base/proc.h"
 #include "dnsmasq.h"
+#include "link.h"
 #include "net.h"
 #include "slot.h"
 
@@ -67,15 +68,17 @@ static int lock_slots(const char *runtime_dir, nbx_error **err) {
         return TAKE_FD(fd);
 }
 
-static int record_read(const char *runtime_dir, unsigned slot, nbx_slot_owner *ret,
+/* The owner record of a slot; *ret_held false (and *ret untouched) when the slot is free. */
+static int record_read(const char *runtime_dir, unsigned slot, bool *ret_held, nbx_slot_owner *ret,
                        nbx_error **err) {
         _cleanup_free_ char *path = record_path(runtime_dir, slot);
         if (!path)
                 return nbx_error_set(err, ENOMEM, "slot record");
         _cleanup_free_ char *data = NULL;
         int r = nbx_read_file(path, RECORD_MAX, &data, NULL, NULL);
+        *ret_held = r != -ENOENT;
         if (r == -ENOENT)
-                return -ENOENT;
+                return 0;
         if (r < 0)
                 return nbx_error_set(err, r, "read slot record %s", path);
         json_error_t jerr;
@@ -112,19 +115,21 @@ static int record_write(const char *runtime_dir, unsigned slot, const nbx_slot_o
         return nbx_write_file(path, text, strlen(text), 0644, err);
 }
 
-static int history_load(const char *runtime_dir, json_t **ret) {
+/* The history, or an empty one when it is missing or damaged (it is only a preference). */
+static int history_load(const char *runtime_dir, json_t **ret, nbx_error **err) {
         _cleanup_free_ char *path = slots_path(runtime_dir, "history.json");
         _cleanup_free_ char *data = NULL;
-        json_t *j = NULL;
+        json_auto_t *j = NULL;
         if (path && nbx_read_file(path, HISTORY_MAX, &data, NULL, NULL) == 0)
                 j = json_loads(data, 0, NULL);
-        if (!j || !json_is_object(j)) {
-                json_decref(j);
-                j = json_object(); /* missing or damaged: start over, only a preference */
+        if (json_is_object(j)) {
+                *ret = TAKE_PTR(j);
+                return 0;
         }
-        if (!j)
-                return -ENOMEM;
-        *ret = j;
+        json_t *fresh = json_object();
+        if (!fresh)
+                return nbx_error_set(err, ENOMEM, "slot history");
+        *ret = fresh;
         return 0;
 }
 
@@ -145,7 +150,7 @@ static const char *history_get(json_t *h, unsigned slot) {
 bool nbx_slot_resources_present(const char *runtime_dir, unsigned slot) {
         char tap[IFNAMSIZ];
         snprintf(tap, sizeof(tap), "nbx%u", slot);
-        if (if_nametoindex(tap) != 0)
+        if (nbx_link_exists(tap))
                 return true;
         _cleanup_free_ char *dir = nbx_slot_dir(runtime_dir, slot);
         return dir && nbx_dnsmasq_running(dir);
@@ -194,13 +199,14 @@ int nbx_slot_acquire(const char *runtime_dir, const nbx_slot_owner *owner, unsig
                 return nbx_error_set(err, ENOMEM, "slot table");
         enum slot_state st[NBX_SLOTS];
         for (unsigned s = 0; s < NBX_SLOTS; s++) {
-                int r = record_read(runtime_dir, s, &owners[s], err);
-                if (r == -ENOENT) {
+                bool held;
+                int r = record_read(runtime_dir, s, &held, &owners[s], err);
+                if (r < 0)
+                        return r;
+                if (!held) {
                         st[s] = SLOT_FREE;
                         continue;
                 }
-                if (r < 0)
-                        return r;
                 if (strcmp(owners[s].project_dir, owner->project_dir) == 0) {
                         if (owner_alive(&owners[s]) && !(owners[s].pid == owner->pid &&
                                                          owners[s].start_time == owner->start_time))
@@ -225,8 +231,9 @@ int nbx_slot_acquire(const char *runtime_dir, const nbx_slot_owner *owner, unsig
         }
 
         json_auto_t *hist = NULL;
-        if (history_load(runtime_dir, &hist) < 0)
-                return nbx_error_set(err, ENOMEM, "slot history");
+        int r = history_load(runtime_dir, &hist, err);
+        if (r < 0)
+                return r;
 
         int pick = -1;
         /* 1. the slot this project had last, if free or reclaimable */
@@ -255,11 +262,11 @@ int nbx_slot_acquire(const char *runtime_dir, const nbx_slot_owner *owner, unsig
                 _cleanup_free_ char *dir = nbx_slot_dir(runtime_dir, s);
                 if (!dir)
                         return nbx_error_set(err, ENOMEM, "slot folder");
-                int r = nbx_rm_rf(dir, err);
+                r = nbx_rm_rf(dir, err);
                 if (r < 0)
                         return nbx_error_wrap(err, "reclaim slot %u", s);
         }
-        int r = record_write(runtime_dir, s, owner, err);
+        r = record_write(runtime_dir, s, owner, err);
         if (r < 0)
                 return r;
         char key[8];
@@ -279,11 +286,12 @@ int nbx_slot_set_owner(const char *runtime_dir, unsigned slot, const nbx_slot_ow
         if (lock < 0)
                 return lock;
         nbx_slot_owner cur;
-        int r = record_read(runtime_dir, slot, &cur, err);
-        if (r == -ENOENT)
-                return nbx_error_set(err, ENOENT, "slot %u is not held", slot);
+        bool held;
+        int r = record_read(runtime_dir, slot, &held, &cur, err);
         if (r < 0)
                 return r;
+        if (!held)
+                return nbx_error_set(err, ENOENT, "slot %u is not held", slot);
         if (strcmp(cur.project_dir, owner->project_dir) != 0)
                 return nbx_error_set(err, EPERM, "slot %u is held by %s, not %s", slot,
                                      cur.project_dir, owner->project_dir);
@@ -307,22 +315,31 @@ int nbx_slot_release(const char *runtime_dir, unsigned slot, nbx_error **err) {
 int nbx_slot_get(const char *runtime_dir, unsigned slot, nbx_slot_owner *ret, nbx_error **err) {
         if (slot >= NBX_SLOTS)
                 return nbx_error_set(err, ERANGE, "slot %u out of range", slot);
-        return record_read(runtime_dir, slot, ret, err);
+        bool held;
+        int r = record_read(runtime_dir, slot, &held, ret, err);
+        if (r < 0 || held)
+                return r;
+        (void)nbx_error_setx(err, NBX_EXIT_NOT_RUNNING, 0, "network slot %u is free", slot);
+        if (err && *err)
+                (*err)->errnum = ENOENT;
+        return -ENOENT;
 }
 
 int nbx_slot_find(const char *runtime_dir, const char *project_dir, unsigned *ret_slot,
                   nbx_error **err) {
         for (unsigned s = 0; s < NBX_SLOTS; s++) {
                 nbx_slot_owner o;
-                int r = record_read(runtime_dir, s, &o, err);
-                if (r == -ENOENT)
-                        continue;
+                bool held;
+                int r = record_read(runtime_dir, s, &held, &o, err);
                 if (r < 0)
                         return r;
-                if (strcmp(o.project_dir, project_dir) == 0) {
+                if (held && strcmp(o.project_dir, project_dir) == 0) {
                         *ret_slot = s;
                         return 0;
                 }
         }
+        (void)nbx_error_setx(err, NBX_EXIT_NOT_RUNNING, 0, "%s holds no network slot", project_dir);
+        if (err && *err)
+                (*err)->errnum = ENOENT;
         return -ENOENT;
 }

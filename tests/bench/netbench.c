@@ -437,8 +437,6 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i, nbx_nl *rt, nbx_nl
         if (nbx_slot_addr_derive(&p->pool, n - 1, &a, &err) < 0)
                 die_err("slot address", err);
         char *dir = nbx_slot_dir(p->runtime_dir, n - 1);
-        char set[32];
-        nbx_nft_allow_set_name(a.slot, set);
         uint64_t d[12], t = now_ns();
         static const int order[] = {0, 1, 2, 3, 4, 11, 5, 6, 7, 8, 9, 10};
         if (nbx_link_route_overlap_check(rt, a.network, a.prefix_len, NULL, &err) < 0 ||
@@ -461,7 +459,7 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i, nbx_nl *rt, nbx_nl
         if (nbx_net_docker_ensure(&err) < 0)
                 die_err("docker", err);
         d[11] = lap(&t);
-        if (nbx_dnsmasq_start(&a, &p->policy, dir, set, nbx_deadline_in(10000), &err) < 0)
+        if (nbx_dnsmasq_start(&a, &p->policy, dir, nbx_deadline_in(10000), &err) < 0)
                 die_err("dnsmasq", err);
         d[5] = lap(&t);
         if (nbx_link_set_up(rt, a.tap, true, &err) < 0)

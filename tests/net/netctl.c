@@ -7,7 +7,10 @@
  *   netctl RT reload SLOT MODE [...same options]
  *   netctl RT down SLOT
  *   netctl RT info SLOT                           key=value lines
- *   netctl RT docker-check                        key=value lines */
+ *   netctl RT docker-check                        key=value lines
+ *   netctl RT checks                              doctor's net checks: "NAME|STATUS|DETAIL|FIX"
+ *
+ * NIXBOX_NFT_NO_DESTROY=1 in the environment takes the path of kernels without DESTROY. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +88,18 @@ int main(int argc, char **argv) {
                 printf("%u\n", s);
                 return 0;
         }
+        if (strcmp(cmd, "checks") == 0) {
+                nbx_checks l = {0};
+                nbx_net_check_cap_net_admin(&l);
+                nbx_net_check_nftables(&l);
+                nbx_net_check_dnsmasq(&l);
+                nbx_net_check_forwarding(&l);
+                nbx_net_check_docker(&l);
+                for (size_t k = 0; k < l.n; k++)
+                        printf("%s|%s|%s|%s\n", l.v[k].name, nbx_check_status_name(l.v[k].status),
+                               l.v[k].detail, l.v[k].fix);
+                return nbx_checks_failed(&l) ? 1 : 0;
+        }
         if (strcmp(cmd, "docker-check") == 0) {
                 nbx_docker_status d;
                 if (nbx_net_docker_check(&d, &err) < 0)
@@ -105,13 +120,15 @@ int main(int argc, char **argv) {
                 if (nbx_net_info_get(rt, &pool, slot, &i, &err) < 0)
                         return fail(err);
                 printf("mode=%s\ndnsmasq_pid=%d\ndropped_packets=%llu\n", nbx_net_mode_name(i.mode),
-                       (int)i.dnsmasq_pid, (unsigned long long)i.dropped_packets);
+                       (int)i.dnsmasq_pid, (unsigned long long)i.counters.dropped_packets);
                 for (size_t k = 0; k < i.domains.n; k++)
                         printf("domain=%s\n", i.domains.v[k]);
-                for (size_t k = 0; k < i.ports.n; k++)
-                        printf("port=%s\n", i.ports.v[k]);
-                for (size_t k = 0; k < i.allowed_addrs.n; k++)
-                        printf("allowed=%s\n", i.allowed_addrs.v[k]);
+                for (size_t k = 0; k < i.n_ports; k++)
+                        printf("port=%u\n", (unsigned)i.ports[k]);
+                for (size_t k = 0; k < i.n_allowed; k++) {
+                        char ip[INET_ADDRSTRLEN];
+                        printf("allowed=%s\n", inet_ntop(AF_INET, &i.allowed[k], ip, sizeof(ip)));
+                }
                 for (size_t k = 0; k < i.denied_names.n; k++)
                         printf("denied=%s\n", i.denied_names.v[k]);
                 nbx_net_info_done(&i);

@@ -134,12 +134,38 @@ static void test_pool_file(void **state) {
         nbx_test_rmdir(dir);
 }
 
+static void test_setup(void **state) {
+        (void)state;
+        char *base = nbx_test_tmpdir();
+        _cleanup_free_ char *rt = nbx_path_join(base, "run/nixbox");
+        _cleanup_error_ nbx_error *err = NULL;
+        nbx_pool pool;
+        /* a bad pool is a usage error and nothing is written, not even the folder */
+        assert_true(nbx_net_setup(rt, "10.77.1.0", &pool, &err) < 0);
+        assert_int_equal(err->exit_code, NBX_EXIT_USAGE);
+        assert_non_null(strstr(err->msg, "--pool"));
+        assert_false(nbx_is_dir(rt));
+        nbx_error_free(TAKE_PTR(err));
+        /* no pool: the folder, and the default pool in effect */
+        assert_int_equal(nbx_net_setup(rt, NULL, &pool, &err), 0);
+        assert_true(nbx_is_dir(rt));
+        ip_is(pool.base, NBX_POOL_DEFAULT);
+        /* a pool: recorded, and in effect for every later command */
+        assert_int_equal(nbx_net_setup(rt, "10.213.0.0/16", &pool, &err), 0);
+        ip_is(pool.base, "10.213.0.0");
+        nbx_pool again;
+        assert_int_equal(nbx_pool_load(rt, &again, &err), 0);
+        ip_is(again.base, "10.213.0.0");
+        assert_int_equal(nbx_net_setup(rt, NULL, &pool, &err), 0);
+        ip_is(pool.base, "10.213.0.0");
+        nbx_test_rmdir(base);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_all_slots),
-                cmocka_unit_test(test_slot_out_of_range),
-                cmocka_unit_test(test_pool_parse),
-                cmocka_unit_test(test_pool_file),
+                cmocka_unit_test(test_all_slots),  cmocka_unit_test(test_slot_out_of_range),
+                cmocka_unit_test(test_pool_parse), cmocka_unit_test(test_pool_file),
+                cmocka_unit_test(test_setup),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 #include "support/testutil.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "config/base/strv.h"
 #include "net/dnsmasq.h"
 #include "net/net.h"
+#include "net/nft.h"
 
 static nbx_slot_addr slot3(void) {
         nbx_pool pool;
@@ -23,7 +25,8 @@ static nbx_ip ip4(const char *s) {
         return ip;
 }
 
-static char *config(enum nbx_net_mode mode, const nbx_strv *domains, nbx_error **err) {
+static char *config_t(enum nbx_net_mode mode, const nbx_strv *domains, uint32_t timeout_s,
+                      nbx_error **err) {
         nbx_slot_addr a = slot3();
         nbx_ip dns[2] = {ip4("198.51.100.53"), {.family = AF_INET6}};
         assert_int_equal(inet_pton(AF_INET6, "2001:db8::53", &dns[1].v6), 1);
@@ -33,11 +36,16 @@ static char *config(enum nbx_net_mode mode, const nbx_strv *domains, nbx_error *
                             .ports = ports,
                             .n_ports = 2,
                             .upstream_dns = dns,
-                            .n_upstream_dns = 2};
+                            .n_upstream_dns = 2,
+                            .allow_timeout_s = timeout_s};
         char *text = NULL;
-        if (nbx_dnsmasq_config(&a, &p, "/run/nixbox/slots/3", "allow3", &text, err) < 0)
+        if (nbx_dnsmasq_config(&a, &p, "/run/nixbox/slots/3", &text, err) < 0)
                 return NULL;
         return text;
+}
+
+static char *config(enum nbx_net_mode mode, const nbx_strv *domains, nbx_error **err) {
+        return config_t(mode, domains, 0, err);
 }
 
 static void has(const char *text, const char *line) {
@@ -82,18 +90,43 @@ static void test_filtered(void **state) {
         has(t, "nftset=/allowed.test/4#inet#nixbox#allow3");
         has(t, "server=/github.com/198.51.100.53");
         has(t, "nftset=/github.com/4#inet#nixbox#allow3");
+        /* the target is the firewall's own (one source) */
+        char target[64], line[128];
+        nbx_nft_dnsmasq_nftset(3, target);
+        snprintf(line, sizeof(line), "nftset=/github.com/%s", target);
+        has(t, line);
         has(t, "address=/#/");
         has(t, "log-queries");
         has(t, "filter-AAAA");
-        char ttl[64];
-        snprintf(ttl, sizeof(ttl), "max-cache-ttl=%d", NBX_DNSMASQ_MAX_CACHE_TTL_S);
-        has(t, ttl);
-        snprintf(ttl, sizeof(ttl), "max-ttl=%d", NBX_DNSMASQ_MAX_TTL_S);
-        has(t, ttl);
-        assert_true(NBX_DNSMASQ_MAX_CACHE_TTL_S + NBX_DNSMASQ_MAX_TTL_S < NBX_NFT_ALLOW_TIMEOUT_S);
+        /* the set-timeout rule for the default element timeout (3600 s): min(T/4, 300) */
+        has(t, "max-cache-ttl=300");
+        has(t, "max-ttl=300");
+        assert_int_equal(nbx_nft_dns_ttl_cap(0), 300);
         /* nothing is forwarded except the allowed suffixes */
         lacks(t, "\nserver=198");
         lacks(t, "port=0");
+        nbx_strv_clear(&d);
+}
+
+static void test_ttl_follows_the_set_timeout(void **state) {
+        (void)state;
+        nbx_strv d = {0};
+        assert_int_equal(nbx_strv_push(&d, "allowed.test"), 0);
+        const struct {
+                uint32_t timeout_s;
+                const char *cache, *ttl;
+        } cases[] = {
+                {40, "max-cache-ttl=10", "max-ttl=10"},
+                {3, "max-cache-ttl=1", "max-ttl=1"},
+                {86400, "max-cache-ttl=300", "max-ttl=300"},
+        };
+        for (size_t i = 0; i < NBX_ARRAY_SIZE(cases); i++) {
+                _cleanup_error_ nbx_error *err = NULL;
+                _cleanup_free_ char *t = config_t(NBX_NET_FILTERED, &d, cases[i].timeout_s, &err);
+                assert_non_null(t);
+                has(t, cases[i].cache);
+                has(t, cases[i].ttl);
+        }
         nbx_strv_clear(&d);
 }
 
@@ -140,7 +173,7 @@ static void test_needs_upstream(void **state) {
         nbx_net_policy p = {.mode = NBX_NET_OPEN};
         char *t = NULL;
         _cleanup_error_ nbx_error *err = NULL;
-        assert_true(nbx_dnsmasq_config(&a, &p, "/x", "allow3", &t, &err) < 0);
+        assert_true(nbx_dnsmasq_config(&a, &p, "/x", &t, &err) < 0);
         assert_null(t);
         assert_non_null(strstr(err->msg, "upstreamDns"));
 }
@@ -224,23 +257,60 @@ static void test_denied_parse(void **state) {
                           "Nov 23 14:16:55 dnsmasq[2415]: config other.test is NXDOMAIN\n"
                           "Nov 23 14:16:55 dnsmasq[2415]: config b.tunnel.test is NXDOMAIN";
         nbx_strv v = {0};
-        assert_int_equal(nbx_dnsmasq_denied_parse(log, 10, &v), 0);
+        assert_int_equal(nbx_dnsmasq_denied_parse(log, 10, &v, NULL), 0);
         assert_int_equal(v.n, 3);
         assert_string_equal(v.v[0], "a.tunnel.test");
         assert_string_equal(v.v[1], "other.test"); /* moved to its latest position */
         assert_string_equal(v.v[2], "b.tunnel.test");
         nbx_strv_clear(&v);
-        assert_int_equal(nbx_dnsmasq_denied_parse(log, 2, &v), 0);
+        assert_int_equal(nbx_dnsmasq_denied_parse(log, 2, &v, NULL), 0);
         assert_int_equal(v.n, 2);
         assert_string_equal(v.v[0], "other.test");
         nbx_strv_clear(&v);
-        assert_int_equal(nbx_dnsmasq_denied_parse("", 5, &v), 0);
+        assert_int_equal(nbx_dnsmasq_denied_parse("", 5, &v, NULL), 0);
         assert_int_equal(v.n, 0);
+        /* names longer than a domain and lines that only look alike are not names */
+        char long_line[400];
+        snprintf(long_line, sizeof(long_line),
+                 "x dnsmasq[1]: config %0300d is NXDOMAIN\n"
+                 "x dnsmasq[1]: config  is NXDOMAIN\n"
+                 "]: config is NXDOMAIN\n",
+                 7);
+        assert_int_equal(nbx_dnsmasq_denied_parse(long_line, 5, &v, NULL), 0);
+        assert_int_equal(v.n, 0);
+}
+
+static void test_build_parse(void **state) {
+        (void)state;
+        nbx_dnsmasq_build b;
+        _cleanup_error_ nbx_error *err = NULL;
+        /* Debian 12's dnsmasq-base (2.89/2.90), as it prints itself */
+        assert_int_equal(nbx_dnsmasq_build_parse(
+                                 "Dnsmasq version 2.90  Copyright (c) 2000-2024 Simon Kelley\n"
+                                 "Compile time options: IPv6 GNU-getopt DBus no-UBus i18n IDN2 "
+                                 "DHCP DHCPv6 no-Lua TFTP conntrack ipset nftset auth cryptohash "
+                                 "DNSSEC loop-detect inotify dumpfile\n\nThis software comes "
+                                 "with ABSOLUTELY NO WARRANTY.\n",
+                                 &b, &err),
+                         0);
+        assert_int_equal(b.major, 2);
+        assert_int_equal(b.minor, 90);
+        assert_true(b.nftset);
+        assert_int_equal(nbx_dnsmasq_build_parse("Dnsmasq version 2.86  Copyright\nCompile time "
+                                                 "options: IPv6 ipset no-nftset auth\n",
+                                                 &b, &err),
+                         0);
+        assert_int_equal(b.minor, 86);
+        assert_false(b.nftset);
+        assert_int_equal(nbx_dnsmasq_build_parse("Compile time options: nftset\n", &b, &err),
+                         -EBADMSG);
+        assert_non_null(strstr(err->msg, "dnsmasq --version"));
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_filtered),
+                cmocka_unit_test(test_ttl_follows_the_set_timeout),
                 cmocka_unit_test(test_filtered_no_domains),
                 cmocka_unit_test(test_open),
                 cmocka_unit_test(test_off),
@@ -248,6 +318,7 @@ int main(void) {
                 cmocka_unit_test(test_hostile_domains_rejected),
                 cmocka_unit_test(test_too_many_domains),
                 cmocka_unit_test(test_denied_parse),
+                cmocka_unit_test(test_build_parse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

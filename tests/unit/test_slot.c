@@ -50,8 +50,13 @@ static void test_acquire_release_get_find(void **state) {
         unsigned found;
         assert_int_equal(nbx_slot_find(rt, "/projects/b", &found, &err), 0);
         assert_int_equal(found, sb);
+        /* not found: -ENOENT with an error that says so (exit code: not running) */
         assert_int_equal(nbx_slot_find(rt, "/projects/none", &found, &err), -ENOENT);
-        assert_null(err);
+        assert_non_null(err);
+        assert_string_equal(err->msg, "/projects/none holds no network slot");
+        assert_int_equal(err->errnum, ENOENT);
+        assert_int_equal(err->exit_code, NBX_EXIT_NOT_RUNNING);
+        nbx_error_free(TAKE_PTR(err));
 
         /* hand the slot to another process (the hypervisor) */
         nbx_slot_owner b2 = owner_for("b", getppid(), nbx_pid_start_time(getppid()));
@@ -74,7 +79,8 @@ static void test_acquire_release_get_find(void **state) {
         assert_int_equal(nbx_slot_release(rt, sa, &err), 0);
         assert_int_equal(nbx_slot_release(rt, sa, &err), 0);
         assert_int_equal(nbx_slot_get(rt, sa, &got, &err), -ENOENT);
-        assert_null(err);
+        assert_non_null(err);
+        assert_string_equal(err->msg, "network slot 0 is free");
         nbx_test_rmdir(rt);
 }
 

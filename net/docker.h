@@ -1,0 +1,21 @@
+/* Internal to net/: the accept rules for nixbox TAPs in Docker's iptables(-nft) FORWARD policy
+ * (the public functions are nbx_net_docker_* in net.h). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../config/base/error.h"
+#include "net.h"
+#include "nft/wire.h"
+
+/* nixbox's rules (found by their comment "nixbox") in one chain of table ip filter. */
+typedef struct nbx_docker_rules {
+        const char *chain; /* "DOCKER-USER" or "FORWARD" */
+        uint64_t handles[8];
+        size_t n;
+} nbx_docker_rules;
+
+/* Add to a batch of table ip filter: delete the rules in stale, then (add) put the pair
+ * `iifname "nbx*" counter accept` and `oifname "nbx*" counter accept` at the head of the chain. */
+int nbx_docker_batch(nbx_nft_batch *b, const nbx_docker_rules *stale, bool add, nbx_error **err);
