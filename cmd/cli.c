@@ -10,7 +10,7 @@
 
 #include "../config/base/fsutil.h"
 #include "../config/base/proc.h"
-#include "../config/prereq.h"
+#include "../net/net.h"
 #include "../config/base/user.h"
 
 const nbx_command nbx_commands[] = {
@@ -66,10 +66,11 @@ const nbx_command nbx_commands[] = {
            "JSON on stdout.  env values are masked unless --show-secrets is given.\n")},
         {"doctor", cmd_doctor, "check the host's prerequisites and the project's config",
          U("usage: nixbox doctor\n\n"
-           "Check every prerequisite (KVM, nf_tables, dnsmasq, virtiofsd, a hypervisor, nix,\n"
-           "mke2fs, ssh, CAP_NET_ADMIN, IPv4 forwarding) and, inside a project, its config.\n"
-           "Each line says OK or MISSING with the exact fix.  Exits 6 when something required\n"
-           "is missing.\n")},
+           "Check every prerequisite (KVM and whether it could boot a guest, nf_tables, dnsmasq,\n"
+           "virtiofsd and your subordinate ids, a hypervisor, nix, ssh, CAP_NET_ADMIN, IPv4\n"
+           "forwarding, Docker's FORWARD policy) and, inside a project, its config and whether\n"
+           "it is approved.  Each line says OK, WARN or MISSING with the exact fix.  Exits 6\n"
+           "when something required is missing.\n")},
         {"setup", cmd_setup, "prepare this host for nixbox (once, as root)",
          U("usage: nixbox setup [--pool A.B.0.0]\n\n"
            "Create the host-wide runtime folder, record the address pool for network slots\n"
@@ -185,8 +186,9 @@ static void print_overview(FILE *f) {
               "  --no-color  no colour (also: NO_COLOR=1); colour is used only on a terminal\n"
               "  -q          no progress lines\n\n"
               "exit codes: 0 ok, 1 failure, 2 usage, 3 invalid config, 4 no project found,\n"
-              "            5 VM not running, 6 prerequisite missing, 7 needs root/CAP_NET_ADMIN,\n"
-              "            8 no free network slot\n\n"
+              "            5 VM not running, 6 prerequisite missing, 7 needs root/CAP_NET_ADMIN\n"
+              "            (or a user account), 8 no free network slot, 9 configuration not\n"
+              "            approved (nixbox allow)\n\n"
               "`nixbox help COMMAND` explains a command.\n",
               f);
 }
@@ -225,7 +227,7 @@ int nbx_cli_usage_error(nbx_cli *cli, const char *cmd, const char *fmt, ...) {
 }
 
 int nbx_cli_require_net_admin(nbx_cli *cli, const char *cmd, const char *why) {
-        if (nbx_prereq_has_cap_net_admin())
+        if (nbx_net_has_cap_net_admin())
                 return 0;
         _cleanup_error_ nbx_error *err = NULL;
         nbx_error_setx(&err, NBX_EXIT_PERMISSION, 0,

@@ -374,8 +374,14 @@ void nbx_virtiofsd_check(nbx_checks *l, const nbx_invoker *inv) {
         nbx_virtiofsd_done(&v);
 
         c = nbx_checks_add(l, "subordinate ids", false);
-        if (!c || !inv || inv->uid == 0)
+        if (!c)
                 return;
+        if (!inv || inv->uid == 0) {
+                nbx_check_set(c, NBX_CHECK_WARN,
+                              "run `sudo nixbox doctor` from the account that will run VMs",
+                              "not checked: VMs run for a user account, and this is root's");
+                return;
+        }
         nbx_idmap m;
         if (nbx_idmap_get(inv, NULL, NULL, false, &m, NULL, NULL) < 0)
                 nbx_check_set(c, NBX_CHECK_WARN,
