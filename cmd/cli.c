@@ -10,6 +10,7 @@
 
 #include "../config/base/fsutil.h"
 #include "../config/base/proc.h"
+#include "../config/base/names.h"
 #include "../net/net.h"
 #include "../config/base/user.h"
 
@@ -338,34 +339,11 @@ int cmd_version(nbx_cli *cli, int argc, char **argv) {
 
 /* Closest command name, for "did you mean". */
 static const char *suggest(const char *name) {
-        const char *best = NULL;
-        size_t best_d = 3;
-        for (size_t i = 0; i < nbx_n_commands; i++) {
-                const char *c = nbx_commands[i].name;
-                size_t la = strlen(name), lb = strlen(c);
-                if (la > 64 || lb > 64)
-                        continue;
-                size_t d[65][65];
-                for (size_t x = 0; x <= la; x++)
-                        d[x][0] = x;
-                for (size_t y = 0; y <= lb; y++)
-                        d[0][y] = y;
-                for (size_t x = 1; x <= la; x++)
-                        for (size_t y = 1; y <= lb; y++) {
-                                size_t cost = name[x - 1] != c[y - 1];
-                                size_t m = d[x - 1][y] + 1;
-                                if (d[x][y - 1] + 1 < m)
-                                        m = d[x][y - 1] + 1;
-                                if (d[x - 1][y - 1] + cost < m)
-                                        m = d[x - 1][y - 1] + cost;
-                                d[x][y] = m;
-                        }
-                if (d[la][lb] < best_d) {
-                        best_d = d[la][lb];
-                        best = c;
-                }
-        }
-        return best;
+        nbx_suggest sg;
+        nbx_suggest_init(&sg, name);
+        for (size_t i = 0; i < nbx_n_commands; i++)
+                nbx_suggest_add(&sg, nbx_commands[i].name);
+        return nbx_suggest_best(&sg);
 }
 
 int nbx_cli_main(int argc, char **argv) {

@@ -176,19 +176,6 @@ static void get_proc(json_t *o, const char *key, nbx_proc_ref *ret) {
                 *ret = (nbx_proc_ref){.pid = (pid_t)pid, .start_time = (uint64_t)st};
 }
 
-/* name → enum through the config's own name functions (one table each, in config/). */
-#define ENUM_FROM_NAME(fn, type, count, json, key, ret)                                            \
-        ({                                                                                         \
-                const char *_s = json_string_value(json_object_get(json, key));                    \
-                bool _ok = false;                                                                  \
-                for (int _i = 0; _s && _i < (count); _i++)                                         \
-                        if (strcmp(fn((type)_i), _s) == 0) {                                       \
-                                *(ret) = (type)_i;                                                 \
-                                _ok = true;                                                        \
-                        }                                                                          \
-                _ok;                                                                               \
-        })
-
 static int get_strv(json_t *o, const char *key, nbx_strv *ret) {
         json_t *a = json_object_get(o, key);
         size_t i;
@@ -255,12 +242,13 @@ int nbx_vm_record_parse(const char *text, size_t len, const char *what, nbx_vm_r
         if (!get_int(o, "gid", 0, UINT32_MAX - 1, &v))
                 e = -EBADMSG;
         r.gid = (gid_t)v;
-        if (!ENUM_FROM_NAME(nbx_hypervisor_name, enum nbx_hypervisor, NBX_HV_QEMU + 1, o, "backend",
-                            &r.backend) ||
-            !ENUM_FROM_NAME(nbx_accel_name, enum nbx_accel, NBX_ACCEL_TCG + 1, o, "accel",
-                            &r.accel) ||
-            !ENUM_FROM_NAME(nbx_net_mode_name, enum nbx_net_mode, NBX_NET_OPEN + 1, o, "mode",
-                            &r.mode))
+        /* the config's own name tables, both ways */
+        if (nbx_hypervisor_from_name(json_string_value(json_object_get(o, "backend")), &r.backend,
+                                     NULL) < 0 ||
+            nbx_accel_from_name(json_string_value(json_object_get(o, "accel")), &r.accel, NULL) <
+                    0 ||
+            nbx_net_mode_from_name(json_string_value(json_object_get(o, "mode")), &r.mode, NULL) <
+                    0)
                 e = -EBADMSG;
         get_proc(o, "hypervisor", &r.hv);
         get_proc(o, "ssh_master", &r.ssh_master);
