@@ -7,7 +7,7 @@ DATADIR = $(PREFIX)/share/nixbox
 MANDIR = $(PREFIX)/share/man/man1
 
 CC ?= cc
-PKGS = libnftnl libmnl libcurl jansson libidn2 libpsl
+PKGS = libnftnl libmnl jansson libidn2 libpsl
 # pkg-config is asked when a recipe first needs the flags, not when make reads this file: on a
 # fresh machine `make deps` installs the -dev packages first (targets that need them run deps,
 # then a sub-make).  A package still missing stops the build with the command that fixes it.

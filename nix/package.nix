@@ -8,7 +8,6 @@
   pkg-config,
   libnftnl,
   libmnl,
-  curl,
   jansson,
   libidn2,
   libpsl,
@@ -31,7 +30,7 @@ stdenv.mkDerivation {
   src = lib.cleanSource ../.;
 
   nativeBuildInputs = [ pkg-config makeWrapper ];
-  buildInputs = [ libnftnl libmnl curl jansson libidn2 libpsl ];
+  buildInputs = [ libnftnl libmnl jansson libidn2 libpsl ];
   makeFlags = [ "PREFIX=$(out)" ];
   enableParallelBuilding = true;
 

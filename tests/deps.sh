@@ -2,7 +2,7 @@
 # Install every Debian package nixbox's build, tests, demo and benchmarks need.  Idempotent and
 # quick when everything is present (one dpkg-query, no apt-get update).
 set -eu
-PACKAGES="build-essential pkg-config libnftnl-dev libmnl-dev libcurl4-openssl-dev libjansson-dev
+PACKAGES="build-essential pkg-config libnftnl-dev libmnl-dev libjansson-dev
 libcmocka-dev libidn2-dev libpsl-dev publicsuffix valgrind nix-bin dnsmasq-base nftables iproute2
 qemu-system-x86 qemu-utils dropbear-bin busybox-static sudo linux-image-amd64 cpio kmod e2fsprogs
 openssh-client tmux iperf3 hyperfine python3 python3-yaml curl clang clang-format

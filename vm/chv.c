@@ -1,11 +1,10 @@
 /* cloud-hypervisor backend: command line built from the spec (syntax: cloud-hypervisor's
- * vmm/src/config.rs, see docs/hypervisors.md), REST API over the unix socket with libcurl.
+ * vmm/src/config.rs, see docs/hypervisors.md), REST API over the unix socket (vm/http.h).
  *
  * cloud-hypervisor cannot be installed on our machines: the command line has unit tests and the
  * client has contract tests against a server that follows the OpenAPI specification
  * (tests/vm/fake_chv.py); neither has run against the real program. */
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -16,9 +15,9 @@
 #include "../config/base/timeutil.h"
 #include "hv.h"
 #include "hv_internal.h"
+#include "http.h"
 
-#define API_URL "http://localhost/api/v1/"
-#define RESPONSE_MAX (4u << 20)
+#define API_PATH "/api/v1/"
 #define IMAGE_DISK_ID "nbxroot"
 #define IMAGE_DISK_SERIAL "nixbox-root"
 #define FS_QUEUE_SIZE 1024
@@ -87,123 +86,21 @@ static int chv_build_argv(const nbx_vm_spec *s, const char *program, nbx_strv *r
 
 /* ---- REST client ---------------------------------------------------------------------------- */
 
-typedef struct response {
-        char *data;
-        size_t len;
-        bool too_big;
-} response;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata) {
-        response *resp = userdata;
-        size_t n = size * nmemb;
-        if (resp->len + n > RESPONSE_MAX) {
-                resp->too_big = true;
-                return 0;
-        }
-        char *nb = realloc(resp->data, resp->len + n + 1);
-        if (!nb)
-                return 0;
-        memcpy(nb + resp->len, ptr, n);
-        resp->data = nb;
-        resp->len += n;
-        resp->data[resp->len] = '\0';
-        return n;
-}
-
-static void curl_cleanup_p(CURL **c) {
-        if (*c)
-                curl_easy_cleanup(*c);
-}
-static void slist_free_p(struct curl_slist **l) {
-        if (*l)
-                curl_slist_free_all(*l);
-}
-
-static int errno_of(CURLcode c) {
-        switch (c) {
-        case CURLE_COULDNT_CONNECT:
-                return ECONNREFUSED;
-        case CURLE_OPERATION_TIMEDOUT:
-                return ETIMEDOUT;
-        case CURLE_OUT_OF_MEMORY:
-                return ENOMEM;
-        case CURLE_GOT_NOTHING:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-                return ECONNRESET;
-        default:
-                return EPROTO;
-        }
-}
-
 /* One API request.  body NULL: no body.  *ret_status is the HTTP status; *ret_body the response
  * text (may be empty).  Only transport failures are errors here. */
 static int request(const char *sock, const char *method, const char *endpoint, json_t *body,
                    uint64_t deadline_ms, long *ret_status, char **ret_body, nbx_error **err) {
-        _cleanup_(curl_cleanup_p) CURL *c = curl_easy_init();
-        _cleanup_(slist_free_p) struct curl_slist *headers = NULL;
-        _cleanup_free_ char *text = NULL;
-        response resp = {0};
-        char url[128], errbuf[CURL_ERROR_SIZE] = "";
-        if (!c)
-                return nbx_error_set(err, ENOMEM, "cloud-hypervisor API: curl");
-        snprintf(url, sizeof(url), API_URL "%s", endpoint);
-        if (body) {
-                text = json_dumps(body, JSON_COMPACT);
-                if (!text)
-                        return nbx_error_set(err, ENOMEM, "cloud-hypervisor API: encode");
-                headers = curl_slist_append(headers, "Content-Type: application/json");
-        }
-        struct curl_slist *h2 = curl_slist_append(headers, "Accept: application/json");
-        if (!h2)
-                return nbx_error_set(err, ENOMEM, "cloud-hypervisor API: headers");
-        headers = h2;
-        uint64_t now = nbx_now_ms();
-        long timeout = deadline_ms > now ? (long)(deadline_ms - now) : 1;
-
-        CURLcode cc = CURLE_OK;
-#define SETOPT(opt, val)                                                                           \
-        if (cc == CURLE_OK)                                                                        \
-                cc = curl_easy_setopt(c, opt, val);
-        SETOPT(CURLOPT_UNIX_SOCKET_PATH, sock);
-        SETOPT(CURLOPT_URL, url);
-        SETOPT(CURLOPT_CUSTOMREQUEST, method);
-        SETOPT(CURLOPT_HTTPHEADER, headers);
-        SETOPT(CURLOPT_NOSIGNAL, 1L);
-        SETOPT(CURLOPT_TIMEOUT_MS, timeout);
-        SETOPT(CURLOPT_ERRORBUFFER, errbuf);
-        SETOPT(CURLOPT_WRITEFUNCTION, on_data);
-        SETOPT(CURLOPT_WRITEDATA, &resp);
-        SETOPT(CURLOPT_PROTOCOLS_STR, "http");
-        if (strcmp(method, "GET") != 0) {
-                /* PUT with the body given as a buffer (an empty one when there is no body) */
-                SETOPT(CURLOPT_POSTFIELDS, text ? text : "");
-                SETOPT(CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0));
-        }
-#undef SETOPT
-        if (cc != CURLE_OK) {
-                free(resp.data);
-                return nbx_error_set(err, EINVAL, "cloud-hypervisor API: curl setup: %s",
-                                     curl_easy_strerror(cc));
-        }
-        cc = curl_easy_perform(c);
-        if (cc != CURLE_OK) {
-                free(resp.data);
-                if (resp.too_big)
-                        return nbx_error_set(err, EMSGSIZE,
-                                             "cloud-hypervisor API %s %s: response larger than "
-                                             "%u bytes",
-                                             method, endpoint, RESPONSE_MAX);
-                return nbx_error_set(err, errno_of(cc), "cloud-hypervisor API %s %s on %s: %s",
-                                     method, endpoint, sock,
-                                     errbuf[0] ? errbuf : curl_easy_strerror(cc));
-        }
-        long status = 0;
-        (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        *ret_status = status;
-        *ret_body = resp.data ? resp.data : strdup("");
-        if (!*ret_body)
+        _cleanup_free_ char *text = NULL, *path = NULL;
+        if (body && !(text = json_dumps(body, JSON_COMPACT)))
+                return nbx_error_set(err, ENOMEM, "cloud-hypervisor API: encode");
+        if (asprintf(&path, API_PATH "%s", endpoint) < 0)
                 return nbx_error_set(err, ENOMEM, "cloud-hypervisor API");
+        int status = 0;
+        int r = nbx_http_unix(sock, method, path, text, deadline_ms, &status, ret_body, err);
+        if (r < 0)
+                return nbx_error_wrap(err, "cloud-hypervisor API %s %s on %s", method, endpoint,
+                                      sock);
+        *ret_status = status;
         return 0;
 }
 
