@@ -15,6 +15,7 @@
 
 #include "config_internal.h"
 #include "domain.h"
+#include "mountspec.h"
 #include "base/fsutil.h"
 
 /* Caps on user-controlled counts and lengths not in config.h. */
@@ -25,7 +26,6 @@
 #define MAX_HOOK_LEN 16384
 #define MAX_ENV_VALUE 65536
 #define MAX_ENV_NAME 128
-#define MAX_GUEST_PATH 1024
 
 typedef struct source {
         const char *origin; /* "user" or the plugin's name */
@@ -373,13 +373,6 @@ static bool valid_env_name(const char *n) {
         return true;
 }
 
-static bool has_control(const char *s) {
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
-                        return true;
-        return false;
-}
-
 /* A host path: "~" and "~/..." from the host home, relative from the project folder; must
  * exist.  *ret is canonical (realpath). */
 static int host_path(const source *s, const nbx_config_ctx *ctx, const char *field, const char *in,
@@ -412,52 +405,12 @@ static int host_path(const source *s, const nbx_config_ctx *ctx, const char *fie
         return 0;
 }
 
-/* A guest path: "~" and "~/..." from the guest home, else absolute; normalized (no "//", no
- * trailing "/"); "." and ".." components and "/" itself are rejected. */
+/* A guest path: nbx_mountspec_guest_path (the same rules as `nixbox mount`'s targets). */
 static int guest_path(const source *s, const nbx_config_ctx *ctx, const char *field, const char *in,
                       char **ret, nbx_error **err) {
-        _cleanup_free_ char *q = nbx_quote(in, 200);
-        _cleanup_free_ char *abs = NULL;
-        if (in[0] == '~') {
-                if (in[1] != '\0' && in[1] != '/')
-                        return fail(s, err, field, "%s: only ~ and ~/... are supported (not ~user)",
-                                    q);
-                if (asprintf(&abs, "%s/%s", ctx->guest_home, in + 1) < 0)
-                        return -ENOMEM;
-        } else if (in[0] == '/') {
-                abs = strdup(in);
-        } else {
-                return fail(s, err, field, "expected an absolute path or ~/..., got %s", q);
-        }
-        if (!abs)
-                return -ENOMEM;
-        if (strlen(abs) > MAX_GUEST_PATH)
-                return fail(s, err, field, "path longer than %d bytes", MAX_GUEST_PATH);
-        if (has_control(abs))
-                return fail(s, err, field, "%s contains a control character", q);
-        _cleanup_free_ char *out = malloc(strlen(abs) + 2);
-        if (!out)
-                return -ENOMEM;
-        char *o = out;
-        for (char *p = abs; *p;) {
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                char *end = strchrnul(p, '/');
-                size_t n = (size_t)(end - p);
-                if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-                        return fail(s, err, field, "%s: \".\" and \"..\" are not allowed", q);
-                *o++ = '/';
-                memcpy(o, p, n);
-                o += n;
-                p = end;
-        }
-        *o = '\0';
-        if (o == out)
-                return fail(s, err, field, "%s: cannot mount over the guest's root folder", q);
-        *ret = TAKE_PTR(out);
-        return 0;
+        return nbx_mountspec_guest_path(in, ctx->guest_home, ret, err) < 0
+                       ? fail_wrap(s, err, field)
+                       : 0;
 }
 
 /* ---- merge -------------------------------------------------------------------------------- */
