@@ -18,9 +18,7 @@
 #include "console.h"
 #include "creds.h"
 #include "hooks.h"
-#include "idmap.h"
 #include "image.h"
-#include "virtiofsd.h"
 
 #define API_TIMEOUT_MS 30000
 #define BOOT_TIMEOUT_KVM_MS 120000
@@ -199,27 +197,12 @@ static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m, nb
                                         err);
         if (r < 0)
                 return r;
-        char logname[48];
-        snprintf(logname, sizeof(logname), "virtiofsd-%s.log", rm->tag);
-        _cleanup_free_ char *logp = NULL, *sock = nbx_vm_share_socket(&u->c.paths, rm->tag);
-        if (!sock)
-                return nbx_error_set(err, ENOMEM, "virtiofsd");
-        _cleanup_close_ int logfd = nbx_vm_open_log(&u->c.paths, &u->c.inv, logname, &logp, err);
-        if (logfd < 0)
-                return logfd;
-        set_step_log(u, logp);
-        nbx_share_start st = {.source = m->source,
-                              .readonly = m->readonly,
-                              .socket = sock,
-                              .log_fd = logfd,
-                              .inv = &u->c.inv,
-                              .map = &u->idmap,
-                              .envp = u->child_env.v};
-        pid_t pid;
-        if ((r = nbx_virtiofsd_start(v, &st, &pid, err)) < 0)
+        _cleanup_free_ char *logp = NULL;
+        r = nbx_vm_share_start(&u->c, v, &u->idmap, u->child_env.v, rm, &logp, err);
+        if (logp)
+                set_step_log(u, logp);
+        if (r < 0)
                 return r;
-        rm = &u->rec.mounts[u->rec.n_mounts - 1];
-        rm->virtiofsd = (nbx_proc_ref){.pid = pid, .start_time = nbx_pid_start_time(pid)};
         rm->attached = true; /* boot shares: attached with the VM */
         return save(u, err);
 }
@@ -228,18 +211,9 @@ static int step_virtiofsd(up_ctx *u, nbx_error **err) {
         if (u->cfg.n_mounts == 0)
                 return 0;
         nbx_ui_step(u->c.ui, "Starting virtiofsd for %zu share(s)", u->cfg.n_mounts);
-        bool allocated = false;
-        int r = nbx_idmap_get(&u->c.inv, NULL, NULL, true, &u->idmap, &allocated, err);
-        if (r < 0)
-                return r;
-        if (allocated)
-                nbx_ui_step(u->c.ui,
-                            "Reserved subordinate ids %u-%u for %s in /etc/subuid and "
-                            "/etc/subgid (files the guest's other users write on shares)",
-                            (unsigned)u->idmap.sub_uid,
-                            (unsigned)(u->idmap.sub_uid + NBX_IDMAP_RANGE - 1), u->c.inv.name);
         nbx_virtiofsd v;
-        if ((r = nbx_virtiofsd_find(&v, err)) < 0)
+        int r = nbx_vm_shares_prepare(&u->c, &u->idmap, &v, err);
+        if (r < 0)
                 return r;
         for (size_t i = 0; r >= 0 && i < u->cfg.n_mounts; i++)
                 r = start_share(u, &v, &u->cfg.mounts[i], err);
