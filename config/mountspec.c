@@ -36,9 +36,9 @@ static const struct {
         const char *name;
         enum spec_key key;
 } spec_names[] = {
-        {"source", KEY_SOURCE},       {"src", KEY_SOURCE},       {"target", KEY_TARGET},
-        {"dst", KEY_TARGET},          {"destination", KEY_TARGET}, {"readonly", KEY_READONLY},
-        {"ro", KEY_READONLY},         {"type", KEY_TYPE},
+        {"source", KEY_SOURCE}, {"src", KEY_SOURCE},         {"target", KEY_TARGET},
+        {"dst", KEY_TARGET},    {"destination", KEY_TARGET}, {"readonly", KEY_READONLY},
+        {"ro", KEY_READONLY},   {"type", KEY_TYPE},
 };
 
 static const char *key_name(enum spec_key k) {
@@ -151,17 +151,19 @@ int nbx_mountspec_from_args(char *const *args, size_t n, bool readonly, nbx_moun
                 return r;
         }
         if (n != 2)
-                return usage(err, "expected SOURCE TARGET, or one spec "
-                                  "source=PATH,target=PATH[,readonly] (got %zu arguments)",
+                return usage(err,
+                             "expected SOURCE TARGET, or one spec "
+                             "source=PATH,target=PATH[,readonly] (got %zu arguments)",
                              n);
         for (size_t i = 0; i < 2; i++) {
                 if (!*args[i])
                         return usage(err, "%s is empty", i == 0 ? "SOURCE" : "TARGET");
                 if (strlen(args[i]) > NBX_MOUNTSPEC_MAX)
-                        return usage(err, "%s is longer than %d bytes", i == 0 ? "SOURCE" : "TARGET",
-                                     NBX_MOUNTSPEC_MAX);
+                        return usage(err, "%s is longer than %d bytes",
+                                     i == 0 ? "SOURCE" : "TARGET", NBX_MOUNTSPEC_MAX);
         }
-        nbx_mountspec m = {.source = strdup(args[0]), .target = strdup(args[1]), .readonly = readonly};
+        nbx_mountspec m = {
+                .source = strdup(args[0]), .target = strdup(args[1]), .readonly = readonly};
         if (!m.source || !m.target) {
                 nbx_mountspec_done(&m);
                 return nbx_error_set(err, ENOMEM, "mount arguments");

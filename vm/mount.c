@@ -43,6 +43,14 @@ static int bad(nbx_error **err, const char *fmt, ...) {
         return r;
 }
 
+/* Hand error *src over to the caller's err (which may be NULL); returns its code. */
+static int pass_error(nbx_error **err, nbx_error **src) {
+        int r = nbx_error_ret(*src);
+        if (err && !*err)
+                *err = TAKE_PTR(*src);
+        return r;
+}
+
 /* ---- checks --------------------------------------------------------------------------------- */
 
 /* realpath with the owner's file identity (the kernel's permission checks are the owner's) */
@@ -181,8 +189,9 @@ static bool has_control(const char *s) {
 int nbx_vm_mount_line(const char *tag, const char *target, bool readonly, char **ret,
                       nbx_error **err) {
         if (has_control(tag) || has_control(target))
-                return nbx_error_set(err, EINVAL, "a share's tag or target holds a control "
-                                                  "character");
+                return nbx_error_set(err, EINVAL,
+                                     "a share's tag or target holds a control "
+                                     "character");
         if (asprintf(ret, "virtiofs\t%s\t%s\t%s\n", tag, target, readonly ? "ro" : "rw") < 0)
                 return nbx_error_set(err, ENOMEM, "guest input");
         return 0;
@@ -322,7 +331,7 @@ static int guest_run(const share_ctx *s, const char *cmd, const char *input, uin
                 return nbx_error_set(err, ETIMEDOUT, "the guest did not answer within %llu s",
                                      (unsigned long long)(timeout_ms / 1000));
         if (r < 0)
-                return nbx_error_set(err, se ? se->errnum : -r, "%s", se ? se->msg : "ssh");
+                return pass_error(err, &se);
         if (!(*ret_msg = guest_words(errout)))
                 return nbx_error_set(err, ENOMEM, "guest message");
         return 0;
@@ -396,12 +405,13 @@ static int release(share_ctx *s, size_t i, enum release_mode mode, bool skip_gue
                 return save(s, err);
         }
         if (r < 0 && mode == RELEASE_NORMAL) {
-                *err = TAKE_PTR(e);
-                return nbx_error_append(err,
-                                        "\n  the share stays attached; `sudo nixbox unmount "
-                                        "--force %s` releases the host side anyway (the guest "
-                                        "then gets I/O errors there)",
-                                        m->target);
+                r = pass_error(err, &e);
+                (void)nbx_error_append(err,
+                                       "\n  the share stays attached; `sudo nixbox unmount "
+                                       "--force %s` releases the host side anyway (the guest "
+                                       "then gets I/O errors there)",
+                                       m->target);
+                return r;
         }
         if (r < 0)
                 warn_and_free(s, &e, "releasing the host side anyway");
@@ -412,11 +422,12 @@ static int release(share_ctx *s, size_t i, enum release_mode mode, bool skip_gue
         }
         if ((r = s->ops->remove_device(s->c.paths.api_socket, m->tag, &e)) < 0) {
                 if (mode == RELEASE_NORMAL) {
-                        *err = TAKE_PTR(e);
-                        return nbx_error_append(err,
-                                                "\n  the share is half-detached: `sudo nixbox "
-                                                "unmount --force %s` or `down` removes the rest",
-                                                m->target);
+                        r = pass_error(err, &e);
+                        (void)nbx_error_append(err,
+                                               "\n  the share is half-detached: `sudo nixbox "
+                                               "unmount --force %s` or `down` removes the rest",
+                                               m->target);
+                        return r;
                 }
                 warn_and_free(s, &e, "the device stays in the VM until `down`");
         }
@@ -438,8 +449,9 @@ static void repair(share_ctx *s, const char *keep) {
                 if (m->attached || (keep && strcmp(m->tag, keep) == 0))
                         continue;
                 _cleanup_free_ char *target = strdup(m->target);
-                nbx_ui_step(s->c.ui, "Repairing the share at %s, left half-attached by an "
-                                     "interrupted mount or unmount",
+                nbx_ui_step(s->c.ui,
+                            "Repairing the share at %s, left half-attached by an "
+                            "interrupted mount or unmount",
                             target ? target : m->tag);
                 bool completed = false;
                 _cleanup_error_ nbx_error *e = NULL;
@@ -478,8 +490,8 @@ static int step_virtiofsd(mount_run *m, nbx_error **err) {
                 return r;
         nbx_record_mount *rm = NULL;
         /* recorded before it starts: a crash from here on leaves a share `repair` finds */
-        if ((r = nbx_vm_record_add_mount(&s->rec, m->want.source, m->want.target,
-                                         m->want.readonly, true, &rm, err)) >= 0) {
+        if ((r = nbx_vm_record_add_mount(&s->rec, m->want.source, m->want.target, m->want.readonly,
+                                         true, &rm, err)) >= 0) {
                 snprintf(m->tag, sizeof(m->tag), "%s", rm->tag);
                 r = save(s, err);
         }

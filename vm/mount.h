@@ -12,12 +12,12 @@
 
 /* Where a share is checked against. */
 typedef struct nbx_vm_mount_env {
-        const nbx_vm_record *rec;  /* the running VM: its shares and its guest user */
-        const nbx_invoker *inv;    /* the VM's owner, who must be able to read the source */
-        const char *state_root;    /* the owner's nixbox state folder (~/.local/state/nixbox) */
-        const char *runtime_dir;   /* nixbox's runtime folder */
-        bool skip_half_attached;   /* leave shares not yet attached out of the target checks (they
-                                    * are about to be removed) */
+        const nbx_vm_record *rec; /* the running VM: its shares and its guest user */
+        const nbx_invoker *inv;   /* the VM's owner, who must be able to read the source */
+        const char *state_root;   /* the owner's nixbox state folder (~/.local/state/nixbox) */
+        const char *runtime_dir;  /* nixbox's runtime folder */
+        bool skip_half_attached;  /* leave shares not yet attached out of the target checks (they
+                                   * are about to be removed) */
 } nbx_vm_mount_env;
 
 /* Resolve and check a share before anything starts:

@@ -61,12 +61,9 @@ static int setup(void **state) {
         m->attached = true;
         assert_int_equal(nbx_vm_record_add_mount(&f->rec, "/d", "/data", true, true, &m, &err), 0);
         m->attached = true;
-        assert_int_equal(nbx_vm_record_add_mount(&f->rec, "/h", "/half", false, true, &m, &err),
-                         0);
-        f->env = (nbx_vm_mount_env){.rec = &f->rec,
-                                    .inv = &f->inv,
-                                    .state_root = f->state,
-                                    .runtime_dir = f->runtime};
+        assert_int_equal(nbx_vm_record_add_mount(&f->rec, "/h", "/half", false, true, &m, &err), 0);
+        f->env = (nbx_vm_mount_env){
+                .rec = &f->rec, .inv = &f->inv, .state_root = f->state, .runtime_dir = f->runtime};
         *state = f;
         return 0;
 }
@@ -210,9 +207,8 @@ static void test_guest_line(void **state) {
         (void)state;
         char *line = NULL;
         _cleanup_error_ nbx_error *err = NULL;
-        assert_int_equal(nbx_vm_mount_line("nbxfs3", "/home/a/x $(id) `id` 'q\"", true, &line,
-                                           &err),
-                         0);
+        assert_int_equal(
+                nbx_vm_mount_line("nbxfs3", "/home/a/x $(id) `id` 'q\"", true, &line, &err), 0);
         assert_string_equal(line, "virtiofs\tnbxfs3\t/home/a/x $(id) `id` 'q\"\tro\n");
         free(line);
         assert_int_equal(nbx_vm_mount_line("nbxfs4", "/w", false, &line, &err), 0);
