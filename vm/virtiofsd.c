@@ -78,7 +78,7 @@ int nbx_virtiofsd_argv(const nbx_virtiofsd *v, int fd, nbx_strv *ret, nbx_error 
                 r = nbx_strv_pushf(&a, "--fd=%d", fd);
         if (v->c_flavour) {
                 static const char *const c_opts[] = {
-                        "-o", "source=" NBX_VIRTIOFSD_ROOT, "-o", "cache=auto", "-o",
+                        "-o", ("source=" NBX_VIRTIOFSD_ROOT), "-o", "cache=auto", "-o",
                         "sandbox=namespace", "-o", "no_xattr",
                         /* no device nodes, no file capabilities, whatever the filter allows */
                         "-o", "modcaps=-mknod:-setfcap", "--rlimit-nofile=0"};
