@@ -51,10 +51,21 @@ const nbx_command nbx_commands[] = {
            "so: `nixbox run sh -c 'echo $HOME | tr a-z A-Z'`.  stdout, stderr and the exit code\n"
            "are passed through.\n")},
         {"mount", cmd_mount, "share a host folder into the running VM",
-         U("usage: nixbox mount [--readonly] SOURCE TARGET\n\n"
-           "Hot-plug host folder SOURCE into the running VM at TARGET (absolute or ~/...).\n")},
+         U("usage: nixbox mount [--readonly] SOURCE TARGET\n"
+           "       nixbox mount [--readonly] source=PATH,target=PATH[,readonly][,type=bind]\n\n"
+           "Share host folder SOURCE (absolute, ~/... or relative to the current folder) with the\n"
+           "running VM at TARGET (absolute or ~/... in the guest), without a restart: a confined\n"
+           "virtiofsd serves it, the device is hot-plugged and the guest mounts it.  Files the\n"
+           "guest user writes are yours; --readonly (-r) shares it read-only, enforced on the\n"
+           "host too.  Refused before anything starts: a SOURCE you cannot read, a TARGET that is\n"
+           "already a share or inside or above one, more than 32 shares in the VM (boot shares\n"
+           "included).  Needs sudo.  See docs/mounts.md.\n")},
         {"unmount", cmd_unmount, "remove a hot-plugged share",
-         U("usage: nixbox unmount TARGET\n\nUnmount and detach the share mounted at TARGET.\n")},
+         U("usage: nixbox unmount [--force] TARGET\n\n"
+           "Unmount the share at TARGET in the guest, detach its device and stop its virtiofsd.\n"
+           "When the guest cannot unmount it (busy, hung), the share stays and the error says so;\n"
+           "--force (-f) releases the host side anyway.  Boot shares stay until `down`.  Needs\n"
+           "sudo.\n")},
         {"status", cmd_status, "list every nixbox VM on this host",
          U("usage: nixbox status [--json]\n\n"
            "The fleet: every slot in use on this host with its name, project folder, slot,\n"

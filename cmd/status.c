@@ -31,7 +31,8 @@ static void print_row(FILE *out, const nbx_vm_status *v) {
                 fprintf(out, "%-16s share %s -> %s%s%s%s\n", "", src ? src : "?", tgt ? tgt : "?",
                         s->readonly ? " (read-only)" : "", s->hotplug ? " (mounted later)" : "",
                         s->attached ? ""
-                                    : " (half-attached: `nixbox unmount` or `down` removes it)");
+                                    : " (half-attached: the next `sudo nixbox mount`, "
+                                      "`unmount` or `down` removes it)");
         }
         if (v->identity_pub)
                 fprintf(out, "%-16s identity %s", "", v->identity_pub);

@@ -1,6 +1,7 @@
 /* Single values of a config source, validated into typed form: names, attribute paths, host and
  * guest paths, ports, addresses.  Lists, merging and origins are config_merge.c's. */
 #include "config_values.h"
+#include "mountspec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -88,13 +89,6 @@ int nbx_config_value_env_name(const nbx_config_source *s, const char *field, con
                                NBX_MAX_ENV_NAME, q ? q : "");
 }
 
-static bool has_control(const char *s) {
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
-                        return true;
-        return false;
-}
-
 /* "~" or "~/..." joined to home; anything else starting with '~' ("~user") is refused. */
 static int expand_tilde(const nbx_config_source *s, const char *field, const char *in,
                         const char *home, const char *q, char **ret, nbx_error **err) {
@@ -133,53 +127,12 @@ int nbx_config_value_host_path(const nbx_config_source *s, const nbx_config_ctx 
         return 0;
 }
 
+/* The same rules as `nixbox mount`'s targets (config/mountspec.h), with the field and file. */
 int nbx_config_value_guest_path(const nbx_config_source *s, const nbx_config_ctx *ctx,
                                 const char *field, const char *in, char **ret, nbx_error **err) {
-        _cleanup_free_ char *q = nbx_quote(in, 200);
-        if (!q)
-                return oom(err, field);
-        _cleanup_free_ char *abs = NULL;
-        if (in[0] == '~') {
-                int r = expand_tilde(s, field, in, ctx->guest_home, q, &abs, err);
-                if (r < 0)
-                        return r;
-        } else if (in[0] == '/') {
-                abs = strdup(in);
-                if (!abs)
-                        return oom(err, field);
-        } else {
-                return nbx_config_fail(s, err, field, "expected an absolute path or ~/..., got %s",
-                                       q);
-        }
-        if (strlen(abs) > NBX_MAX_GUEST_PATH)
-                return nbx_config_fail(s, err, field, "path longer than %d bytes",
-                                       NBX_MAX_GUEST_PATH);
-        if (has_control(abs))
-                return nbx_config_fail(s, err, field, "%s contains a control character", q);
-        _cleanup_free_ char *out = malloc(strlen(abs) + 2);
-        if (!out)
-                return oom(err, field);
-        char *o = out;
-        for (char *p = abs; *p;) {
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                char *end = strchrnul(p, '/');
-                size_t n = (size_t)(end - p);
-                if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-                        return nbx_config_fail(s, err, field,
-                                               "%s: \".\" and \"..\" are not allowed", q);
-                *o++ = '/';
-                memcpy(o, p, n);
-                o += n;
-                p = end;
-        }
-        *o = '\0';
-        if (o == out)
-                return nbx_config_fail(s, err, field,
-                                       "%s: cannot mount over the guest's root folder", q);
-        *ret = TAKE_PTR(out);
+        int r = nbx_mountspec_guest_path(in, ctx->guest_home, ret, err);
+        if (r < 0)
+                return nbx_config_fail_wrap(s, err, field);
         return 0;
 }
 

@@ -16,9 +16,9 @@
 #define NBX_HTTP_HEADERS_MAX 16384u
 
 typedef struct nbx_http_response {
-        int status;       /* 100-599 */
-        size_t body_off;  /* where the body starts in the buffer */
-        size_t body_len;  /* its length (chunked bodies: decoded in place) */
+        int status;      /* 100-599 */
+        size_t body_off; /* where the body starts in the buffer */
+        size_t body_len; /* its length (chunked bodies: decoded in place) */
 } nbx_http_response;
 
 /* Parse a response held in buf[0..len); eof: the server closed the connection.  0 when it is

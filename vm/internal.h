@@ -8,10 +8,12 @@
 #include "../config/base/user.h"
 #include "../net/net.h"
 #include "hv.h"
+#include "idmap.h"
 #include "lifecycle.h"
 #include "paths.h"
 #include "record.h"
 #include "ssh.h"
+#include "virtiofsd.h"
 
 #define NBX_VM_LOCK_TIMEOUT_MS 30000
 #define NBX_VM_TERM_GRACE_MS 5000
@@ -72,3 +74,13 @@ int nbx_vm_config_load_approved(const nbx_vm_ctx *c, nbx_config *ret, nbx_error 
 /* The network parameters of a slot for a config. */
 nbx_net_params nbx_vm_net_params(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
                                  const nbx_config *cfg, const nbx_invoker *inv);
+
+/* Shares (vm/mount.c): the invoker's subordinate id map (reserved when missing, said on the ui)
+ * and the virtiofsd program. */
+int nbx_vm_shares_prepare(const nbx_vm_ctx *c, nbx_idmap *ret_map, nbx_virtiofsd *ret_v,
+                          nbx_error **err);
+/* Start the confined virtiofsd of recorded share m (socket <sock_dir>/<tag>.sock, log
+ * virtiofsd-<tag>.log) and record its process in m.  *ret_log (optional, malloc'd) is set as
+ * soon as the log is open, so a failure can name it. */
+int nbx_vm_share_start(const nbx_vm_ctx *c, const nbx_virtiofsd *v, const nbx_idmap *map,
+                       char *const *envp, nbx_record_mount *m, char **ret_log, nbx_error **err);

@@ -1,5 +1,6 @@
 /* The VM lifecycle, the public face of vm/ for cmd/: up (vm/up.c), down (vm/down.c), the fleet
- * (vm/fleet.c), run/shell/logs (vm/session.c), reload (vm/reload.c).  See docs/lifecycle.md. */
+ * (vm/fleet.c), run/shell/logs (vm/session.c), reload (vm/reload.c), mount/unmount
+ * (vm/mount.c).  See docs/lifecycle.md and docs/mounts.md. */
 #pragma once
 
 #include <stdbool.h>
@@ -8,6 +9,7 @@
 
 #include "../config/approval.h"
 #include "../config/config.h"
+#include "../config/mountspec.h"
 #include "../config/base/error.h"
 #include "../config/base/project.h"
 #include "../config/base/strv.h"
@@ -17,8 +19,10 @@ typedef struct nbx_vm_opts {
         const nbx_ui *ui;                   /* progress and hook/script output */
         const char *runtime_dir;            /* NULL: nbx_runtime_dir() */
         const nbx_config_opts *config_opts; /* for nbx_config_load */
-        /* Test hook (NIXBOX_FAIL_AT, read by cmd/up.c): fail `up` right after the step of this
-         * name succeeded, so that rollback of every step can be tested.  NULL in normal use. */
+        /* Test hook (NIXBOX_FAIL_AT, read by cmd/up.c and cmd/mount.c): fail `up` right after
+         * the step of this name succeeded, so that rollback of every step can be tested; stop
+         * `mount` right after its step of this name as if nixbox had crashed there (nothing
+         * undone), so that the repair by the next command can be tested.  NULL in normal use. */
         const char *fail_at;
         /* Test hook (NIXBOX_TEST_KVM_STALL, read by cmd/up.c): under KVM the guest is started
          * paused, so it makes no progress — what a KVM that accepts VMs but cannot run a real
@@ -113,3 +117,33 @@ int nbx_vm_approval(const nbx_project *p, const nbx_vm_opts *o, enum nbx_approva
 struct nbx_build_result;
 int nbx_vm_build(const nbx_project *p, const nbx_vm_opts *o, bool force, bool update,
                  struct nbx_build_result *ret, char **ret_image, nbx_error **err);
+
+/* The name of step i of `mount` (valid values of NIXBOX_FAIL_AT for it), NULL past the last. */
+const char *nbx_vm_mount_step_name(size_t i);
+
+typedef struct nbx_vm_mount_result {
+        char *source; /* the canonical host folder */
+        char *target; /* the normalized guest folder */
+        char tag[24]; /* its virtiofs tag */
+        bool readonly;
+} nbx_vm_mount_result;
+void nbx_vm_mount_result_done(nbx_vm_mount_result *r);
+
+/* nixbox mount: share spec's host folder into the running VM (checked first, vm/mount.h; then
+ * virtiofsd, hot-plug, the guest's mount, the record).  Half-attached shares an interrupted
+ * mount or unmount left are removed (or completed) first.  Needs root (sudo) and a VM of the
+ * invoker's.  A failure undoes what this mount did. */
+int nbx_vm_mount(const nbx_project *p, const nbx_vm_opts *o, const nbx_mountspec *spec,
+                 nbx_vm_mount_result *ret, nbx_error **err);
+
+typedef struct nbx_vm_unmount_result {
+        char *source;
+        char *target;
+} nbx_vm_unmount_result;
+void nbx_vm_unmount_result_done(nbx_vm_unmount_result *r);
+
+/* nixbox unmount: unmount the hot-plugged share at target in the guest, remove its device, stop
+ * its virtiofsd, forget it.  When the guest fails (busy, hung), the share stays and the error
+ * says so, unless force: then the host side is released anyway (warnings on o->ui). */
+int nbx_vm_unmount(const nbx_project *p, const nbx_vm_opts *o, const char *target, bool force,
+                   nbx_vm_unmount_result *ret, nbx_error **err);

@@ -16,6 +16,13 @@
 #define ROOT_PORT_FIRST_SLOT 0x10
 #define ROOT_PORTS_MAX 96 /* 12 slots x 8 functions: slots 0x10-0x1b, below the LPC at 0x1f */
 #define VHOST_VSOCK_DEVICE "/dev/vhost-vsock"
+/* with the default spare ports (hotplug_slots = 0), every share a VM may have (NBX_MAX_MOUNTS,
+ * boot shares included: nixbox mount, docs/mounts.md) finds a free root port, and the ports of the
+ * largest machine are never cut */
+_Static_assert(NBX_VM_MAX_SHARES + NBX_VM_MAX_DISKS >= NBX_MAX_MOUNTS,
+               "spare root ports for every hot-plugged share");
+_Static_assert(2 * (NBX_VM_MAX_SHARES + NBX_VM_MAX_DISKS) <= ROOT_PORTS_MAX,
+               "boot devices plus the spare ports fit the root ports");
 #define IMAGE_DISK_ID "nbxroot"
 #define IMAGE_DISK_SERIAL "nixbox-root"
 

@@ -237,18 +237,6 @@ char *nbx_ssh_shell_command(const char *workdir) {
         return finish(f, &buf, r);
 }
 
-char *nbx_ssh_mount_command(const char *tag, const char *target, bool readonly) {
-        _cleanup_free_ char *qt = nbx_sh_quote(target);
-        _cleanup_free_ char *qtag = nbx_sh_quote(tag);
-        if (!qt || !qtag)
-                return NULL;
-        char *s = NULL;
-        if (asprintf(&s, "mkdir -p %s && mount -t virtiofs %s%s %s", qt, readonly ? "-o ro " : "",
-                     qtag, qt) < 0)
-                return NULL;
-        return s;
-}
-
 char *nbx_ssh_script_command(const char *workdir) {
         char *buf = NULL;
         size_t len = 0;
@@ -474,6 +462,22 @@ int nbx_ssh_exec(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *re
                 return r;
         int status = 0;
         if ((r = nbx_wait_pid(pid, 0, &status, err)) < 0)
+                return r;
+        *ret_code = nbx_status_code(status);
+        return 0;
+}
+
+int nbx_ssh_capture(const nbx_ssh_target *t, const char *remote, int stdin_fd, uint64_t deadline_ms,
+                    int *ret_code, char **ret_stderr, nbx_error **err) {
+        _cleanup_strv_ nbx_strv argv = {0};
+        int r = nbx_ssh_argv(t, NBX_SSH_BATCH, remote, &argv, err);
+        if (r < 0)
+                return r;
+        nbx_spawn_opts o = as_user(t->uid, t->gid);
+        o.stdin_fd = stdin_fd;
+        int status = 0;
+        _cleanup_free_ char *out = NULL;
+        if ((r = nbx_run_capture(argv.v, &o, deadline_ms, &status, &out, ret_stderr, err)) < 0)
                 return r;
         *ret_code = nbx_status_code(status);
         return 0;

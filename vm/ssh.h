@@ -71,8 +71,6 @@ int nbx_ssh_argv(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *re
 char *nbx_ssh_run_command(const char *workdir, char *const *args, size_t n_args);
 /* shell: cd 'WS' 2>/dev/null; exec "${SHELL:-/bin/sh}" -l */
 char *nbx_ssh_shell_command(const char *workdir);
-/* mount a virtiofs tag (run as root): mkdir -p 'T' && mount -t virtiofs 'TAG' 'T' */
-char *nbx_ssh_mount_command(const char *tag, const char *target, bool readonly);
 /* a script arriving on stdin, run in a login shell (env available) in workdir */
 char *nbx_ssh_script_command(const char *workdir);
 
@@ -92,3 +90,8 @@ int nbx_ssh_master_stop(const nbx_ssh_target *t, pid_t pid, uint64_t start_time)
  * the remote exit code in *ret_code (255: ssh itself failed). */
 int nbx_ssh_exec(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote, int stdin_fd,
                  int stdout_fd, int stderr_fd, int *ret_code, nbx_error **err);
+/* Run remote (a fixed command: values go on stdin) without a TTY, stdin from stdin_fd, stdout
+ * discarded and stderr captured into *ret_stderr (malloc'd); ssh is killed at deadline_ms
+ * (-ETIMEDOUT: a hung guest).  *ret_code: the remote exit code (255: ssh itself failed). */
+int nbx_ssh_capture(const nbx_ssh_target *t, const char *remote, int stdin_fd, uint64_t deadline_ms,
+                    int *ret_code, char **ret_stderr, nbx_error **err);

@@ -18,9 +18,7 @@
 #include "build.h"
 #include "creds.h"
 #include "hooks.h"
-#include "idmap.h"
 #include "image.h"
-#include "virtiofsd.h"
 
 #define API_TIMEOUT_MS 30000
 #define SSH_TIMEOUT_MS 60000
@@ -78,8 +76,9 @@ static const char *workdir_of(const nbx_config *c) {
 
 /* ---- the steps ------------------------------------------------------------------------------ */
 
-/* A writable share of a folder that holds nixbox's own state (the user's ~/.local/state/nixbox,
- * the runtime folder) would let the guest change what nixbox trusts. */
+/* A share of a folder that holds nixbox's own state would give the guest every VM's keys
+ * (~/.local/state/nixbox: refused even read-only, as `nixbox mount` does) or let it change what
+ * nixbox trusts (the runtime folder: refused writable). */
 static bool contains(const char *folder, const char *path) {
         size_t n = strlen(folder);
         return strncmp(folder, path, n) == 0 &&
@@ -95,15 +94,16 @@ static int check_shares(up_ctx *u, nbx_error **err) {
                 cut[sizeof("/.local/state/nixbox") - 1] = '\0';
         for (size_t i = 0; i < u->cfg.n_mounts; i++) {
                 const nbx_mount *m = &u->cfg.mounts[i];
-                const char *what = contains(m->source, state)              ? state
-                                   : contains(m->source, u->c.runtime_dir) ? u->c.runtime_dir
-                                                                           : NULL;
-                if (what && !m->readonly)
-                        return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
-                                              "mounts[%zu]: %s holds %s, where nixbox keeps what "
-                                              "it trusts (keys, approvals, VM records); share it "
-                                              "read-only or share a folder inside it",
-                                              i, m->source, what);
+                /* the state folder holds every VM's keys: not even read-only (as `nixbox mount`) */
+                bool state_in = contains(m->source, state);
+                if (state_in || (contains(m->source, u->c.runtime_dir) && !m->readonly))
+                        return nbx_error_setx(
+                                err, NBX_EXIT_CONFIG, 0,
+                                "mounts[%zu]: %s holds %s, where nixbox keeps what it trusts "
+                                "(%s); share a folder inside it%s",
+                                i, m->source, state_in ? state : u->c.runtime_dir,
+                                state_in ? "every VM's keys and your approvals" : "VM records",
+                                state_in ? "" : ", or share it read-only");
         }
         return 0;
 }
@@ -237,27 +237,12 @@ static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m,
                   : nbx_vm_record_add_image_share(&u->rec, is->source, is->tag, &rm, err);
         if (r < 0)
                 return r;
-        char logname[48];
-        snprintf(logname, sizeof(logname), "virtiofsd-%s.log", rm->tag);
-        _cleanup_free_ char *logp = NULL, *sock = nbx_vm_share_socket(&u->c.paths, rm->tag);
-        if (!sock)
-                return nbx_error_set(err, ENOMEM, "virtiofsd");
-        _cleanup_close_ int logfd = nbx_vm_open_log(&u->c.paths, &u->c.inv, logname, &logp, err);
-        if (logfd < 0)
-                return logfd;
-        set_step_log(u, logp);
-        nbx_share_start st = {.source = rm->source,
-                              .readonly = rm->readonly,
-                              .socket = sock,
-                              .log_fd = logfd,
-                              .inv = &u->c.inv,
-                              .map = &u->idmap,
-                              .envp = u->child_env.v};
-        pid_t pid;
-        if ((r = nbx_virtiofsd_start(v, &st, &pid, err)) < 0)
+        _cleanup_free_ char *logp = NULL;
+        r = nbx_vm_share_start(&u->c, v, &u->idmap, u->child_env.v, rm, &logp, err);
+        if (logp)
+                set_step_log(u, logp);
+        if (r < 0)
                 return r;
-        rm = &u->rec.mounts[u->rec.n_mounts - 1];
-        rm->virtiofsd = (nbx_proc_ref){.pid = pid, .start_time = nbx_pid_start_time(pid)};
         rm->attached = true; /* boot shares: attached with the VM */
         return save(u, err);
 }
@@ -267,18 +252,9 @@ static int step_virtiofsd(up_ctx *u, nbx_error **err) {
         if (n == 0)
                 return 0;
         nbx_ui_step(u->c.ui, "Starting virtiofsd for %zu share(s)", n);
-        bool allocated = false;
-        int r = nbx_idmap_get(&u->c.inv, NULL, NULL, true, &u->idmap, &allocated, err);
-        if (r < 0)
-                return r;
-        if (allocated)
-                nbx_ui_step(u->c.ui,
-                            "Reserved subordinate ids %u-%u for %s in /etc/subuid and "
-                            "/etc/subgid (files the guest's other users write on shares)",
-                            (unsigned)u->idmap.sub_uid,
-                            (unsigned)(u->idmap.sub_uid + NBX_IDMAP_RANGE - 1), u->c.inv.name);
         nbx_virtiofsd v;
-        if ((r = nbx_virtiofsd_find(&v, err)) < 0)
+        int r = nbx_vm_shares_prepare(&u->c, &u->idmap, &v, err);
+        if (r < 0)
                 return r;
         for (size_t i = 0; r >= 0 && i < u->img.n_shares; i++)
                 r = start_share(u, &v, NULL, &u->img.shares[i], err);

@@ -321,6 +321,14 @@ static int open_share(const nbx_share_start *sh, setup *s, nbx_error **err) {
         return 0;
 }
 
+int nbx_virtiofsd_check_source(const char *source, const nbx_invoker *inv, nbx_error **err) {
+        nbx_share_start st = {.source = source, .inv = inv};
+        setup s = {.to_child = {-1, -1}, .from_child = {-1, -1}, .source_fd = -1, .protect_fd = -1};
+        int r = open_share(&st, &s, err);
+        setup_done(&s);
+        return r;
+}
+
 int nbx_virtiofsd_start(const nbx_virtiofsd *v, const nbx_share_start *st, pid_t *ret_pid,
                         nbx_error **err) {
         setup s = {.to_child = {-1, -1},

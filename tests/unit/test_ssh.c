@@ -152,15 +152,8 @@ static void test_run_command_exit_code(void **state) {
         free(cmd);
 }
 
-static void test_mount_and_shell_commands(void **state) {
+static void test_shell_command(void **state) {
         (void)state;
-        char *m = nbx_ssh_mount_command("nbxfs0", "/home/a b/work'space", false);
-        assert_string_equal(m, "mkdir -p '/home/a b/work'\\''space' && mount -t virtiofs 'nbxfs0' "
-                               "'/home/a b/work'\\''space'");
-        free(m);
-        m = nbx_ssh_mount_command("nbxfs1", "/ro", true);
-        assert_string_equal(m, "mkdir -p '/ro' && mount -t virtiofs -o ro 'nbxfs1' '/ro'");
-        free(m);
         char *s = nbx_ssh_shell_command("/home/u/workspace");
         assert_string_equal(s, "cd '/home/u/workspace' 2>/dev/null; exec \"${SHELL:-/bin/sh}\" -l");
         free(s);
@@ -342,7 +335,7 @@ int main(void) {
                 cmocka_unit_test(test_argv_rejects_long_control_path),
                 cmocka_unit_test(test_run_command_passes_args_once),
                 cmocka_unit_test(test_run_command_exit_code),
-                cmocka_unit_test(test_mount_and_shell_commands),
+                cmocka_unit_test(test_shell_command),
                 cmocka_unit_test(test_script_command_runs_stdin),
                 cmocka_unit_test(test_keys_and_known_hosts),
                 cmocka_unit_test(test_wait_port_sees_banner),
