@@ -37,14 +37,16 @@ static void print_commands(FILE *f, const nbx_vm_plugin *pl, const char *prefix,
 
 static int list_commands(nbx_cli *cli, FILE *f, const nbx_vm_plugin *pl) {
         print_escaped(f, "usage: nixbox %s COMMAND [ARG...]\n", pl->plugin->name);
-        print_escaped(f, pl->plugin->builtin ? "(built-in plugin %s)\n"
-                                             : "(plugin %s, from the approved copy of .nixbox/)\n",
+        print_escaped(f,
+                      pl->plugin->builtin ? "(built-in plugin %s)\n"
+                                          : "(plugin %s, from the approved copy of .nixbox/)\n",
                       pl->plugin->origin);
         if (nbx_cli_lookup(pl->plugin->name))
-                print_escaped(f,
-                              "note: `nixbox %s` is nixbox's own command, which hides this plugin's "
-                              "commands: rename the plugin\n",
-                              pl->plugin->name);
+                print_escaped(
+                        f,
+                        "note: `nixbox %s` is nixbox's own command, which hides this plugin's "
+                        "commands: rename the plugin\n",
+                        pl->plugin->name);
         if (pl->commands.n == 0) {
                 fputs(pl->plugin->folder ? "It has no commands (a command is an executable file in "
                                            "its commands/ folder).\n"
@@ -94,8 +96,8 @@ static char *command_names(const nbx_vm_plugin *pl) {
 
 /* Run it, ignoring the terminal's SIGINT and SIGQUIT while the command has them (as system()
  * does): Ctrl-C is the command's to handle, and nixbox returns its exit code. */
-static int run(nbx_cli *cli, const nbx_project *p, const nbx_vm_plugins *s,
-               const nbx_vm_plugin *pl, const nbx_plugin_command *c, int argc, char **argv) {
+static int run(nbx_cli *cli, const nbx_project *p, const nbx_vm_plugins *s, const nbx_vm_plugin *pl,
+               const nbx_plugin_command *c, int argc, char **argv) {
         nbx_vm_opts o = {.ui = &cli->ui, .config_opts = &cli->config_opts};
         struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
         sigemptyset(&ign.sa_mask);

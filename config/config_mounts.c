@@ -59,13 +59,13 @@ static int mount_host_side(const nbx_config_ctx *ctx, const nbx_config_source *s
                 if (!fs)
                         return oom(err);
                 int r = nbx_config_value_host_path(
-                        s, ctx, fs, json_string_value(json_object_get(mount, "source")),
-                        &m->source, err);
+                        s, ctx, fs, json_string_value(json_object_get(mount, "source")), &m->source,
+                        err);
                 if (r < 0)
                         return r;
-                return nbx_is_dir(m->source) ? 0
-                                             : nbx_config_fail(s, err, fs, "%s is not a directory",
-                                                               m->source);
+                return nbx_is_dir(m->source)
+                               ? 0
+                               : nbx_config_fail(s, err, fs, "%s is not a directory", m->source);
         }
         if (m->kind != NBX_MOUNT_STATE)
                 return 0;
@@ -97,7 +97,9 @@ static int check_unique(const nbx_config_source *s, const nbx_config *c, const n
                                                o->kind == NBX_MOUNT_HOST    ? ""
                                                : o->kind == NBX_MOUNT_STATE ? "state "
                                                                             : "a tmpfs",
-                                               o->source ? o->source : o->state ? o->state : "",
+                                               o->source  ? o->source
+                                               : o->state ? o->state
+                                                          : "",
                                                o->origin);
                 }
                 if (m->state && o->state && strcmp(o->state, m->state) == 0) {
@@ -138,9 +140,9 @@ static int merge_mount(const nbx_config_ctx *ctx, const nbx_config_source *s, co
         if (r >= 0)
                 r = mount_host_side(ctx, s, mount, field, &m, err);
         if (r >= 0)
-                r = nbx_config_value_guest_path(
-                        s, ctx, ft, json_string_value(json_object_get(mount, "target")), &m.target,
-                        err);
+                r = nbx_config_value_guest_path(s, ctx, ft,
+                                                json_string_value(json_object_get(mount, "target")),
+                                                &m.target, err);
         if (r >= 0)
                 r = check_unique(s, c, &m, field, err);
         if (r >= 0 && c->n_mounts >= NBX_MAX_MOUNTS)

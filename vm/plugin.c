@@ -203,7 +203,8 @@ static int read_all_commands(const nbx_vm_ctx *c, nbx_vm_plugins *s, nbx_error *
                 const nbx_plugin *pl = &s->cfg.plugins[i];
                 s->v[i].plugin = pl;
                 s->n = i + 1;
-                if (pl->folder && (r = nbx_plugin_commands_read(pl->dir, &s->v[i].commands, err)) < 0)
+                if (pl->folder &&
+                    (r = nbx_plugin_commands_read(pl->dir, &s->v[i].commands, err)) < 0)
                         nbx_error_wrap(err, "plugin %s", pl->origin);
         }
         return r;
@@ -251,13 +252,12 @@ static int open_command(const nbx_vm_ctx *c, const nbx_vm_plugin *pl, const nbx_
         if (fstat(fd, &st) < 0)
                 return nbx_error_set(err, errno, "stat %s/commands/%s", pl->plugin->dir, cmd->file);
         if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR))
-                return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
-                                      "%s/commands/%s is not an executable file: %s", pl->plugin->dir,
-                                      cmd->file,
-                                      pl->plugin->builtin
-                                              ? "a broken installation of nixbox (reinstall it)"
-                                              : "make it executable (chmod +x) in .nixbox/ and run "
-                                                "`nixbox allow`");
+                return nbx_error_setx(
+                        err, NBX_EXIT_CONFIG, 0, "%s/commands/%s is not an executable file: %s",
+                        pl->plugin->dir, cmd->file,
+                        pl->plugin->builtin ? "a broken installation of nixbox (reinstall it)"
+                                            : "make it executable (chmod +x) in .nixbox/ and run "
+                                              "`nixbox allow`");
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -270,9 +270,12 @@ static int command_argv(const nbx_vm_plugin *pl, const nbx_plugin_command *cmd, 
         return r < 0 ? nbx_error_set(err, ENOMEM, "plugin command") : 0;
 }
 
+/* In the project folder, as hooks run: `"$NIXBOX" run` there acts on this project, however
+ * nixbox was called (-C DIR). */
 static int spawn_command(const nbx_vm_ctx *c, int fd, char *const *argv, char *const *envp,
                          int *ret_code, nbx_error **err) {
         nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
+        so.cwd = c->p->root;
         so.stdin_fd = NBX_FD_INHERIT;
         so.envp = envp;
         so.drop_privileges = true;

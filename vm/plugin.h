@@ -61,7 +61,8 @@ void nbx_vm_plugins_done(nbx_vm_plugins *s);
 const nbx_vm_plugin *nbx_vm_plugins_find(const nbx_vm_plugins *s, const char *name);
 
 /* Run command c of plugin pl with args exactly as given, as the invoking user (root's own
- * commands run as root), in the caller's folder, with the standard streams inherited and the
+ * commands run as root), in the project folder (as hooks: `"$NIXBOX" run` there acts on this
+ * project whatever -C said), with the standard streams inherited and the
  * caller's environment plus NIXBOX (this binary), NIXBOX_PROJECT_DIR, NIXBOX_NAME, and — when
  * the VM runs — NIXBOX_SLOT and NIXBOX_GUEST_IP (empty otherwise); HOME, USER and LOGNAME are
  * the invoking user's.  The file is opened below the plugin's folder without following a link

@@ -133,9 +133,8 @@ static void test_arguments_and_environment(void **state) {
         /* root's own project (no SUDO_UID): as root; under sudo: as the user (e2e) */
         snprintf(want, sizeof(want), "UID=%u", (unsigned)getuid());
         line(r.out, want);
-        char cwd[PATH_MAX];
-        assert_non_null(getcwd(cwd, sizeof(cwd)));
-        snprintf(want, sizeof(want), "PWD=%s", cwd); /* the caller's folder */
+        /* the project folder, wherever nixbox was called from (-C) */
+        snprintf(want, sizeof(want), "PWD=%s", e->proj);
         line(r.out, want);
         assert_string_equal(r.err, "");
         nbx_test_result_done(&r);

@@ -104,18 +104,23 @@ static void test_exactly_one_kind(void **state) {
 
 static void test_state_names(void **state) {
         env *e = *state;
-        const char *names[] = {"", "../x", "a/b", ".hidden", "-x", "x y", "caf\xc3\xa9",
+        const char *names[] = {"",
+                               "../x",
+                               "a/b",
+                               ".hidden",
+                               "-x",
+                               "x y",
+                               "caf\xc3\xa9",
                                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(names); i++) {
                 _cleanup_free_ char *json = NULL;
-                assert_true(asprintf(&json, "[{\"state\": \"%s\", \"target\": \"/x\"}]",
-                                     names[i]) > 0);
+                assert_true(asprintf(&json, "[{\"state\": \"%s\", \"target\": \"/x\"}]", names[i]) >
+                            0);
                 bad(e, json, "mounts[0].state: expected a folder name");
         }
         nbx_config c = {0};
-        assert_int_equal(merge(e, "user", "[{\"state\": \"A.b_c-9\", \"target\": \"/x\"}]", &c,
-                               NULL),
-                         0);
+        assert_int_equal(
+                merge(e, "user", "[{\"state\": \"A.b_c-9\", \"target\": \"/x\"}]", &c, NULL), 0);
         assert_string_equal(c.mounts[0].state, "A.b_c-9");
         nbx_config_mounts_done(&c);
 }
@@ -140,9 +145,9 @@ static void test_targets_and_state_folders_unique(void **state) {
                                &c, NULL),
                          0);
         _cleanup_error_ nbx_error *err = NULL;
-        assert_int_equal(merge(e, "user", "[{\"tmpfs\": true, \"target\": \"~/.claude\"}]", &c,
-                               &err),
-                         -EINVAL);
+        assert_int_equal(
+                merge(e, "user", "[{\"tmpfs\": true, \"target\": \"~/.claude\"}]", &c, &err),
+                -EINVAL);
         nbx_test_assert_contains(err->msg, "(of state c, from claude-code)");
         assert_int_equal(c.n_mounts, 1); /* the refused entry is not added */
         nbx_config_mounts_done(&c);

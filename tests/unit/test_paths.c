@@ -21,8 +21,7 @@ static void test_paths_outside_the_project(void **state) {
         snprintf(want, sizeof(want), "/run/nixbox/vms/%s/vm.json", p.id);
         assert_string_equal(p.record, want);
         nbx_vm_paths_done(&p);
-        assert_int_equal(nbx_vm_paths_get("/run/nixbox", "relative", "/home/u", &p, NULL),
-                         -EINVAL);
+        assert_int_equal(nbx_vm_paths_get("/run/nixbox", "relative", "/home/u", &p, NULL), -EINVAL);
 }
 
 static void test_state_mount_dir(void **state) {

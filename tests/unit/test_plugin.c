@@ -22,8 +22,9 @@ static void write_exec(const char *dir, const char *rel, const char *content) {
 static void test_commands_and_summaries(void **state) {
         (void)state;
         char *dir = nbx_test_tmpdir();
-        write_exec(dir, "commands/login",
-                   "#!/bin/sh\n# nixbox: log in   \n#\n# usage: ...\nset -eu\n# nixbox: not this\n");
+        write_exec(
+                dir, "commands/login",
+                "#!/bin/sh\n# nixbox: log in   \n#\n# usage: ...\nset -eu\n# nixbox: not this\n");
         write_exec(dir, "commands/sync-config.sh",
                    "#!/bin/sh\n# shellcheck disable=SC2016\n\n#   nixbox:   no, \"#   \"\n"
                    "# nixbox:\tcopy \x1b[31mthings\x1b[0m\n");
@@ -69,7 +70,11 @@ static void test_summary_capped_and_binary(void **state) {
         char *bin = nbx_path_join(dir, "commands/bin");
         int fd = open(bin, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
         assert_true(fd >= 0);
-        assert_int_equal(write(fd, "\x7f" "ELF\0# nixbox: no\n", 18), 18);
+        assert_int_equal(write(fd,
+                               "\x7f"
+                               "ELF\0# nixbox: no\n",
+                               18),
+                         18);
         close(fd);
         free(bin);
         nbx_plugin_commands c;

@@ -70,9 +70,8 @@ static void test_child_signals_default(void **state) {
         char *argv[] = {"sh", "-c", "kill -INT $$; echo survived", NULL};
         int status = 0;
         _cleanup_free_ char *out = NULL;
-        assert_int_equal(nbx_run_capture(argv, NULL, nbx_deadline_in(10000), &status, &out, NULL,
-                                         NULL),
-                         0);
+        assert_int_equal(
+                nbx_run_capture(argv, NULL, nbx_deadline_in(10000), &status, &out, NULL, NULL), 0);
         sigaction(SIGINT, &old, NULL);
         assert_int_equal(nbx_status_code(status), 128 + SIGINT);
         assert_string_equal(out, "");
