@@ -35,7 +35,7 @@ static void print_commands(FILE *f, const nbx_vm_plugin *pl, const char *prefix,
         }
 }
 
-static int list_commands(nbx_cli *cli, FILE *f, const nbx_vm_plugin *pl) {
+static int list_commands(FILE *f, const nbx_vm_plugin *pl) {
         print_escaped(f, "usage: nixbox %s COMMAND [ARG...]\n", pl->plugin->name);
         print_escaped(f,
                       pl->plugin->builtin ? "(built-in plugin %s)\n"
@@ -61,7 +61,6 @@ static int list_commands(nbx_cli *cli, FILE *f, const nbx_vm_plugin *pl) {
                 if ((int)strlen(pl->commands.v[i].name) > width)
                         width = (int)strlen(pl->commands.v[i].name);
         print_commands(f, pl, "", width);
-        (void)cli;
         return NBX_EXIT_OK;
 }
 
@@ -121,7 +120,7 @@ static int dispatch(nbx_cli *cli, const nbx_project *p, const nbx_vm_plugins *s,
                 return nbx_cli_unknown_command(cli, argv[0], names ? names : "?");
         }
         if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-                return list_commands(cli, cli->ui.out, pl);
+                return list_commands(cli->ui.out, pl);
         const nbx_plugin_command *c = nbx_plugin_commands_find(&pl->commands, argv[1]);
         if (!c) {
                 _cleanup_free_ char *names = command_names(pl);
@@ -172,11 +171,13 @@ void nbx_cli_plugin_overview(nbx_cli *cli, FILE *f) {
         nbx_project_done(&p);
         if (r < 0) {
                 /* the first line of the error: the rest is for `nixbox config` to show */
-                err->msg[strcspn(err->msg, "\n")] = '\0';
+                if (err->msg)
+                        err->msg[strcspn(err->msg, "\n")] = '\0';
                 print_escaped(f, "\nplugin commands of this project: not shown (%s)\n",
                               err->exit_code == NBX_EXIT_NOT_APPROVED
                                       ? "its configuration is not approved: `nixbox allow`"
-                                      : err->msg);
+                              : err->msg ? err->msg
+                                         : "unknown error");
                 return;
         }
         int width = 0;
