@@ -183,7 +183,8 @@ int nbx_cli_no_args(nbx_cli *cli, const char *cmd, int argc, char **argv) {
         return -1;
 }
 
-static void print_overview(FILE *f) {
+/* plugins: list the project's plugin commands too (evaluates the approved configuration) */
+static void print_overview(nbx_cli *cli, FILE *f, bool plugins) {
         fputs("nixbox — run AI coding agents in throwaway microVMs with a firewall of your "
               "choice\n\n"
               "usage: nixbox [-C DIR] [--json] [--no-color] [-q] COMMAND [ARGS...]\n"
@@ -200,9 +201,11 @@ static void print_overview(FILE *f) {
               "exit codes: 0 ok, 1 failure, 2 usage, 3 invalid config, 4 no project found,\n"
               "            5 VM not running, 6 prerequisite missing, 7 needs root/CAP_NET_ADMIN\n"
               "            (or a user account), 8 no free network slot, 9 configuration not\n"
-              "            approved (nixbox allow)\n\n"
-              "`nixbox help COMMAND` explains a command.\n",
+              "            approved (nixbox allow); a plugin command exits with its own code\n\n"
+              "`nixbox help COMMAND` explains a command, `nixbox PLUGIN` lists a plugin's.\n",
               f);
+        if (plugins)
+                nbx_cli_plugin_overview(cli, f);
 }
 
 int nbx_cli_print_usage(nbx_cli *cli, const char *cmd) {
@@ -288,55 +291,15 @@ static char *find_data_dir(void) {
         return strdup(NBX_DATADIR);
 }
 
-/* `nixbox PLUGIN COMMAND ARGS`: plugins/<plugin>/commands/<command>, run as the invoking user. */
-static int run_plugin_command(nbx_cli *cli, int argc, char **argv) {
-        const char *plugin = argv[0];
-        for (const char *p = plugin; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-                        return -1;
-        _cleanup_free_ char *dir = NULL;
-        if (asprintf(&dir, "%s/plugins/%s/commands", cli->data_dir, plugin) < 0 || !nbx_is_dir(dir))
-                return -1;
-        if (argc < 2 || nbx_cli_wants_help(argc, argv)) {
-                fprintf(cli->ui.out, "usage: nixbox %s COMMAND [ARGS...]\n(commands: %s)\n", plugin,
-                        dir);
-                return argc < 2 ? NBX_EXIT_USAGE : NBX_EXIT_OK;
-        }
-        const char *cmd = argv[1];
-        for (const char *p = cmd; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-                        return nbx_cli_usage_error(cli, NULL, "invalid plugin command '%s'", cmd);
-        _cleanup_free_ char *path = nbx_path_join(dir, cmd);
-        if (!path || access(path, X_OK) != 0)
-                return nbx_cli_usage_error(cli, NULL, "plugin %s has no command '%s'", plugin, cmd);
-        _cleanup_error_ nbx_error *err = NULL;
-        nbx_invoker inv;
-        if (nbx_invoker_get(&inv, &err) < 0)
-                return nbx_cli_fail(cli, err);
-        nbx_spawn_opts o = NBX_SPAWN_OPTS_INIT;
-        o.stdin_fd = NBX_FD_INHERIT;
-        o.drop_privileges = true;
-        o.uid = inv.uid;
-        o.gid = inv.gid;
-        argv[1] = path;
-        pid_t pid;
-        int status = 0;
-        int r = nbx_spawn(&argv[1], &o, &pid, &err);
-        nbx_invoker_done(&inv);
-        if (r >= 0)
-                r = nbx_wait_pid(pid, 0, &status, &err);
-        if (r < 0)
-                return nbx_cli_fail(cli, err);
-        return nbx_status_code(status);
-}
-
 int cmd_help(nbx_cli *cli, int argc, char **argv) {
         if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
                 return nbx_cli_print_usage(cli, "help");
         if (argc < 2) {
-                print_overview(cli->ui.out);
+                print_overview(cli, cli->ui.out, true);
                 return NBX_EXIT_OK;
         }
+        if (!nbx_cli_lookup(argv[1])) /* `nixbox help PLUGIN`: the plugin's commands */
+                return nbx_cli_plugin(cli, 1, argv + 1);
         return nbx_cli_print_usage(cli, argv[1]);
 }
 
@@ -355,6 +318,20 @@ static const char *suggest(const char *name) {
         for (size_t i = 0; i < nbx_n_commands; i++)
                 nbx_suggest_add(&sg, nbx_commands[i].name);
         return nbx_suggest_best(&sg);
+}
+
+int nbx_cli_unknown_command(nbx_cli *cli, const char *name, const char *plugins) {
+        const char *s = suggest(name);
+        _cleanup_free_ char *e = nbx_ui_escape(name);
+        char hint[128] = "";
+        if (s)
+                snprintf(hint, sizeof(hint), " (did you mean '%s'?)", s);
+        if (plugins)
+                return nbx_cli_usage_error(cli, NULL,
+                                           "unknown command '%s'%s: neither a nixbox command nor a "
+                                           "plugin of this project (its plugins: %s)",
+                                           e ? e : "?", hint, plugins);
+        return nbx_cli_usage_error(cli, NULL, "unknown command '%s'%s", e ? e : "?", hint);
 }
 
 int nbx_cli_main(int argc, char **argv) {
@@ -387,28 +364,13 @@ int nbx_cli_main(int argc, char **argv) {
                 fprintf(cli.ui.out, "nixbox %s\n", NBX_VERSION);
                 rc = NBX_EXIT_OK;
         } else if (a.help || a.command_index >= argc) {
-                print_overview(a.help ? cli.ui.out : cli.ui.err);
+                print_overview(&cli, a.help ? cli.ui.out : cli.ui.err, a.help);
                 rc = a.help ? NBX_EXIT_OK : NBX_EXIT_USAGE;
         } else {
                 int sub_argc = argc - a.command_index;
                 char **sub_argv = argv + a.command_index;
                 const nbx_command *c = nbx_cli_lookup(sub_argv[0]);
-                if (c) {
-                        rc = c->fn(&cli, sub_argc, sub_argv);
-                } else {
-                        rc = run_plugin_command(&cli, sub_argc, sub_argv);
-                        if (rc < 0) {
-                                const char *s = suggest(sub_argv[0]);
-                                if (s)
-                                        rc = nbx_cli_usage_error(
-                                                &cli, NULL,
-                                                "unknown command '%s' (did you mean '%s'?)",
-                                                sub_argv[0], s);
-                                else
-                                        rc = nbx_cli_usage_error(&cli, NULL, "unknown command '%s'",
-                                                                 sub_argv[0]);
-                        }
-                }
+                rc = c ? c->fn(&cli, sub_argc, sub_argv) : nbx_cli_plugin(&cli, sub_argc, sub_argv);
         }
         fflush(stdout);
         free(cli.plugins_dir);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "../config/config.h"
 #include "../config/base/error.h"
@@ -48,6 +49,15 @@ typedef struct nbx_cli_args {
 
 /* Parse global options.  Returns 0, or -EINVAL with *err set (NBX_EXIT_USAGE). */
 int nbx_cli_parse_global(int argc, char **argv, nbx_cli_args *ret, nbx_error **err);
+
+/* `nixbox PLUGIN [COMMAND [ARG...]]` (cmd/plugin.c): argv[0] is not a nixbox command.  Runs the
+ * command, lists the plugin's commands, or says that name is unknown (exit 2). */
+int nbx_cli_plugin(nbx_cli *cli, int argc, char **argv);
+/* The project's plugin commands for `nixbox help` (nothing outside a project). */
+void nbx_cli_plugin_overview(nbx_cli *cli, FILE *f);
+/* "unknown command NAME" with a "did you mean" and, inside a project, its plugins (a list, or
+ * NULL); returns NBX_EXIT_USAGE. */
+int nbx_cli_unknown_command(nbx_cli *cli, const char *name, const char *plugins);
 
 /* Entry point used by main(). */
 int nbx_cli_main(int argc, char **argv);

@@ -50,8 +50,21 @@ int nbx_hook_from_name(const char *name, enum nbx_hook *ret, nbx_error **err);
 #define NBX_MAX_PLUGINS 32
 #define NBX_DOMAIN_MAX 253
 
+/* What a mount shows in the guest (docs/config.md, `mounts`). */
+enum nbx_mount_kind {
+        NBX_MOUNT_HOST,  /* { source; target; }: a host folder, shared over virtiofs */
+        NBX_MOUNT_STATE, /* { state = NAME; target; }: a folder of the project's own on the host,
+                            outside the project (vm/paths.h: state/NAME), shared over virtiofs */
+        NBX_MOUNT_TMPFS, /* { tmpfs = true; target; }: a RAM folder in the guest, no host side */
+};
+
+#define NBX_MAX_STATE_NAME 64
+
 typedef struct nbx_mount {
-        char *source; /* absolute host path, existing directory */
+        enum nbx_mount_kind kind;
+        char *source; /* NBX_MOUNT_HOST: absolute host path, existing directory; else NULL */
+        char *state;  /* NBX_MOUNT_STATE: [A-Za-z0-9][A-Za-z0-9._-]*, at most NBX_MAX_STATE_NAME;
+                         else NULL */
         char *target; /* absolute guest path (~ already expanded to the guest home) */
         bool readonly;
         char *origin; /* "default", "user" or the plugin's name */
@@ -75,9 +88,14 @@ typedef struct nbx_ip {
 typedef struct nbx_plugin {
         char *origin; /* its name in origins: "aws", or the path as written relative to the
                          config file's folder ("./my-plugin.nix") */
+        char *name;   /* what `nixbox NAME COMMAND` calls it: a built-in's name, a path plugin's
+                         folder or file name without .nix ("./tools" and "./tools.nix": "tools");
+                         no two plugins of a config share one */
         char *file;   /* absolute .nix file that was evaluated */
         char *dir;    /* absolute folder of that file: where the plugin's own files live */
         bool builtin; /* one of nixbox's plugins/ */
+        bool folder;  /* a folder holding default.nix (every built-in): only such a plugin has
+                         commands, in dir/commands/ (a single .nix file has none) */
 } nbx_plugin;
 
 /* Where each resolved value came from: "default", "user", or a plugin's origin.  List origins
@@ -179,5 +197,9 @@ void nbx_config_check_nix(nbx_checks *l);
 /* The resolved config as JSON (shape: docs/config.md, "nixbox config --json"): the values in
  * config.nix's own shape plus "origins".  env values are "********" unless show_secrets. */
 int nbx_config_to_json(const nbx_config *c, bool show_secrets, char **ret, nbx_error **err);
+/* One mount in config.nix's shape: {"source"|"state"|"tmpfs", "target", "readonly"} (a new
+ * reference; NULL on ENOMEM).  `nixbox config --json` and the VM record use it. */
+struct json_t;
+struct json_t *nbx_config_mount_json(const nbx_mount *m);
 /* The same as readable text, one value a line with its origin. */
 int nbx_config_to_text(const nbx_config *c, bool show_secrets, char **ret, nbx_error **err);

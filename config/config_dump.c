@@ -19,14 +19,24 @@ static json_t *dns_json(const nbx_config *c) {
         return a;
 }
 
+/* A mount in config.nix's own shape: { source | state | tmpfs, target, readonly }. */
+json_t *nbx_config_mount_json(const nbx_mount *m) {
+        json_t *o = m->kind == NBX_MOUNT_HOST    ? json_pack("{s:s?}", "source", m->source)
+                    : m->kind == NBX_MOUNT_STATE ? json_pack("{s:s?}", "state", m->state)
+                                                 : json_pack("{s:b}", "tmpfs", true);
+        if (o && (json_object_set_new(o, "target", json_string(m->target)) < 0 ||
+                  json_object_set_new(o, "readonly", json_boolean(m->readonly)) < 0)) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
 static json_t *values_json(const nbx_config *c, bool show_secrets) {
         json_t *mounts = json_array(), *ports = json_array(), *env = json_object(),
                *hooks = json_object(), *plugins = json_array();
         for (size_t i = 0; i < c->n_mounts; i++)
-                json_array_append_new(mounts,
-                                      json_pack("{s:s, s:s, s:b}", "source", c->mounts[i].source,
-                                                "target", c->mounts[i].target, "readonly",
-                                                c->mounts[i].readonly));
+                json_array_append_new(mounts, nbx_config_mount_json(&c->mounts[i]));
         for (size_t i = 0; i < c->n_ports; i++)
                 json_array_append_new(ports, json_integer(c->ports[i]));
         for (size_t i = 0; i < c->n_env; i++)
@@ -36,7 +46,8 @@ static json_t *values_json(const nbx_config *c, bool show_secrets) {
                 json_object_set_new(hooks, nbx_hook_name(h), nbx_strv_to_json(&c->hooks[h]));
         for (size_t i = 0; i < c->n_plugins; i++)
                 json_array_append_new(
-                        plugins, json_pack("{s:s, s:s, s:b}", "name", c->plugins[i].origin, "file",
+                        plugins, json_pack("{s:s, s:s, s:s, s:b}", "name", c->plugins[i].origin,
+                                           "command", c->plugins[i].name, "file",
                                            c->plugins[i].file, "builtin", c->plugins[i].builtin));
         return json_pack("{s:s, s:s, s:o, s:s, s:{s:I, s:I}, s:o, s:{s:s, s:o, s:o, s:o, s:b},"
                          " s:{s:o, s:o}, s:o, s:o, s:o, s:{s:s, s:s?, s:s}}",
@@ -139,9 +150,16 @@ int nbx_config_to_text(const nbx_config *c, bool show_secrets, char **ret, nbx_e
         if (c->n_mounts == 0)
                 line(&b, "mounts", "[]", NULL);
         for (size_t i = 0; i < c->n_mounts; i++) {
+                const nbx_mount *mt = &c->mounts[i];
                 _cleanup_free_ char *m = NULL;
-                if (asprintf(&m, "%s -> %s%s", c->mounts[i].source, c->mounts[i].target,
-                             c->mounts[i].readonly ? " (read-only)" : "") < 0)
+                if (asprintf(&m, "%s%s -> %s%s",
+                             mt->kind == NBX_MOUNT_HOST    ? ""
+                             : mt->kind == NBX_MOUNT_STATE ? "state "
+                                                           : "tmpfs",
+                             mt->source  ? mt->source
+                             : mt->state ? mt->state
+                                         : "",
+                             mt->target, mt->readonly ? " (read-only)" : "") < 0)
                         m = NULL;
                 line(&b, i == 0 ? "mounts" : "", m ? m : "?", c->mounts[i].origin);
         }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_mounts.h"
 #include "config_plugins.h"
 #include "config_schema.h"
 #include "config_values.h"
@@ -52,59 +53,6 @@ static const json_t *at(const json_t *o, const char *a, const char *b) {
 }
 
 /* ---- lists -------------------------------------------------------------------------------- */
-
-static int merge_mount(const merge *m, const nbx_config_source *s, const json_t *mount,
-                       const char *field, nbx_error **err) {
-        nbx_config *c = m->c;
-        _cleanup_free_ char *fs = nbx_config_field(field, "source");
-        _cleanup_free_ char *ft = nbx_config_field(field, "target");
-        if (!fs || !ft)
-                return oom(err);
-        _cleanup_free_ char *src = NULL, *tgt = NULL, *origin = NULL;
-        int r = nbx_config_value_host_path(
-                s, m->ctx, fs, json_string_value(json_object_get(mount, "source")), &src, err);
-        if (r < 0)
-                return r;
-        if (!nbx_is_dir(src))
-                return nbx_config_fail(s, err, fs, "%s is not a directory", src);
-        r = nbx_config_value_guest_path(
-                s, m->ctx, ft, json_string_value(json_object_get(mount, "target")), &tgt, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < c->n_mounts; i++)
-                if (strcmp(c->mounts[i].target, tgt) == 0)
-                        return nbx_config_fail(s, err, ft,
-                                               "%s is already a mount target (of %s, from %s); "
-                                               "no two mounts on one target",
-                                               tgt, c->mounts[i].source, c->mounts[i].origin);
-        if (c->n_mounts >= NBX_MAX_MOUNTS)
-                return nbx_config_fail(s, err, "mounts", "more than %d mounts", NBX_MAX_MOUNTS);
-        nbx_mount *n = realloc(c->mounts, (c->n_mounts + 1) * sizeof(*n));
-        if (!n)
-                return oom(err);
-        c->mounts = n;
-        if (!(origin = strdup(s->origin)))
-                return oom(err);
-        c->mounts[c->n_mounts++] =
-                (nbx_mount){.source = TAKE_PTR(src),
-                            .target = TAKE_PTR(tgt),
-                            .readonly = json_is_true(json_object_get(mount, "readonly")),
-                            .origin = TAKE_PTR(origin)};
-        return 0;
-}
-
-static int merge_mounts(const merge *m, const nbx_config_source *s, const json_t *list,
-                        nbx_error **err) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(list, i, x) {
-                _cleanup_free_ char *p = nbx_config_field_index("mounts", i);
-                int r = p ? merge_mount(m, s, x, p, err) : oom(err);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
 
 /* nix.packages, nix.ldLibraries: attribute paths, deduplicated. */
 static int merge_attr_paths(const nbx_config_source *s, const json_t *list, const char *field,
@@ -422,7 +370,7 @@ static int merge_source(const merge *m, const nbx_config_source *s, nbx_error **
                         return r;
         }
         if ((r = merge_resources(m, s, err)) < 0 ||
-            (r = merge_mounts(m, s, at(o, "mounts", NULL), err)) < 0 ||
+            (r = nbx_config_mounts_merge(m->ctx, s, at(o, "mounts", NULL), c, err)) < 0 ||
             (r = merge_network(m, s, err)) < 0 ||
             (r = merge_attr_paths(s, at(o, "nix", "packages"), "nix.packages", &c->nix_packages,
                                   &c->origins.nix_packages, err)) < 0 ||
@@ -454,21 +402,6 @@ static char *default_name(const char *project_dir) {
                 n--;
         out[n] = '\0';
         return strdup(n ? out : "nixbox");
-}
-
-/* The workspace mount (the project folder at ~/workspace): there unless the user's own config
- * says `mounts` (a plugin's mounts never remove it). */
-static int default_workspace(const nbx_config_ctx *ctx, nbx_config *c, nbx_error **err) {
-        c->mounts = calloc(1, sizeof(*c->mounts));
-        if (!c->mounts)
-                return oom(err);
-        c->n_mounts = 1;
-        c->mounts[0] = (nbx_mount){.source = strdup(ctx->project_dir),
-                                   .target = nbx_path_join(ctx->guest_home, "workspace"),
-                                   .origin = strdup("default")};
-        if (!c->mounts[0].source || !c->mounts[0].target || !c->mounts[0].origin)
-                return oom(err);
-        return 0;
 }
 
 static int set_defaults(const nbx_config_ctx *ctx, const json_t *user, nbx_config *c,
@@ -504,8 +437,10 @@ static int set_defaults(const nbx_config_ctx *ctx, const json_t *user, nbx_confi
                 if (nbx_strv_push(&o->ports, def.origin) < 0)
                         return oom(err);
         }
+        /* the workspace mount is there unless the user's own config says `mounts` (a plugin's
+         * mounts never remove it) */
         if (!at(user, "mounts", NULL) && ctx->guest_home)
-                return default_workspace(ctx, c, err);
+                return nbx_config_mounts_default(ctx, c, err);
         return 0;
 }
 
@@ -604,16 +539,12 @@ void nbx_config_done(nbx_config *c) {
         free(c->name);
         for (size_t i = 0; i < c->n_plugins; i++) {
                 free(c->plugins[i].origin);
+                free(c->plugins[i].name);
                 free(c->plugins[i].file);
                 free(c->plugins[i].dir);
         }
         free(c->plugins);
-        for (size_t i = 0; i < c->n_mounts; i++) {
-                free(c->mounts[i].source);
-                free(c->mounts[i].target);
-                free(c->mounts[i].origin);
-        }
-        free(c->mounts);
+        nbx_config_mounts_done(c);
         nbx_strv_clear(&c->domains);
         free(c->ports);
         free(c->upstream_dns);

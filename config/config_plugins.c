@@ -72,7 +72,18 @@ static char *path_origin(const char *spec, const char *config_dir) {
         return strdup(spec);
 }
 
-/* The plugin facts of a found record: origin, canonical file and folder. */
+/* The name commands use: the folder's name for a folder plugin (every built-in is one), the file
+ * name without ".nix" for a single file. */
+static char *command_name(const char *dir, const char *file, bool folder) {
+        const char *base = strrchr(folder ? dir : file, '/');
+        base = base ? base + 1 : (folder ? dir : file);
+        size_t n = strlen(base);
+        if (!folder && n > 4 && strcmp(base + n - 4, ".nix") == 0)
+                n -= 4;
+        return strndup(base, n);
+}
+
+/* The plugin facts of a found record: origin, name, canonical file and folder. */
 static int plugin_facts(const char *spec, const char *kind, const char *file,
                         const nbx_config_ctx *ctx, nbx_plugin *ret, nbx_error **err) {
         bool builtin = strcmp(kind, "builtin") == 0;
@@ -83,16 +94,24 @@ static int plugin_facts(const char *spec, const char *kind, const char *file,
         if (!real)
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, errno, "plugin %s: %s", origin, file);
         _cleanup_free_ char *copy = strdup(real);
-        char *dir = copy ? strdup(dirname(copy)) : NULL;
-        if (!dir)
+        _cleanup_free_ char *dir = copy ? strdup(dirname(copy)) : NULL;
+        const char *base = strrchr(real, '/');
+        bool folder = base && strcmp(base + 1, "default.nix") == 0;
+        char *name = dir ? command_name(dir, real, folder) : NULL;
+        if (!name)
                 return nbx_error_set(err, ENOMEM, "plugin %s", spec);
-        *ret = (nbx_plugin){
-                .origin = TAKE_PTR(origin), .file = TAKE_PTR(real), .dir = dir, .builtin = builtin};
+        *ret = (nbx_plugin){.origin = TAKE_PTR(origin),
+                            .name = name,
+                            .file = TAKE_PTR(real),
+                            .dir = TAKE_PTR(dir),
+                            .builtin = builtin,
+                            .folder = folder};
         return 0;
 }
 
 static void plugin_done(nbx_plugin *p) {
         free(p->origin);
+        free(p->name);
         free(p->file);
         free(p->dir);
 }
@@ -171,12 +190,18 @@ int nbx_config_plugins_load(const json_t *records, const nbx_config_ctx *ctx,
                 const json_t *rec = json_array_get(records, i);
                 nbx_plugin p = {0};
                 int r = check_record(rec, i, ctx, user, &p, err);
-                for (size_t k = 0; r >= 0 && k < c->n_plugins; k++)
-                        if (strcmp(c->plugins[k].file, p.file) == 0) {
-                                _cleanup_free_ char *f = nbx_config_field_index("plugins", i);
+                for (size_t k = 0; r >= 0 && k < c->n_plugins; k++) {
+                        _cleanup_free_ char *f = nbx_config_field_index("plugins", i);
+                        if (strcmp(c->plugins[k].file, p.file) == 0)
                                 r = nbx_config_fail(user, err, f, "plugin %s is listed twice",
                                                     p.origin);
-                        }
+                        else if (strcmp(c->plugins[k].name, p.name) == 0)
+                                r = nbx_config_fail(user, err, f,
+                                                    "plugins %s and %s are both named \"%s\" "
+                                                    "(`nixbox %s COMMAND` would be ambiguous); "
+                                                    "rename one's folder or file",
+                                                    c->plugins[k].origin, p.origin, p.name, p.name);
+                }
                 nbx_config_source s = {.origin = p.origin,
                                        .file = p.file,
                                        .is_user = false,

@@ -13,7 +13,7 @@ enum kind {
         K_BOOL,    /* true or false */
         K_STRLIST, /* a list of strings */
         K_INTLIST, /* a list of integers */
-        K_MOUNTS,  /* a list of attribute sets of the fields in sub, each with source and target */
+        K_MOUNTS,  /* a list of attribute sets of the fields in sub, each with a target */
         K_STRMAP,  /* an attribute set of strings, any names (env) */
         K_PLUGINS, /* a list of plugin names or paths (paths arrive as strings) */
         K_HOOKS,   /* an attribute set of string lists named by nbx_hook_table */
@@ -32,8 +32,9 @@ static const field network_f[] = {{"mode", K_STR, NULL},          {"domains", K_
 static const field nix_f[] = {{"packages", K_STRLIST, NULL}, {"ldLibraries", K_STRLIST, NULL}, {0}};
 static const field vm_f[] = {
         {"hypervisor", K_STR, NULL}, {"image", K_STR, NULL}, {"accel", K_STR, NULL}, {0}};
-static const field mount_f[] = {
-        {"source", K_STR, NULL}, {"target", K_STR, NULL}, {"readonly", K_BOOL, NULL}, {0}};
+static const field mount_f[] = {{"source", K_STR, NULL},    {"state", K_STR, NULL},
+                                {"tmpfs", K_BOOL, NULL},    {"target", K_STR, NULL},
+                                {"readonly", K_BOOL, NULL}, {0}};
 static const field top_f[] = {{"plugins", K_PLUGINS, NULL},
                               {"name", K_STR, NULL},
                               {"resources", K_OBJ, resources_f},
@@ -71,7 +72,6 @@ static int check_obj(const nbx_config_source *s, const field *fs, const json_t *
 
 static int check_list(const nbx_config_source *s, const field *f, const json_t *v, const char *path,
                       nbx_error **err) {
-        static const char *const mount_need[] = {"source", "target"};
         const char *what = f->kind == K_STRLIST   ? "a list of strings"
                            : f->kind == K_INTLIST ? "a list of integers"
                            : f->kind == K_MOUNTS  ? "a list of mounts"
@@ -99,14 +99,12 @@ static int check_list(const nbx_config_source *s, const field *f, const json_t *
                 int r = check_obj(s, f->sub, x, p, err);
                 if (r < 0)
                         return r;
-                for (size_t k = 0; k < NBX_ARRAY_SIZE(mount_need); k++) {
-                        const json_t *y = json_object_get(x, mount_need[k]);
-                        if (!y || json_is_null(y)) {
-                                _cleanup_free_ char *pp = nbx_config_field(p, mount_need[k]);
-                                return nbx_config_fail(s, err, pp,
-                                                       "missing (a mount needs source and "
-                                                       "target)");
-                        }
+                const json_t *y = json_object_get(x, "target");
+                if (!y || json_is_null(y)) {
+                        _cleanup_free_ char *pp = nbx_config_field(p, "target");
+                        return nbx_config_fail(s, err, pp,
+                                               "missing (a mount needs a target, and a source, "
+                                               "a state or tmpfs = true)");
                 }
         }
         return 0;

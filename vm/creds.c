@@ -178,13 +178,34 @@ static bool plain_target(const char *t) {
         return true;
 }
 
+static size_t depth(const char *target) {
+        size_t d = 0;
+        for (const char *p = target; p && *p; p++)
+                d += *p == '/' && p[1] && p[1] != '/';
+        return d;
+}
+
 int nbx_creds_mounts_render(const nbx_creds_mount *m, size_t n, char **ret, nbx_error **err) {
+        if (n > NBX_CREDS_MAX_MOUNTS)
+                return nbx_error_set(err, E2BIG, "more than %d guest mounts", NBX_CREDS_MAX_MOUNTS);
+        /* parents first: a mount hides what was mounted below its target before it, so the
+         * guest mounts by depth (number of path components), in the caller's order among equals */
+        size_t order[NBX_CREDS_MAX_MOUNTS];
+        for (size_t i = 0; i < n; i++) {
+                size_t k = i;
+                while (k > 0 && depth(m[order[k - 1]].target) > depth(m[i].target)) {
+                        order[k] = order[k - 1];
+                        k--;
+                }
+                order[k] = i;
+        }
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
         if (!f)
                 return nbx_error_set(err, errno, "mounts member");
-        for (size_t i = 0; i < n; i++) {
+        for (size_t o = 0; o < n; o++) {
+                size_t i = order[o];
                 bool type_ok = m[i].type && (strcmp(m[i].type, "virtiofs") == 0 ||
                                              strcmp(m[i].type, "tmpfs") == 0);
                 if (!type_ok || !m[i].source || strpbrk(m[i].source, "\t\n") ||

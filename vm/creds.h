@@ -64,8 +64,12 @@ typedef struct nbx_creds {
         size_t n_mounts;
 } nbx_creds;
 
-/* The `mounts` member: one TAB-separated line per mount.  Refuses a target the guest could
- * misread (relative, "..", control characters). */
+#define NBX_CREDS_MAX_MOUNTS 64
+
+/* The `mounts` member: one TAB-separated line per mount, parents first (ordered by the number of
+ * components of the target, the caller's order among equals), so a tmpfs at ~/.claude/todos is
+ * mounted after the share at ~/.claude it sits in.  At most NBX_CREDS_MAX_MOUNTS.  Refuses a
+ * target the guest could misread (relative, "..", control characters). */
 int nbx_creds_mounts_render(const nbx_creds_mount *m, size_t n, char **ret, nbx_error **err);
 
 /* Build the archive (meta, authorized_keys, ssh_host_ed25519_key, environment, identity,

@@ -23,7 +23,8 @@ int nbx_hooks_envp(const nbx_hook_env *env, nbx_strv *ret, nbx_error **err) {
         for (char **e = environ; e && *e && r >= 0; e++) {
                 if (overridden(*e))
                         continue;
-                if ((env->home && strncmp(*e, "HOME=", 5) == 0) ||
+                if ((env->nixbox && strncmp(*e, "NIXBOX=", 7) == 0) ||
+                    (env->home && strncmp(*e, "HOME=", 5) == 0) ||
                     (env->user &&
                      (strncmp(*e, "USER=", 5) == 0 || strncmp(*e, "LOGNAME=", 8) == 0)))
                         continue;
@@ -42,6 +43,8 @@ int nbx_hooks_envp(const nbx_hook_env *env, nbx_strv *ret, nbx_error **err) {
         }
         if (r >= 0)
                 r = nbx_strv_pushf(&v, "NIXBOX_GUEST_IP=%s", env->guest_ip ? env->guest_ip : "");
+        if (r >= 0 && env->nixbox)
+                r = nbx_strv_pushf(&v, "NIXBOX=%s", env->nixbox);
         if (r >= 0 && env->home)
                 r = nbx_strv_pushf(&v, "HOME=%s", env->home);
         if (r >= 0 && env->user)

@@ -20,8 +20,9 @@ typedef struct nbx_hook_env {
         bool drop_privileges; /* run as uid:gid (the invoker) */
         uid_t uid;
         gid_t gid;
-        const char *home; /* HOME for the hook (the invoker's); NULL: inherited */
-        const char *user; /* USER/LOGNAME; NULL: inherited */
+        const char *home;   /* HOME for the hook (the invoker's); NULL: inherited */
+        const char *user;   /* USER/LOGNAME; NULL: inherited */
+        const char *nixbox; /* NIXBOX: the nixbox binary (plugin commands); NULL: inherited */
 } nbx_hook_env;
 
 /* Run every command of hook `which`, in order.  Output goes to ui->out / ui->err.  Each failure
@@ -30,5 +31,6 @@ typedef struct nbx_hook_env {
 int nbx_hooks_run(enum nbx_hook which, const nbx_strv *cmds, const nbx_hook_env *env,
                   const nbx_ui *ui, unsigned *ret_failed, nbx_error **err);
 
-/* The environment a hook gets (environ + the four variables); for tests.  NULL-terminated. */
+/* The environment a hook (or a plugin command, vm/plugin.h) gets: environ + the four variables,
+ * NIXBOX when env->nixbox is set.  NULL-terminated. */
 int nbx_hooks_envp(const nbx_hook_env *env, nbx_strv *ret, nbx_error **err);

@@ -28,6 +28,7 @@ void nbx_vm_paths_done(nbx_vm_paths *p) {
         free(p->log_dir);
         free(p->serial_log);
         free(p->approved_dir);
+        free(p->mounts_dir);
         *p = (nbx_vm_paths){0};
 }
 
@@ -51,6 +52,7 @@ int nbx_vm_paths_get(const char *runtime_dir, const char *project_root, const ch
         p.ssh_dir = nbx_path_join(p.state_dir, "ssh");
         p.log_dir = nbx_path_join(p.state_dir, "log");
         p.approved_dir = nbx_path_join(p.state_dir, "approved");
+        p.mounts_dir = nbx_path_join(p.state_dir, "state");
         if (p.sock_dir) {
                 p.api_socket = nbx_path_join(p.sock_dir, "api.sock");
                 p.control_path = nbx_path_join(p.sock_dir, "ssh.sock");
@@ -58,7 +60,7 @@ int nbx_vm_paths_get(const char *runtime_dir, const char *project_root, const ch
         if (p.log_dir)
                 p.serial_log = nbx_path_join(p.log_dir, "console.log");
         if (!p.record || !p.lock || !p.sock_dir || !p.ssh_dir || !p.log_dir || !p.approved_dir ||
-            !p.api_socket || !p.control_path || !p.serial_log) {
+            !p.mounts_dir || !p.api_socket || !p.control_path || !p.serial_log) {
                 nbx_vm_paths_done(&p);
                 return nbx_error_set(err, ENOMEM, "VM paths");
         }
@@ -108,6 +110,27 @@ int nbx_vm_paths_prepare_state(const nbx_vm_paths *p, const nbx_invoker *inv, nb
             (r = nbx_dir_private(p->ssh_dir, 0700, inv->uid, inv->gid, err)) < 0 ||
             (r = nbx_dir_private(p->log_dir, 0700, inv->uid, inv->gid, err)) < 0)
                 return r;
+        return 0;
+}
+
+int nbx_vm_state_mount_dir(const nbx_vm_paths *p, const char *name, const nbx_invoker *inv,
+                           bool prepare, char **ret_path, nbx_error **err) {
+        if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                return nbx_error_set(err, EINVAL, "state folder name \"%s\"", name);
+        _cleanup_free_ char *path = nbx_path_join(p->mounts_dir, name);
+        if (!path)
+                return nbx_error_set(err, ENOMEM, "state folder %s", name);
+        if (prepare) {
+                _cleanup_fsid_ nbx_fsid fs = {0};
+                int r = nbx_fsid_enter(inv, &fs, err);
+                if (r >= 0)
+                        r = nbx_dir_private(p->mounts_dir, 0700, inv->uid, inv->gid, err);
+                if (r >= 0)
+                        r = nbx_dir_private(path, 0700, inv->uid, inv->gid, err);
+                if (r < 0)
+                        return r;
+        }
+        *ret_path = TAKE_PTR(path);
         return 0;
 }
 

@@ -4,11 +4,14 @@
  *   <runtime>/vms/<id>/          root, 0755   the VM record (vm.json) and its lock: what root acts
  * on <runtime>/vms/<id>/sock/     invoker, 0700  API, virtiofsd and SSH control sockets
  *   ~/.local/state/nixbox/<id>/  invoker, 0700  ssh/ (keys, known_hosts), log/ (console,
- * hypervisor, virtiofsd, ssh), approved/ (the approved config)
+ * hypervisor, virtiofsd, ssh), approved/ (the approved config), state/NAME/ (the folders of
+ * `{ state = NAME; }` mounts: the guest writes there, nixbox only creates them)
  *
  * <id> is the project's identity: the first 16 hex digits of SHA-256 of its absolute folder.  The
  * home folder is the invoker's from the password database (sudo does not pass XDG_STATE_HOME). */
 #pragma once
+
+#include <stdbool.h>
 
 #include "../config/base/error.h"
 #include "../config/base/user.h"
@@ -28,6 +31,7 @@ typedef struct nbx_vm_paths {
         char *log_dir;
         char *serial_log;
         char *approved_dir; /* the approved copy of .nixbox/ (config/approval.h) */
+        char *mounts_dir;   /* state/: one folder per `state` mount */
 } nbx_vm_paths;
 
 /* The identity of a project folder (absolute path). */
@@ -46,3 +50,8 @@ char *nbx_vm_log_path(const nbx_vm_paths *p, const char *name);
 int nbx_vm_paths_prepare(const nbx_vm_paths *p, const nbx_invoker *inv, nbx_error **err);
 /* Create the invoker's state folders only (for commands that need keys without a running VM). */
 int nbx_vm_paths_prepare_state(const nbx_vm_paths *p, const nbx_invoker *inv, nbx_error **err);
+/* The folder of `{ state = NAME; }` mounts: mounts_dir/NAME (NAME as config checked it: no '/',
+ * not "." or "..").  prepare: create it (and mounts_dir) as the invoker, 0700, when missing.
+ * *ret_path is malloc'd. */
+int nbx_vm_state_mount_dir(const nbx_vm_paths *p, const char *name, const nbx_invoker *inv,
+                           bool prepare, char **ret_path, nbx_error **err);

@@ -321,10 +321,7 @@ char *nbx_vm_settings_json(const nbx_config *c) {
         json_object_set_new(o, "vm.accel", json_string(nbx_accel_name(c->accel)));
         json_t *mounts = json_array();
         for (size_t i = 0; mounts && i < c->n_mounts; i++)
-                json_array_append_new(mounts,
-                                      json_pack("{s:s?, s:s?, s:b}", "source", c->mounts[i].source,
-                                                "target", c->mounts[i].target, "readonly",
-                                                c->mounts[i].readonly));
+                json_array_append_new(mounts, nbx_config_mount_json(&c->mounts[i]));
         json_object_set_new(o, "mounts", mounts);
         json_object_set_new(o, "nix.packages", nbx_strv_to_json(&c->nix_packages));
         json_object_set_new(o, "nix.ldLibraries", nbx_strv_to_json(&c->nix_ld_libraries));

@@ -94,6 +94,8 @@ static int check_shares(up_ctx *u, nbx_error **err) {
                 cut[sizeof("/.local/state/nixbox") - 1] = '\0';
         for (size_t i = 0; i < u->cfg.n_mounts; i++) {
                 const nbx_mount *m = &u->cfg.mounts[i];
+                if (m->kind != NBX_MOUNT_HOST) /* state folders hold nothing nixbox trusts */
+                        continue;
                 /* the state folder holds every VM's keys: not even read-only (as `nixbox mount`) */
                 bool state_in = contains(m->source, state);
                 if (state_in || (contains(m->source, u->c.runtime_dir) && !m->readonly))
@@ -208,8 +210,12 @@ static int step_pre_up_hooks(up_ctx *u, nbx_error **err) {
         return run_hooks(u, NBX_HOOK_PRE_UP, err);
 }
 
+/* The VM is ready for `nixbox run` (and plugin commands such as `nixbox aws login`) before the
+ * post-up hooks, which use it. */
 static int step_post_up_hooks(up_ctx *u, nbx_error **err) {
-        return run_hooks(u, NBX_HOOK_POST_UP, err);
+        u->rec.ready = true;
+        int r = save(u, err);
+        return r < 0 ? r : run_hooks(u, NBX_HOOK_POST_UP, err);
 }
 
 static int step_network(up_ctx *u, nbx_error **err) {
@@ -228,13 +234,24 @@ static int step_ssh_keys(up_ctx *u, nbx_error **err) {
         return nbx_ssh_known_hosts_write(u->c.paths.ssh_dir, u->guest_ip, &u->c.inv, err);
 }
 
+/* The host folder of a config mount's share: its source, or its state folder (created as the
+ * user when missing; kept across `down`). */
+static int share_source(up_ctx *u, const nbx_mount *m, char **ret, nbx_error **err) {
+        if (m->kind == NBX_MOUNT_STATE)
+                return nbx_vm_state_mount_dir(&u->c.paths, m->state, &u->c.inv, true, ret, err);
+        return (*ret = strdup(m->source)) ? 0 : nbx_error_set(err, ENOMEM, "share");
+}
+
 /* One boot share: a config mount m, or a share the image mounts itself (read-only). */
 static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m,
                        const nbx_image_share *is, nbx_error **err) {
         nbx_record_mount *rm;
-        int r = m ? nbx_vm_record_add_mount(&u->rec, m->source, m->target, m->readonly, false, &rm,
-                                            err)
-                  : nbx_vm_record_add_image_share(&u->rec, is->source, is->tag, &rm, err);
+        _cleanup_free_ char *src = NULL;
+        int r = m ? share_source(u, m, &src, err) : 0;
+        if (r >= 0)
+                r = m ? nbx_vm_record_add_mount(&u->rec, src, m->target, m->readonly, false, &rm,
+                                                err)
+                      : nbx_vm_record_add_image_share(&u->rec, is->source, is->tag, &rm, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *logp = NULL;
@@ -248,7 +265,9 @@ static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m,
 }
 
 static int step_virtiofsd(up_ctx *u, nbx_error **err) {
-        size_t n = u->cfg.n_mounts + u->img.n_shares;
+        size_t n = u->img.n_shares;
+        for (size_t i = 0; i < u->cfg.n_mounts; i++)
+                n += u->cfg.mounts[i].kind != NBX_MOUNT_TMPFS; /* a tmpfs is the guest's alone */
         if (n == 0)
                 return 0;
         nbx_ui_step(u->c.ui, "Starting virtiofsd for %zu share(s)", n);
@@ -259,7 +278,8 @@ static int step_virtiofsd(up_ctx *u, nbx_error **err) {
         for (size_t i = 0; r >= 0 && i < u->img.n_shares; i++)
                 r = start_share(u, &v, NULL, &u->img.shares[i], err);
         for (size_t i = 0; r >= 0 && i < u->cfg.n_mounts; i++)
-                r = start_share(u, &v, &u->cfg.mounts[i], NULL, err);
+                if (u->cfg.mounts[i].kind != NBX_MOUNT_TMPFS)
+                        r = start_share(u, &v, &u->cfg.mounts[i], NULL, err);
         nbx_virtiofsd_done(&v);
         if (r >= 0)
                 set_step_log(u, NULL);
@@ -277,15 +297,22 @@ static int step_credentials(up_ctx *u, nbx_error **err) {
             (r = nbx_ssh_key_read(ssh, NBX_SSH_IDENTITY_KEY ".pub", &u->c.inv, &u->identity_pub,
                                   err)) < 0)
                 return r;
+        /* the boot mounts: the shares (the image mounts its own itself) and the RAM folders;
+         * nbx_creds_mounts_render orders them parents first */
         nbx_creds_mount mounts[NBX_MAX_MOUNTS];
         size_t n_mounts = 0;
         for (size_t i = 0; i < u->rec.n_mounts && n_mounts < NBX_MAX_MOUNTS; i++)
-                if (!u->rec.mounts[i].image) /* the image mounts those itself */
+                if (!u->rec.mounts[i].image)
                         mounts[n_mounts++] =
                                 (nbx_creds_mount){.type = "virtiofs",
                                                   .source = u->rec.mounts[i].tag,
                                                   .target = u->rec.mounts[i].target,
                                                   .readonly = u->rec.mounts[i].readonly};
+        for (size_t i = 0; i < u->cfg.n_mounts && n_mounts < NBX_MAX_MOUNTS; i++)
+                if (u->cfg.mounts[i].kind == NBX_MOUNT_TMPFS)
+                        mounts[n_mounts++] = (nbx_creds_mount){.type = "tmpfs",
+                                                               .source = "tmpfs",
+                                                               .target = u->cfg.mounts[i].target};
         nbx_creds c = {.user = u->c.inv.guest_user,
                        .uid = u->c.inv.uid,
                        .gid = u->c.inv.gid,
@@ -297,8 +324,7 @@ static int step_credentials(up_ctx *u, nbx_error **err) {
                        .identity = ident,
                        .identity_pub = u->identity_pub,
                        .mounts = mounts,
-                       .n_mounts =
-                               u->rec.n_mounts < NBX_MAX_MOUNTS ? u->rec.n_mounts : NBX_MAX_MOUNTS};
+                       .n_mounts = n_mounts};
         r = nbx_creds_memfd(&c, &u->creds_fd, err);
         explicit_bzero(host_key, strlen(host_key));
         explicit_bzero(ident, strlen(ident));

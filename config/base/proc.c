@@ -10,10 +10,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "timeutil.h"
+
+extern char **environ;
 
 #define CAPTURE_MAX (16u << 20)
 
@@ -62,7 +65,11 @@ static __attribute__((noreturn)) void child_exec(char *const argv[], const nbx_s
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
+        /* dispositions a caller may have set while it waits (as system() does) are not the
+         * child's */
         signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGQUIT, SIG_DFL);
         if (o->die_with_parent)
                 (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (o->new_session && setsid() < 0)
@@ -88,7 +95,10 @@ static __attribute__((noreturn)) void child_exec(char *const argv[], const nbx_s
                     setresgid(o->gid, o->gid, o->gid) < 0 || setresuid(o->uid, o->uid, o->uid) < 0)
                         child_fail(report_fd, "drop privileges");
         }
-        if (o->envp)
+        if (o->exec_fd)
+                syscall(SYS_execveat, *o->exec_fd, "", argv, o->envp ? o->envp : environ,
+                        AT_EMPTY_PATH);
+        else if (o->envp)
                 execvpe(argv[0], argv, o->envp);
         else
                 execvp(argv[0], argv);

@@ -22,6 +22,10 @@ typedef struct nbx_spawn_opts {
         gid_t gid;
         bool new_session;     /* setsid(): own process group, no controlling terminal */
         bool die_with_parent; /* PR_SET_PDEATHSIG SIGKILL */
+        /* Optional: execute this open file (execveat with AT_EMPTY_PATH: no path is looked up or
+         * followed) instead of argv[0], which is then only the name the program sees.  A
+         * script's fd must be in keep_fds as well: its interpreter reads it as /dev/fd/N. */
+        const int *exec_fd;
         /* Optional, for children that set up namespaces: child_setup runs in the child after the
          * streams and kept fds are in place, before privileges are dropped and argv is executed
          * (returns 0, or -errno with *ret_what naming the step); parent_setup runs in the parent

@@ -120,7 +120,12 @@ static void check_config(const nbx_config *c) {
                 abort();
         for (size_t i = 0; i < c->n_mounts; i++) {
                 check_guest_path(c->mounts[i].target);
-                if (c->mounts[i].source[0] != '/' || !c->mounts[i].origin)
+                const nbx_mount *m = &c->mounts[i];
+                /* exactly the host side its kind has: a host path, a state name, or none */
+                if (!m->origin || (m->kind == NBX_MOUNT_HOST) != (m->source != NULL) ||
+                    (m->kind == NBX_MOUNT_STATE) != (m->state != NULL) ||
+                    (m->source && m->source[0] != '/') ||
+                    (m->state && (!*m->state || strchr(m->state, '/'))))
                         abort();
                 for (size_t k = 0; k < i; k++)
                         if (strcmp(c->mounts[i].target, c->mounts[k].target) == 0)

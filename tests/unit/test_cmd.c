@@ -136,37 +136,6 @@ static void test_version(void **state) {
         nbx_test_result_done(&r);
 }
 
-static void test_plugin_command_dispatch(void **state) {
-        (void)state;
-        char *dir = nbx_test_tmpdir();
-        nbx_test_write(dir, "nix/eval-config.nix", "{ }\n");
-        nbx_test_write(dir, "plugins/demo/commands/hello",
-                       "#!/bin/sh\nprintf '%s|' \"$@\"; echo; exit 3\n");
-        char *script = NULL;
-        assert_true(asprintf(&script, "%s/plugins/demo/commands/hello", dir) > 0);
-        assert_int_equal(chmod(script, 0755), 0);
-        char *data_env = NULL;
-        assert_true(asprintf(&data_env, "NIXBOX_DATA_DIR=%s", dir) > 0);
-        const char *env[] = {data_env, "NO_COLOR=1", NULL};
-        nbx_test_result r;
-        /* arguments arrive as given; the plugin's exit code is passed through */
-        assert_int_equal(nbx_test_nixbox(&r, ARGS("demo", "hello", "a b", "--x"), env), 3);
-        assert_string_equal(r.out, "a b|--x|\n");
-        nbx_test_result_done(&r);
-        /* unknown plugin command, and names that could escape plugins/: usage errors */
-        assert_int_equal(nbx_test_nixbox(&r, ARGS("demo", "nope"), env), NBX_EXIT_USAGE);
-        assert_non_null(strstr(r.err, "no command 'nope'"));
-        nbx_test_result_done(&r);
-        assert_int_equal(nbx_test_nixbox(&r, ARGS("demo", "../demo/commands/hello"), env),
-                         NBX_EXIT_USAGE);
-        nbx_test_result_done(&r);
-        assert_int_equal(nbx_test_nixbox(&r, ARGS("..", "demo"), env), NBX_EXIT_USAGE);
-        nbx_test_result_done(&r);
-        free(data_env);
-        free(script);
-        nbx_test_rmdir(dir);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_help_lists_every_command),
@@ -177,7 +146,6 @@ int main(void) {
                 cmocka_unit_test(test_no_project_exit_code),
                 cmocka_unit_test(test_setup_pool_validated_before_writing),
                 cmocka_unit_test(test_version),
-                cmocka_unit_test(test_plugin_command_dispatch),
         };
         return cmocka_run_group_tests_name("cmd", tests, NULL, NULL);
 }

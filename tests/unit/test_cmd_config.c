@@ -24,7 +24,7 @@ typedef struct result {
         char *out, *err;
 } result;
 
-static char *home_dir; /* a HOME with .claude/, so the claude-code plugin's mount resolves */
+static char *home_dir; /* an empty HOME: no plugin needs anything in it (no ~/.claude) */
 
 static void run(result *r, const char *project, const char *a1, const char *a2, const char *a3) {
         const char *b = getenv("NIXBOX_BUILD");
@@ -136,38 +136,54 @@ static void test_no_plugins(void **state) {
         json_decref(j);
 }
 
+/* The six built-in plugins, with an empty home folder (a user who never ran any of them). */
 static void test_builtin_plugins(void **state) {
         (void)state;
         json_t *j = run_json("builtin-plugins");
         json_t *pl = json_object_get(j, "plugins");
-        assert_int_equal(json_array_size(pl), 3);
+        assert_int_equal(json_array_size(pl), 6);
         assert_string_equal(str_at(json_array_get(pl, 0), "name", NULL), "claude-code");
         assert_string_equal(str_at(json_array_get(pl, 2), "name", NULL), "scala-sbt");
+        assert_string_equal(str_at(json_array_get(pl, 5), "command", NULL), "opencode");
         assert_true(json_is_true(json_object_get(json_array_get(pl, 1), "builtin")));
         assert_non_null(
                 strstr(str_at(json_array_get(pl, 1), "file", NULL), "plugins/aws/default.nix"));
         json_t *net = json_object_get(j, "network");
         assert_string_equal(str_at(net, "mode", NULL), "filtered");
         json_t *d = json_object_get(net, "domains");
-        const char *want[] = {"nixos.org",      "anthropic.com", "claude.ai",
-                              "claude.com",     "sentry.io",     "amazonaws.com",
-                              "aws.amazon.com", "awsapps.com",   "repo1.maven.org"};
+        const char *want[] = {"nixos.org",       "anthropic.com",
+                              "claude.ai",       "claude.com",
+                              "sentry.io",       "sts.amazonaws.com",
+                              "repo1.maven.org", "generativelanguage.googleapis.com",
+                              "api.openai.com",  "chatgpt.com",
+                              "models.dev",      "opencode.ai"};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(want); i++)
                 if (!has_str(d, want[i]))
                         fail_msg("domain %s missing", want[i]);
         json_t *pk = json_object_get(json_object_get(j, "nix"), "packages");
-        assert_strs(pk,
-                    (const char *[]){"claude-code", "awscli2", "sbt", "scala", "scala-cli", NULL});
+        assert_strs(pk, (const char *[]){"claude-code", "awscli2", "sbt", "scala", "scala-cli",
+                                         "gemini-cli", "codex", "opencode", NULL});
         json_t *o = json_object_get(j, "origins");
         assert_strs(json_object_get(o, "nix.packages"),
                     (const char *[]){"claude-code", "aws", "scala-sbt", "scala-sbt", "scala-sbt",
-                                     NULL});
-        /* claude-code's mount joins the default workspace mount instead of replacing it */
+                                     "gemini", "codex", "opencode", NULL});
+        /* the plugins' mounts join the default workspace mount instead of replacing it: each
+         * agent's own state folder, and claude-code's RAM folder */
         json_t *mounts = json_object_get(j, "mounts");
-        assert_int_equal(json_array_size(mounts), 2);
+        assert_int_equal(json_array_size(mounts), 6);
         assert_non_null(strstr(str_at(json_array_get(mounts, 0), "target", NULL), "/workspace"));
+        assert_string_equal(str_at(json_array_get(mounts, 1), "state", NULL), "claude-code");
         assert_non_null(strstr(str_at(json_array_get(mounts, 1), "target", NULL), "/.claude"));
-        assert_strs(json_object_get(o, "mounts"), (const char *[]){"default", "claude-code", NULL});
+        assert_true(json_is_true(json_object_get(json_array_get(mounts, 2), "tmpfs")));
+        assert_string_equal(str_at(json_array_get(mounts, 3), "state", NULL), "gemini");
+        assert_string_equal(str_at(json_array_get(mounts, 4), "state", NULL), "codex");
+        assert_non_null(strstr(str_at(json_array_get(mounts, 5), "target", NULL),
+                               "/.local/share/opencode"));
+        assert_strs(json_object_get(o, "mounts"),
+                    (const char *[]){"default", "claude-code", "claude-code", "gemini", "codex",
+                                     "opencode", NULL});
+        /* none of them allows a shared zone */
+        assert_int_equal(json_array_size(json_object_get(j, "warnings")), 0);
         json_decref(j);
 }
 
@@ -218,8 +234,8 @@ static void test_overrides(void **state) {
         assert_true(json_is_true(json_object_get(net, "allowPrivate")));
         assert_string_equal(str_at(o, "network.allowPrivate", NULL), "./open.nix");
         assert_strs(json_object_get(net, "domains"),
-                    (const char *[]){"nixos.org", "amazonaws.com", "aws.amazon.com", "awsapps.com",
-                                     "github.com", NULL});
+                    (const char *[]){"nixos.org", "sts.amazonaws.com", "github.com",
+                                     "amazonaws.com", NULL});
         json_t *ports = json_object_get(net, "ports");
         assert_int_equal(json_array_size(ports), 3);
         assert_int_equal(json_integer_value(json_array_get(ports, 2)), 2222);
@@ -246,7 +262,7 @@ static void test_overrides(void **state) {
         assert_non_null(strstr(r.out, "network.mode"));
         assert_non_null(strstr(r.out, "filtered   (user)"));
         assert_non_null(strstr(r.out, "qemu   (./open.nix)"));
-        assert_non_null(strstr(r.out, "amazonaws.com   (aws)"));
+        assert_non_null(strstr(r.out, "sts.amazonaws.com   (aws)"));
         result_done(&r);
 }
 
@@ -273,23 +289,27 @@ static void test_broken_configs(void **state) {
 
 static void test_warnings_printed(void **state) {
         (void)state;
-        /* aws allows amazonaws.com, which holds shared suffixes: accepted, with a warning on
-         * stderr, in the text and the JSON form alike */
+        /* the user allows amazonaws.com, which holds shared suffixes: accepted, with a warning
+         * on stderr, in the text and the JSON form alike */
         result r;
-        run(&r, "builtin-plugins", "config", NULL, NULL);
+        run(&r, "overrides", "config", NULL, NULL);
         assert_int_equal(r.code, 0);
-        if (!strstr(r.err, "warning: network.domains[0]: \"amazonaws.com\" holds shared suffixes "
+        if (!strstr(r.err, "warning: network.domains[1]: \"amazonaws.com\" holds shared suffixes "
                            "such as \"s3.amazonaws.com\"") ||
-            !strstr(r.err, "(plugin aws: "))
+            !strstr(r.err, "overrides/.nixbox/config.nix)"))
                 fail_msg("no warning for amazonaws.com on stderr: %s", r.err);
         assert_null(strstr(r.out, "warning"));
         result_done(&r);
-        json_t *j = run_json("builtin-plugins");
+        json_t *j = run_json("overrides");
         json_t *w = json_object_get(j, "warnings");
         assert_int_equal(json_array_size(w), 1);
         assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "amazonaws.com"));
         json_decref(j);
-        /* no warning where there is nothing to warn about */
+        /* no warning where there is nothing to warn about (the built-in plugins name hosts) */
+        run(&r, "builtin-plugins", "config", NULL, NULL);
+        assert_int_equal(r.code, 0);
+        assert_null(strstr(r.err, "warning"));
+        result_done(&r);
         run(&r, "no-plugins", "config", NULL, NULL);
         assert_int_equal(r.code, 0);
         assert_null(strstr(r.err, "warning"));
@@ -307,7 +327,6 @@ static void test_usage(void **state) {
 static int setup(void **state) {
         (void)state;
         home_dir = nbx_test_tmpdir();
-        nbx_test_write(home_dir, ".claude/settings.json", "{}");
         return 0;
 }
 

@@ -11,7 +11,10 @@ static void test_json_shape(void **state) {
         (void)state;
         nbx_test_proj p;
         nbx_config c;
-        nbx_test_config_ok(&p, "{ plugins = [ \"aws\" ]; network.ports = [ 22 ]; }", &c);
+        nbx_test_config_ok(&p,
+                           "{ plugins = [ \"aws\" \"claude-code\" ]; network.ports = [ 22 ];"
+                           " network.domains = [ \"amazonaws.com\" ]; }",
+                           &c);
         _cleanup_error_ nbx_error *err = NULL;
         _cleanup_free_ char *s = NULL;
         assert_int_equal(nbx_config_to_json(&c, false, &s, &err), 0);
@@ -31,14 +34,27 @@ static void test_json_shape(void **state) {
         assert_string_equal(
                 json_string_value(json_array_get(json_object_get(o, "nix.packages"), 0)), "aws");
         assert_true(json_is_null(json_object_get(json_object_get(j, "vm"), "image")));
-        /* aws's amazonaws.com is a shared zone: the warning is part of the result */
+        assert_string_equal(json_string_value(json_object_get(pl, "command")), "aws");
+        /* amazonaws.com is a shared zone: the warning is part of the result */
         json_t *w = json_object_get(j, "warnings");
         assert_int_equal(json_array_size(w), 1);
         assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "amazonaws.com"));
+        /* mounts in config.nix's shape, one kind each */
+        json_t *m = json_object_get(j, "mounts");
+        assert_int_equal(json_array_size(m), 3);
+        assert_non_null(json_string_value(json_object_get(json_array_get(m, 0), "source")));
+        assert_string_equal(json_string_value(json_object_get(json_array_get(m, 1), "state")),
+                            "claude-code");
+        assert_null(json_object_get(json_array_get(m, 1), "source"));
+        assert_true(json_is_true(json_object_get(json_array_get(m, 2), "tmpfs")));
+        assert_string_equal(json_string_value(json_object_get(json_array_get(m, 2), "target")),
+                            "/home/tester/.claude/todos");
+        assert_true(json_is_false(json_object_get(json_array_get(m, 2), "readonly")));
         _cleanup_free_ char *t = NULL;
         assert_int_equal(nbx_config_to_text(&c, false, &t, &err), 0);
-        nbx_test_assert_contains(t, "amazonaws.com");
-        nbx_test_assert_contains(t, "(aws)");
+        nbx_test_assert_contains(t, "sts.amazonaws.com   (aws)");
+        nbx_test_assert_contains(t, "state claude-code -> /home/tester/.claude   (claude-code)");
+        nbx_test_assert_contains(t, "tmpfs -> /home/tester/.claude/todos   (claude-code)");
         nbx_test_assert_contains(t, "(default)");
         nbx_config_done(&c);
         nbx_test_proj_done(&p);

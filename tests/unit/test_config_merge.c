@@ -224,20 +224,24 @@ static void test_plugin_mounts_keep_workspace(void **state) {
         nbx_test_proj p;
         nbx_config c;
         nbx_test_config_ok(&p, "{ plugins = [ \"claude-code\" ./plugins/second.nix ]; }", &c);
-        assert_int_equal(c.n_mounts, 3);
+        assert_int_equal(c.n_mounts, 4);
         assert_string_equal(c.mounts[0].target, "/home/tester/workspace");
+        assert_int_equal(c.mounts[0].kind, NBX_MOUNT_HOST);
         assert_string_equal(c.mounts[0].origin, "default");
-        /* claude-code: ~/.claude → ~/.claude, ~ expanded on each side */
-        char *claude = nbx_path_join(p.home, ".claude");
-        char *real = abs_path(claude);
-        assert_string_equal(c.mounts[1].source, real);
-        free(real);
-        free(claude);
+        /* claude-code: its own state folder at ~/.claude (never the host's ~/.claude), and a
+         * RAM folder inside it */
+        assert_int_equal(c.mounts[1].kind, NBX_MOUNT_STATE);
+        assert_string_equal(c.mounts[1].state, "claude-code");
+        assert_null(c.mounts[1].source);
         assert_string_equal(c.mounts[1].target, "/home/tester/.claude");
         assert_string_equal(c.mounts[1].origin, "claude-code");
-        assert_string_equal(c.mounts[2].target, "/home/tester/data");
-        assert_true(c.mounts[2].readonly);
-        assert_string_equal(c.mounts[2].origin, "./plugins/second.nix");
+        assert_int_equal(c.mounts[2].kind, NBX_MOUNT_TMPFS);
+        assert_null(c.mounts[2].source);
+        assert_null(c.mounts[2].state);
+        assert_string_equal(c.mounts[2].target, "/home/tester/.claude/todos");
+        assert_string_equal(c.mounts[3].target, "/home/tester/data");
+        assert_true(c.mounts[3].readonly);
+        assert_string_equal(c.mounts[3].origin, "./plugins/second.nix");
         nbx_config_done(&c);
         nbx_test_proj_done(&p);
 }
@@ -336,7 +340,7 @@ static void test_plugins_builtin_and_path(void **state) {
         assert_string_equal(c.nix_packages.v[0], "awscli2");
         strv_index(&c.nix_packages, "sbt");
         strv_index(&c.nix_packages, "scala-cli");
-        strv_index(&c.domains, "amazonaws.com");
+        strv_index(&c.domains, "sts.amazonaws.com");
         strv_index(&c.domains, "repo1.maven.org");
         size_t i = strv_index(&c.domains, "folder.example");
         assert_string_equal(c.origins.domains.v[i], "./plugins/folder");
@@ -408,16 +412,16 @@ static void test_domains_shared_suffix_warned(void **state) {
         nbx_config c;
         nbx_test_config_ok(
                 &p,
-                "{ plugins = [ \"aws\" ];"
+                "{ plugins = [ ./plugins/shared-zone.nix ];"
                 " network.domains = [ \"github.io\" \"amazonaws.com\" \"nixos.org\" ]; }",
                 &c);
-        /* aws's amazonaws.com, then the user's github.io; the user's repeat of amazonaws.com
-         * and of the default nixos.org add no entry and no second warning */
+        /* the plugin's amazonaws.com, then the user's github.io; the user's repeat of
+         * amazonaws.com and of the default nixos.org add no entry and no second warning */
         assert_int_equal(c.warnings.n, 2);
         nbx_test_assert_contains(c.warnings.v[0],
                                  "network.domains[0]: \"amazonaws.com\" holds shared suffixes "
                                  "such as \"s3.amazonaws.com\"");
-        nbx_test_assert_contains(c.warnings.v[0], "(plugin aws: ");
+        nbx_test_assert_contains(c.warnings.v[0], "(plugin ./plugins/shared-zone.nix: ");
         nbx_test_assert_contains(c.warnings.v[1], "network.domains[0]: \"github.io\" is a shared "
                                                   "suffix");
         nbx_test_assert_contains(c.warnings.v[1], "/.nixbox/config.nix)");

@@ -102,6 +102,14 @@ static void test_builtin_and_path_plugins(void **state) {
         assert_non_null(strstr(c.plugins[2].file, "/plugins/folder/default.nix"));
         assert_true(strlen(c.plugins[2].dir) > 7 &&
                     strcmp(c.plugins[2].dir + strlen(c.plugins[2].dir) - 7, "/folder") == 0);
+        /* the names `nixbox NAME COMMAND` uses: a built-in's name, a folder's name, a file's
+         * name without .nix; only folders have commands */
+        assert_string_equal(c.plugins[0].name, "aws");
+        assert_true(c.plugins[0].folder);
+        assert_string_equal(c.plugins[1].name, "first");
+        assert_false(c.plugins[1].folder);
+        assert_string_equal(c.plugins[2].name, "folder");
+        assert_true(c.plugins[2].folder);
         /* the sources the merge reads: the plugin's settings, named by origin and file */
         assert_string_equal(src[0].origin, "aws");
         assert_string_equal(src[0].file, c.plugins[0].file);
@@ -138,9 +146,10 @@ static void test_lookup_errors(void **state) {
             "integer");
         bad(e, records(lookup_error("unknown", "awss", NULL), NULL), NBX_EXIT_CONFIG,
             "plugins[0]: unknown built-in plugin \"awss\"; did you mean \"aws\"? (built-in "
-            "plugins: aws, claude-code, scala-sbt;");
+            "plugins: aws, claude-code, codex, gemini, opencode, scala-sbt;");
         bad(e, records(lookup_error("unknown", "zzzzzz", NULL), NULL), NBX_EXIT_CONFIG,
-            "unknown built-in plugin \"zzzzzz\" (built-in plugins: aws, claude-code, scala-sbt; a "
+            "unknown built-in plugin \"zzzzzz\" (built-in plugins: aws, claude-code, codex, "
+            "gemini, opencode, scala-sbt; a "
             "plugin of your own is a path such as ./my-plugin.nix)");
         bad(e, records(lookup_error("missing", "./nope.nix", "/x/nope.nix"), NULL), NBX_EXIT_CONFIG,
             "plugins[0]: plugin \"./nope.nix\" not found: /x/nope.nix does not "
@@ -184,6 +193,35 @@ static void test_plugin_settings(void **state) {
             "(plugin aws:");
 }
 
+/* A folder given by its default.nix is the folder plugin; a file without .nix keeps its name. */
+static void test_names(void **state) {
+        env *e = *state;
+        nbx_config c;
+        nbx_config_source src[NBX_MAX_PLUGINS];
+        json_t *recs = records(found("./plugins/folder/default.nix", "path",
+                                     FIXTURES "/plugins/folder/default.nix", "{}"),
+                               found("./plugins/plugin-script.sh", "path",
+                                     FIXTURES "/plugins/plugin-script.sh", "{}"),
+                               NULL);
+        _cleanup_error_ nbx_error *err = NULL;
+        if (load(e, recs, &c, src, &err) < 0)
+                fail_msg("%s", err->msg);
+        assert_string_equal(c.plugins[0].name, "folder");
+        assert_true(c.plugins[0].folder);
+        assert_string_equal(c.plugins[1].name, "plugin-script.sh");
+        assert_false(c.plugins[1].folder);
+        nbx_config_done(&c);
+        /* two plugins of one name: `nixbox aws login` would be ambiguous */
+        bad(e,
+            records(found("aws", "builtin", "plugins/aws/default.nix", "{}"),
+                    found("./plugins/same-name/aws", "path",
+                          FIXTURES "/plugins/same-name/aws/default.nix", "{}"),
+                    NULL),
+            NBX_EXIT_CONFIG,
+            "plugins[1]: plugins aws and ./plugins/same-name/aws are both named \"aws\" (`nixbox "
+            "aws COMMAND` would be ambiguous); rename one's folder or file");
+}
+
 static void test_listed_twice_and_too_many(void **state) {
         env *e = *state;
         bad(e,
@@ -209,6 +247,7 @@ int main(void) {
                 cmocka_unit_test(test_lookup_errors),
                 cmocka_unit_test(test_records_nixbox_did_not_write),
                 cmocka_unit_test(test_plugin_settings),
+                cmocka_unit_test(test_names),
                 cmocka_unit_test(test_listed_twice_and_too_many),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -58,7 +58,7 @@ static void test_unknown_keys(void **state) {
         bad("{\"zzzzzzzzzz\": 1}", "zzzzzzzzzz: unknown setting (known here: plugins, name, "
                                    "resources, mounts, network, nix, scripts, env, hooks, vm)");
         bad("{\"mounts\": [{\"source\": \"/a\", \"target\": \"/b\", \"ro\": true}]}",
-            "mounts[0].ro: unknown setting (known here: source, target, readonly)");
+            "mounts[0].ro: unknown setting (known here: source, state, tmpfs, target, readonly)");
         bad("{\"hooks\": {\"on-boot\": []}}",
             "hooks.on-boot: unknown setting (known here: pre-up, post-up, pre-down, post-down)");
 }
@@ -92,8 +92,15 @@ static void test_mounts(void **state) {
         bad("{\"mounts\": [\"/a\"]}",
             "mounts[0]: expected a mount { source = ...; target = ...; }");
         bad("{\"mounts\": [{\"source\": \"/a\"}]}",
-            "mounts[0].target: missing (a mount needs source and target)");
-        bad("{\"mounts\": [{\"source\": null, \"target\": \"/b\"}]}", "mounts[0].source: missing");
+            "mounts[0].target: missing (a mount needs a target, and a source, a state or tmpfs = "
+            "true)");
+        bad("{\"mounts\": [{\"state\": 1, \"target\": \"/b\"}]}",
+            "mounts[0].state: expected a string");
+        bad("{\"mounts\": [{\"tmpfs\": \"yes\", \"target\": \"/b\"}]}",
+            "mounts[0].tmpfs: expected a boolean");
+        /* the kinds themselves (exactly one of source, state, tmpfs) are config_mounts.c's */
+        ok("{\"mounts\": [{\"state\": \"s\", \"target\": \"/b\"}, {\"tmpfs\": true, \"target\": "
+           "\"/c\"}]}");
         bad("{\"mounts\": [{\"source\": \"/a\", \"target\": \"/b\", \"readonly\": \"yes\"}]}",
             "mounts[0].readonly: expected a boolean");
 }

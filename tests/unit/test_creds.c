@@ -291,6 +291,34 @@ static void test_mounts_render_refuses_bad_targets(void **state) {
         assert_int_equal(nbx_creds_mounts_render(&type, 1, &out, &err), -EINVAL);
 }
 
+/* Parents first: a RAM folder listed before the share it sits in is still mounted after it (the
+ * share would hide it otherwise); mounts of equal depth keep their order. */
+static void test_mounts_render_parents_first(void **state) {
+        (void)state;
+        const nbx_creds_mount m[] = {
+                {.type = "tmpfs", .source = "tmpfs", .target = "/home/u/.claude/todos"},
+                {.type = "virtiofs", .source = "nbxfs0", .target = "/home/u/workspace"},
+                {.type = "virtiofs", .source = "nbxfs1", .target = "/home/u/.claude"},
+                {.type = "virtiofs", .source = "nbxfs2", .target = "/data", .readonly = true},
+                {.type = "tmpfs", .source = "tmpfs", .target = "/home/u/workspace/build/cache"},
+        };
+        char *out = NULL;
+        _cleanup_error_ nbx_error *err = NULL;
+        assert_int_equal(nbx_creds_mounts_render(m, NBX_ARRAY_SIZE(m), &out, &err), 0);
+        assert_string_equal(out, "virtiofs\tnbxfs2\t/data\tro\n"
+                                 "virtiofs\tnbxfs0\t/home/u/workspace\trw\n"
+                                 "virtiofs\tnbxfs1\t/home/u/.claude\trw\n"
+                                 "tmpfs\ttmpfs\t/home/u/.claude/todos\trw\n"
+                                 "tmpfs\ttmpfs\t/home/u/workspace/build/cache\trw\n");
+        free(out);
+        nbx_creds_mount many[NBX_CREDS_MAX_MOUNTS + 1];
+        for (size_t i = 0; i < NBX_ARRAY_SIZE(many); i++)
+                many[i] = (nbx_creds_mount){.type = "tmpfs", .source = "tmpfs", .target = "/t"};
+        nbx_error *e2 = NULL;
+        assert_int_equal(nbx_creds_mounts_render(many, NBX_ARRAY_SIZE(many), &out, &e2), -E2BIG);
+        nbx_error_free(e2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sh_quote_shape),
@@ -299,6 +327,7 @@ int main(void) {
                 cmocka_unit_test(test_env_render_rejects_bad_names),
                 cmocka_unit_test(test_memfd_extracts_with_tar),
                 cmocka_unit_test(test_mounts_render_refuses_bad_targets),
+                cmocka_unit_test(test_mounts_render_parents_first),
                 cmocka_unit_test(test_ustar_large_member_and_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

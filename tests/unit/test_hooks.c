@@ -110,6 +110,28 @@ static void test_env_without_slot(void **state) {
         unsetenv("NIXBOX_SLOT");
 }
 
+/* NIXBOX (plugin commands): this binary, replacing an inherited value; left alone otherwise. */
+static void test_env_nixbox(void **state) {
+        (void)state;
+        setenv("NIXBOX", "/stale/nixbox", 1);
+        nbx_hook_env env = {.project_dir = "/p",
+                            .slot = 2,
+                            .guest_ip = "198.51.100.2",
+                            .nixbox = "/usr/bin/nixbox"};
+        nbx_strv v = {0};
+        assert_int_equal(nbx_hooks_envp(&env, &v, NULL), 0);
+        assert_true(nbx_strv_contains(&v, "NIXBOX=/usr/bin/nixbox"));
+        assert_false(nbx_strv_contains(&v, "NIXBOX=/stale/nixbox"));
+        assert_true(nbx_strv_contains(&v, "NIXBOX_SLOT=2"));
+        assert_true(nbx_strv_contains(&v, "NIXBOX_GUEST_IP=198.51.100.2"));
+        nbx_strv_clear(&v);
+        env.nixbox = NULL;
+        assert_int_equal(nbx_hooks_envp(&env, &v, NULL), 0);
+        assert_true(nbx_strv_contains(&v, "NIXBOX=/stale/nixbox"));
+        nbx_strv_clear(&v);
+        unsetenv("NIXBOX");
+}
+
 static void test_no_hooks_is_fine(void **state) {
         (void)state;
         nbx_strv cmds = {0};
@@ -125,6 +147,7 @@ int main(void) {
                 cmocka_unit_test(test_order_env_and_cwd),
                 cmocka_unit_test(test_failure_warns_and_continues),
                 cmocka_unit_test(test_env_without_slot),
+                cmocka_unit_test(test_env_nixbox),
                 cmocka_unit_test(test_no_hooks_is_fine),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

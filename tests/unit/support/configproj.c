@@ -27,7 +27,7 @@ void nbx_test_proj_init(nbx_test_proj *p, const char *config) {
         nbx_test_write(p->dir, "noimage/.keep", "");
         nbx_test_write(p->dir, "file.txt", "x");
         nbx_test_write(p->dir, "image/image.json", "{}");
-        nbx_test_write(p->home, ".claude/settings.json", "{}");
+        nbx_test_write(p->home, ".keep", "");
         nbx_test_write(p->tmp, "resolv.conf", "# test\nnameserver 192.0.2.53\n");
         /* a copy, not a link: Nix evaluates .nixbox/ in restricted mode, where a link out of it
          * leads nowhere (as it must: what it points at was never approved) */

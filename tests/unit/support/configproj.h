@@ -1,5 +1,5 @@
 /* A scratch project for config tests: tmp/proj with data/, file.txt, image/image.json, noimage/,
- * .nixbox/setup.sh and .nixbox/plugins (a copy of tests/fixtures/config/plugins); tmp/home/.claude;
+ * .nixbox/setup.sh and .nixbox/plugins (a copy of tests/fixtures/config/plugins); tmp/home (empty);
  * tmp/resolv.conf (nameserver 192.0.2.53).  Host facts (4 cores, 16 GiB), homes and resolvers
  * are injected so results do not depend on this machine. */
 #pragma once

@@ -42,11 +42,12 @@ void nbx_test_write(const char *dir, const char *rel, const char *content) {
 
 extern char **environ;
 
+/* entry is NAME=... of an extra "NAME=value" (replaced) or "NAME" (removed) */
 static bool replaced(const char *entry, const char *const *extra) {
         for (size_t i = 0; extra && extra[i]; i++) {
                 const char *eq = strchr(extra[i], '=');
-                size_t n = eq ? (size_t)(eq - extra[i]) + 1 : strlen(extra[i]);
-                if (strncmp(entry, extra[i], n) == 0)
+                size_t n = eq ? (size_t)(eq - extra[i]) : strlen(extra[i]);
+                if (strncmp(entry, extra[i], n) == 0 && entry[n] == '=')
                         return true;
         }
         return false;
@@ -64,7 +65,8 @@ int nbx_test_nixbox(nbx_test_result *r, const char *const *args, const char *con
                 if (!replaced(*e, extra_env))
                         assert_int_equal(nbx_strv_push(&env, *e), 0);
         for (size_t i = 0; extra_env && extra_env[i]; i++)
-                assert_int_equal(nbx_strv_push(&env, extra_env[i]), 0);
+                if (strchr(extra_env[i], '='))
+                        assert_int_equal(nbx_strv_push(&env, extra_env[i]), 0);
         nbx_spawn_opts so = NBX_SPAWN_OPTS_INIT;
         so.envp = env.v;
         int status = 0;

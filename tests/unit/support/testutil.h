@@ -14,7 +14,8 @@ void nbx_test_rmdir(char *dir);
 void nbx_test_write(const char *dir, const char *rel, const char *content);
 
 /* Run $NIXBOX_BUILD/nixbox (default build/nixbox) with args (NULL-terminated) and optional extra
- * environment entries (NULL-terminated, "NAME=value"; they replace inherited ones of that name).
+ * environment entries (NULL-terminated, "NAME=value"; they replace inherited ones of that name;
+ * a bare "NAME" removes the inherited one).
  * Captures stdout and stderr; returns the exit code (128+signal). */
 typedef struct nbx_test_result {
         int code;
