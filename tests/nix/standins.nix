@@ -58,7 +58,7 @@ let
   packagesFor = system:
     let
       self = pkgs // lib.genAttrs [
-        "makeWrapper" "pkg-config" "libnftnl" "libmnl" "curl" "jansson" "libidn2" "dnsmasq"
+        "makeWrapper" "pkg-config" "libnftnl" "libmnl" "curl" "jansson" "libidn2" "libpsl" "dnsmasq"
         "virtiofsd" "cloud-hypervisor" "qemu_kvm" "qemu" "openssh" "e2fsprogs" "nix" "cmocka"
         "valgrind" "clang" "clang-tools" "shellcheck" "nftables" "dropbear" "cpio" "kmod" "iperf3"
         "hyperfine" "tmux"

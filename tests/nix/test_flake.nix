@@ -49,7 +49,7 @@ in
     expected = {
       pname = "nixbox";
       makeFlags = [ "PREFIX=$(out)" ];
-      buildInputs = [ "libnftnl" "libmnl" "curl" "jansson" "libidn2" ];
+      buildInputs = [ "libnftnl" "libmnl" "jansson" "libidn2" "libpsl" ];
     };
   };
   testAppRunsTheWrappedBinary = {
