@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
@@ -437,14 +438,26 @@ int nbx_nft_change(nbx_nl *nl, uint16_t family, const char *table, nbx_nft_build
         }
 }
 
+/* Whether the running kernel is Linux 6.3 or later, which brought the DESTROY messages. */
+static bool kernel_has_destroy(void) {
+        struct utsname u;
+        unsigned major = 0, minor = 0;
+        if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+                return false;
+        return major > 6 || (major == 6 && minor >= 3);
+}
+
 int nbx_nft_knows_destroy(nbx_nl *nl, bool *ret, nbx_error **err) {
         const char *hook = getenv("NIXBOX_NFT_NO_DESTROY");
         if (hook && strcmp(hook, "1") == 0)
                 nl->nft_destroy = -1;
+        if (!nl->nft_destroy && kernel_has_destroy())
+                nl->nft_destroy =
+                        1; /* no dry run: an aborted batch waits for an RCU grace period */
         if (!nl->nft_destroy) {
-                /* Destroying a table that cannot exist, in a batch the kernel throws away: a
-                 * kernel that knows the message acks it; an older one refuses the unknown type
-                 * with EINVAL. */
+                /* An older kernel may have them backported: destroying a table that cannot exist,
+                 * in a batch the kernel throws away, is acked by a kernel that knows the message;
+                 * one that does not refuses the unknown type with EINVAL. */
                 _cleanup_nft_batch_ nbx_nft_batch b;
                 nbx_nft_batch_start(&b, NFPROTO_INET, "nixbox-probe");
                 nbx_nft_put_table(&b, NFT_MSG_DESTROYTABLE);

@@ -146,8 +146,9 @@ typedef int (*nbx_nft_build_fn)(nbx_nl *nl, nbx_nft_batch *b, void *data, nbx_er
 int nbx_nft_change(nbx_nl *nl, uint16_t family, const char *table, nbx_nft_build_fn build,
                    void *data, const char *what, nbx_error **err);
 
-/* Whether the kernel knows the DESTROY messages (Linux >= 6.3), asked once per socket with a dry
- * run (a batch without an end: the kernel answers and throws it away).  The environment variable
- * NIXBOX_NFT_NO_DESTROY=1 answers "no" without asking: the test hook that runs the path of older
- * kernels on a new one. */
+/* Whether the kernel knows the DESTROY messages: yes on Linux >= 6.3 (by its release, without
+ * asking: a dry run costs the kernel an RCU grace period, 10-30 ms); an older kernel is asked once
+ * per socket with a dry run (a batch without an end: the kernel answers and throws it away), as a
+ * distribution may have backported them.  The environment variable NIXBOX_NFT_NO_DESTROY=1
+ * answers "no" without asking: the test hook that runs the path of older kernels on a new one. */
 int nbx_nft_knows_destroy(nbx_nl *nl, bool *ret, nbx_error **err);
