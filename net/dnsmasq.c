@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,9 +256,14 @@ static void read_errfile(const char *slot_dir, char *buf, size_t size) {
         }
 }
 
+/* dnsmasq starts in a few ms; a probe costs a few µs: probe at least every 500 µs for the first
+ * 100 probes (~40 ms), then back off as usual */
+#define READY_FINE_PROBES 100
+
 static int wait_ready(pid_t pid, const nbx_slot_addr *a, bool dns, const char *slot_dir,
                       uint64_t deadline_ms, nbx_error **err) {
-        nbx_backoff b = NBX_BACKOFF_INIT;
+        nbx_backoff b = {.next_us = 100, .max_us = 500};
+        unsigned probes = 0;
         uint16_t id = (uint16_t)(pid ^ 0x6e62);
         for (;;) {
                 int status;
@@ -278,6 +284,8 @@ static int wait_ready(pid_t pid, const nbx_slot_addr *a, bool dns, const char *s
                 } else if (udp_port_bound_by(pid, 67)) {
                         return 0;
                 }
+                if (++probes == READY_FINE_PROBES)
+                        b.max_us = ((nbx_backoff)NBX_BACKOFF_INIT).max_us;
                 if (!nbx_backoff_sleep(&b, deadline_ms))
                         return nbx_error_set(err, ETIMEDOUT,
                                              "dnsmasq for %s did not become ready in time", a->tap);
@@ -294,8 +302,18 @@ static int record_write(const char *slot_dir, pid_t pid, uint64_t st, nbx_error 
         return nbx_write_file(path, text, (size_t)n, 0600, err);
 }
 
-int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
-                      uint64_t deadline_ms, nbx_error **err) {
+/* dnsmasq listens to the namespace's address and route changes: every bring-up or teardown on
+ * the host wakes every slot's dnsmasq, 63 at once with 64 slots.  Once it answers, it runs as
+ * SCHED_BATCH, so such a wake-up never preempts the task that caused it (nixbox's next step, a
+ * hypervisor's vCPU); it still runs at once on an idle CPU and has its fair share of a busy one,
+ * and its own start-up is not slowed down by its 63 siblings. */
+static void batch_priority(pid_t pid) {
+        struct sched_param sp = {.sched_priority = 0};
+        (void)sched_setscheduler(pid, SCHED_BATCH, &sp); /* a preference: never a failure */
+}
+
+int nbx_dnsmasq_spawn(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
+                      nbx_dnsmasq_proc *ret, nbx_error **err) {
         _cleanup_free_ char *text = NULL;
         int r = nbx_dnsmasq_config(a, p, slot_dir, &text, err);
         if (r < 0)
@@ -338,14 +356,32 @@ int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const cha
         }
         uint64_t st = nbx_pid_start_time(pid);
         r = record_write(slot_dir, pid, st, err);
-        if (r >= 0)
-                r = wait_ready(pid, a, p->mode != NBX_NET_OFF, slot_dir, deadline_ms, err);
         if (r < 0) {
                 (void)nbx_terminate(pid, st, nbx_deadline_in(2000), NULL);
                 (void)waitpid(pid, NULL, WNOHANG);
                 return r;
         }
+        *ret = (nbx_dnsmasq_proc){.pid = pid, .start_time = st};
         return 0;
+}
+
+int nbx_dnsmasq_wait_ready(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
+                           const nbx_dnsmasq_proc *d, uint64_t deadline_ms, nbx_error **err) {
+        int r = wait_ready(d->pid, a, p->mode != NBX_NET_OFF, slot_dir, deadline_ms, err);
+        if (r < 0) {
+                (void)nbx_terminate(d->pid, d->start_time, nbx_deadline_in(2000), NULL);
+                (void)waitpid(d->pid, NULL, WNOHANG);
+                return r;
+        }
+        batch_priority(d->pid);
+        return 0;
+}
+
+int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
+                      uint64_t deadline_ms, nbx_error **err) {
+        nbx_dnsmasq_proc d;
+        int r = nbx_dnsmasq_spawn(a, p, slot_dir, &d, err);
+        return r < 0 ? r : nbx_dnsmasq_wait_ready(a, p, slot_dir, &d, deadline_ms, err);
 }
 
 /* Without a record (a crash between spawn and record): the pid file, if that process is a

@@ -26,9 +26,24 @@ int nbx_dnsmasq_domain_check(const char *domain, nbx_error **err);
 int nbx_dnsmasq_config(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
                        char **ret_text, nbx_error **err);
 
-/* Write <slot_dir>/dnsmasq.conf (0600), start dnsmasq in its own session, wait until it answers
- * (DNS modes: a CHAOS TXT version.bind query to host_ip:53; off: its DHCP socket bound) or
- * deadline_ms passes, and record pid + start time in <slot_dir>/dnsmasq.json. */
+/* The dnsmasq of a slot, as started. */
+typedef struct nbx_dnsmasq_proc {
+        pid_t pid;
+        uint64_t start_time;
+} nbx_dnsmasq_proc;
+
+/* Write <slot_dir>/dnsmasq.conf (0600), start dnsmasq in its own session and record pid + start
+ * time in <slot_dir>/dnsmasq.json; it needs the slot's host address in place.  Does not wait:
+ * nbx_dnsmasq_wait_ready does. */
+int nbx_dnsmasq_spawn(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
+                      nbx_dnsmasq_proc *ret, nbx_error **err);
+/* Wait until it answers (DNS modes: a CHAOS TXT version.bind query to host_ip:53; off: its DHCP
+ * socket bound) or deadline_ms passes; when it does not, or exits, it is stopped and the error
+ * quotes its stderr.  Once it answers it runs as SCHED_BATCH: the namespace's address and route
+ * changes wake every slot's dnsmasq, and a batch task never preempts the one that woke it. */
+int nbx_dnsmasq_wait_ready(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
+                           const nbx_dnsmasq_proc *d, uint64_t deadline_ms, nbx_error **err);
+/* Both. */
 int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
                       uint64_t deadline_ms, nbx_error **err);
 /* Stop the slot's dnsmasq (recorded pid + start time; falls back to its pid file when the record

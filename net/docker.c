@@ -164,12 +164,9 @@ static int build_ensure(nbx_nl *nl, nbx_nft_batch *b, void *data, nbx_error **er
         return nbx_docker_batch(b, &rs, true, err);
 }
 
-int nbx_net_docker_ensure(nbx_error **err) {
-        _cleanup_nl_ nbx_nl nl = {0};
-        int r = nbx_nl_open(&nl, NETLINK_NETFILTER, err);
-        if (r >= 0)
-                r = nbx_nft_change(&nl, NFPROTO_IPV4, FILTER_TABLE, build_ensure, NULL,
-                                   "accept nixbox TAPs in ip filter", err);
+int nbx_docker_ensure(nbx_nl *nl, nbx_error **err) {
+        int r = nbx_nft_change(nl, NFPROTO_IPV4, FILTER_TABLE, build_ensure, NULL,
+                               "accept nixbox TAPs in ip filter", err);
         return r < 0 ? nbx_error_wrap(err, "Docker FORWARD policy drop") : 0;
 }
 
@@ -191,11 +188,8 @@ static int build_remove(nbx_nl *nl, nbx_nft_batch *b, void *data, nbx_error **er
         return 0;
 }
 
-int nbx_net_docker_remove(nbx_error **err) {
-        _cleanup_nl_ nbx_nl nl = {0};
-        int r = nbx_nl_open(&nl, NETLINK_NETFILTER, err);
-        if (r >= 0)
-                r = nbx_nft_change(&nl, NFPROTO_IPV4, FILTER_TABLE, build_remove, NULL,
-                                   "remove nixbox accept rules", err);
+int nbx_docker_remove(nbx_nl *nl, nbx_error **err) {
+        int r = nbx_nft_change(nl, NFPROTO_IPV4, FILTER_TABLE, build_remove, NULL,
+                               "remove nixbox accept rules", err);
         return r < 0 ? nbx_error_wrap(err, "Docker FORWARD policy") : 0;
 }

@@ -35,6 +35,43 @@ bool nbx_link_exists(const char *name) {
                            NULL) != -ENODEV;
 }
 
+static int index_cb(const struct nlmsghdr *nlh, void *data) {
+        if (nlh->nlmsg_type == RTM_NEWLINK &&
+            mnl_nlmsg_get_payload_len(nlh) >= sizeof(struct ifinfomsg))
+                *(int *)data = ((const struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index;
+        return MNL_CB_OK;
+}
+
+int nbx_link_index(nbx_nl *nl, const char *name, int *ret, nbx_error **err) {
+        char buf[256] = {0}; /* zeroed: libmnl 1.0.4 leaves an attribute's padding as it was */
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        uint32_t seq = nlh->nlmsg_seq = nbx_nl_next_seq(nl);
+        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+        ifm->ifi_family = AF_UNSPEC;
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        char what[64];
+        snprintf(what, sizeof(what), "look up %s", name);
+        int idx = 0;
+        nbx_error *e = NULL;
+        int r = nbx_nl_talk(nl, nlh, nlh->nlmsg_len, seq, seq, index_cb, &idx, what, &e);
+        if (r == -ENODEV) {
+                nbx_error_free(e);
+                *ret = 0;
+                return 0;
+        }
+        if (r < 0) {
+                if (err && !*err)
+                        *err = e;
+                else
+                        nbx_error_free(e);
+                return r;
+        }
+        *ret = idx;
+        return 0;
+}
+
 static int slot_link_cb(const struct nlmsghdr *nlh, void *data) {
         uint64_t *mask = data;
         if (nlh->nlmsg_type != RTM_NEWLINK)
@@ -155,7 +192,8 @@ int nbx_link_set_up(nbx_nl *nl, const char *ifname, bool up, nbx_error **err) {
         return nbx_nl_talk(nl, nlh, nlh->nlmsg_len, seq, seq, NULL, NULL, what, err);
 }
 
-int nbx_link_delete(nbx_nl *nl, const char *ifname, nbx_error **err) {
+/* RTM_DELLINK of ifname, or (ifname NULL) of the link with index ifindex */
+static int link_delete(nbx_nl *nl, const char *ifname, int ifindex, nbx_error **err) {
         char buf[NL_BUF] = {0}; /* the name's padding is sent too */
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_DELLINK;
@@ -163,9 +201,14 @@ int nbx_link_delete(nbx_nl *nl, const char *ifname, nbx_error **err) {
         uint32_t seq = nlh->nlmsg_seq = nbx_nl_next_seq(nl);
         struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
         ifm->ifi_family = AF_UNSPEC;
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
         char what[64];
-        snprintf(what, sizeof(what), "delete %s", ifname);
+        if (ifname) {
+                mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+                snprintf(what, sizeof(what), "delete %s", ifname);
+        } else {
+                ifm->ifi_index = ifindex;
+                snprintf(what, sizeof(what), "delete the link with index %d", ifindex);
+        }
         nbx_error *e = NULL;
         int r = nbx_nl_talk(nl, nlh, nlh->nlmsg_len, seq, seq, NULL, NULL, what, &e);
         if (r == -ENODEV) { /* already gone */
@@ -179,6 +222,14 @@ int nbx_link_delete(nbx_nl *nl, const char *ifname, nbx_error **err) {
                         nbx_error_free(e);
         }
         return r;
+}
+
+int nbx_link_delete(nbx_nl *nl, const char *ifname, nbx_error **err) {
+        return link_delete(nl, ifname, 0, err);
+}
+
+int nbx_link_delete_index(nbx_nl *nl, int ifindex, nbx_error **err) {
+        return link_delete(nl, NULL, ifindex, err);
 }
 
 struct overlap {

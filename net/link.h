@@ -22,8 +22,13 @@ int nbx_link_addr_add(nbx_nl *nl, const char *ifname, struct in_addr local, unsi
                       struct in_addr broadcast, nbx_error **err);
 /* RTM_NEWLINK: set IFF_UP on or off. */
 int nbx_link_set_up(nbx_nl *nl, const char *ifname, bool up, nbx_error **err);
-/* RTM_DELLINK; a link that does not exist counts as deleted. */
+/* RTM_DELLINK; a link that does not exist counts as deleted.  The request returns after the
+ * kernel has freed the device (RCU grace periods, ~20 ms); see net/finish.h for not waiting. */
 int nbx_link_delete(nbx_nl *nl, const char *ifname, nbx_error **err);
+/* The same by interface index (a name may already belong to a new link). */
+int nbx_link_delete_index(nbx_nl *nl, int ifindex, nbx_error **err);
+/* *ret: the index of the link called name, 0 when there is none (RTM_GETLINK). */
+int nbx_link_index(nbx_nl *nl, const char *name, int *ret, nbx_error **err);
 /* Fail (NBX_EXIT_CONFIG, -EADDRINUSE) when net/prefix_len overlaps a route in this namespace
  * (RTM_GETROUTE dump; default routes, the local table and routes via skip_ifname ignored). */
 int nbx_link_route_overlap_check(nbx_nl *nl, struct in_addr net, unsigned prefix_len,

@@ -13,6 +13,8 @@
 #include "../config/base/fsutil.h"
 #include "../config/base/timeutil.h"
 #include "dnsmasq.h"
+#include "docker.h"
+#include "finish.h"
 #include "info.h"
 #include "link.h"
 #include "nft.h"
@@ -27,19 +29,30 @@ static int derive(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
         return *ret_dir ? 0 : nbx_error_set(err, ENOMEM, "slot folder");
 }
 
-/* Tear down in the order that keeps the slot closed: TAP gone first (no packet can arrive), then
- * dnsmasq, then the rules.  When the TAP cannot be deleted the rules stay.  Every step runs; the
- * first error is returned. */
-static int down_steps(nbx_nl *rt, nbx_nl *nf, const nbx_slot_addr *a, const char *slot_dir,
-                      bool remove_files, nbx_error **err) {
+/* Tear down in the order that keeps the slot closed: the TAP gone first (no packet can arrive),
+ * then the rules; dnsmasq is stopped meanwhile.  The finisher (net/finish.h), started here,
+ * deletes the TAP — the kernel unlists it at once and frees it ~20 ms later, which nobody waits
+ * for — and later takes the release of the netfilter socket.  When the TAP cannot be deleted the
+ * rules stay.  Every step runs; the first error is returned. */
+static int down_steps(nbx_nl *rt, nbx_nl *nf, nbx_finisher *fin, const nbx_slot_addr *a,
+                      const char *slot_dir, bool remove_files, nbx_error **err) {
         int ret = 0;
-        int r = nbx_link_delete(rt, a->tap, err);
+        int idx = 0;
+        int r = nbx_link_index(rt, a->tap, &idx, err);
+        if (r >= 0 && idx > 0)
+                r = nbx_finisher_start(fin, rt, idx, (nbx_nl *[]){nf}, 1, err);
         bool tap_gone = r >= 0;
-        if (r < 0 && ret == 0)
+        if (r < 0)
                 ret = r;
         r = nbx_dnsmasq_stop(slot_dir, err);
         if (r < 0 && ret == 0)
                 ret = r;
+        if (tap_gone) {
+                r = nbx_finisher_unlisted(fin, rt, err);
+                tap_gone = r >= 0;
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
         if (tap_gone) {
                 r = nbx_nft_slot_del(nf, a, err);
                 if (r < 0 && ret == 0)
@@ -53,7 +66,17 @@ static int down_steps(nbx_nl *rt, nbx_nl *nf, const nbx_slot_addr *a, const char
         return ret;
 }
 
-int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
+/* The end of a change of the ruleset: the netfilter socket is closed here, its release (which
+ * waits for the kernel to free the old ruleset) left to the finisher. */
+static void finish(nbx_nl *nf, nbx_finisher *fin) {
+        if (nf->sock)
+                (void)nbx_finisher_start(fin, NULL, 0, (nbx_nl *[]){nf}, 1, NULL);
+        nbx_nl_close(nf);
+        nbx_finisher_done(fin);
+}
+
+static int net_up(const nbx_net_params *p, nbx_nl *rt, nbx_nl *nf, nbx_finisher *fin,
+                  nbx_error **err) {
         nbx_slot_addr a;
         _cleanup_free_ char *dir = NULL;
         int r = derive(p->runtime_dir, &p->pool, p->slot, &a, &dir, err);
@@ -61,71 +84,86 @@ int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
                 return r;
         nbx_slot_addr_text t;
         nbx_slot_addr_str(&a, &t);
-        _cleanup_nl_ nbx_nl rt = {0};
-        _cleanup_nl_ nbx_nl nf = {0};
-        r = nbx_nl_open(&rt, NETLINK_ROUTE, err);
-        if (r >= 0)
-                r = nbx_nl_open(&nf, NETLINK_NETFILTER, err);
-        if (r < 0)
-                return nbx_error_wrap(err, "network slot %u", a.slot);
 
         /* 0. what a crashed earlier run of this slot left behind */
-        r = down_steps(&rt, &nf, &a, dir, true, err);
+        r = down_steps(rt, nf, fin, &a, dir, true, err);
         if (r < 0)
                 return nbx_error_wrap(err, "clear leftovers of network slot %u", a.slot);
         /* 1. the subnet must be ours alone */
-        r = nbx_link_route_overlap_check(&rt, a.network, a.prefix_len, NULL, err);
+        r = nbx_link_route_overlap_check(rt, a.network, a.prefix_len, NULL, err);
         if (r < 0)
                 return nbx_error_wrap(err, "network slot %u", a.slot);
         r = nbx_mkdir_p(dir, 0700, err);
         if (r < 0)
                 return nbx_error_wrap(err, "network slot %u", a.slot);
 
-        /* 2. the TAP, down: nothing can flow yet */
-        r = nbx_link_tap_create(a.tap, p->tap_owner, p->tap_group, p->multi_queue, err);
+        /* 2. the slot's rules, one batch, before the TAP exists: its packets meet them from the
+         * first one on */
+        r = nbx_nft_slot_add(nf, &a, &p->policy, err);
         if (r < 0)
                 goto undo_files;
+        /* 3. the TAP, down: nothing can flow yet; then forwarding and Docker's accepts (once
+         * the TAP exists, a teardown of the last other slot keeps them) */
+        r = nbx_link_tap_create(a.tap, p->tap_owner, p->tap_group, p->multi_queue, err);
+        if (r < 0)
+                goto undo_nft;
         r = nbx_link_ipv6_disable(a.tap, err);
         if (r >= 0)
-                r = nbx_link_addr_add(&rt, a.tap, a.host_ip, a.prefix_len, a.broadcast, err);
-        if (r < 0)
-                goto undo_tap;
-        /* 3. the slot's rules, one batch */
-        r = nbx_nft_slot_add(&nf, &a, &p->policy, err);
-        if (r < 0)
-                goto undo_tap;
-        if (p->policy.mode != NBX_NET_OFF) {
+                r = nbx_link_addr_add(rt, a.tap, a.host_ip, a.prefix_len, a.broadcast, err);
+        if (r >= 0 && p->policy.mode != NBX_NET_OFF) {
                 r = nbx_link_ip_forward_enable(err);
                 if (r >= 0)
-                        r = nbx_net_docker_ensure(err);
-                if (r < 0)
-                        goto undo_nft;
+                        r = nbx_docker_ensure(nf, err);
         }
-        /* 4. dnsmasq, answering */
+        if (r < 0)
+                goto undo_tap;
+        /* 4. dnsmasq, on the host address */
+        nbx_dnsmasq_proc dm;
         r = nbx_net_policy_write(dir, &a, &p->policy, err);
+        if (r >= 0)
+                r = nbx_dnsmasq_spawn(&a, &p->policy, dir, &dm, err);
         if (r < 0)
-                goto undo_nft;
-        r = nbx_dnsmasq_start(&a, &p->policy, dir, nbx_deadline_in(NBX_DNSMASQ_READY_MS), err);
+                goto undo_tap;
+        /* 5. dnsmasq answering */
+        r = nbx_dnsmasq_wait_ready(&a, &p->policy, dir, &dm, nbx_deadline_in(NBX_DNSMASQ_READY_MS),
+                                   err);
         if (r < 0)
-                goto undo_nft;
-        /* 5. the TAP up: the hypervisor may attach */
-        r = nbx_link_set_up(&rt, a.tap, true, err);
+                goto undo_tap;
+        /* 6. the TAP up: the hypervisor may attach */
+        r = nbx_link_set_up(rt, a.tap, true, err);
         if (r < 0)
                 goto undo_dnsmasq;
         return 0;
 
 undo_dnsmasq:
         (void)nbx_dnsmasq_stop(dir, NULL);
-undo_nft:
-        (void)nbx_link_delete(&rt, a.tap, NULL); /* TAP first: fail closed */
-        (void)nbx_nft_slot_del(&nf, &a, NULL);
-        goto undo_files;
 undo_tap:
-        (void)nbx_link_delete(&rt, a.tap, NULL);
+        (void)nbx_link_delete(rt, a.tap, NULL); /* TAP first: fail closed */
+undo_nft:
+        (void)nbx_nft_slot_del(nf, &a, NULL);
 undo_files:
         (void)nbx_rm_rf(dir, NULL);
         return nbx_error_wrap(err, "bring up network slot %u (%s, %s/30)", a.slot, a.tap,
                               t.network);
+}
+
+int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
+        _cleanup_nl_ nbx_nl rt = {0};
+        nbx_nl nf = {0};
+        nbx_finisher fin = NBX_FINISHER_INIT;
+        int r = nbx_nl_open(&rt, NETLINK_ROUTE, err);
+        if (r >= 0)
+                r = nbx_nl_open(&nf, NETLINK_NETFILTER, err);
+        /* the finisher before anything changes: started on a quiet host, it costs the least
+         * (every change below wakes every other slot's dnsmasq) */
+        if (r >= 0)
+                r = nbx_finisher_start(&fin, &rt, 0, (nbx_nl *[]){&nf}, 1, err);
+        if (r < 0)
+                r = nbx_error_wrap(err, "network slot %u", p->slot);
+        else
+                r = net_up(p, &rt, &nf, &fin, err);
+        finish(&nf, &fin);
+        return r;
 }
 
 int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, nbx_error **err) {
@@ -135,18 +173,20 @@ int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, n
         if (r < 0)
                 return r;
         _cleanup_nl_ nbx_nl rt = {0};
-        _cleanup_nl_ nbx_nl nf = {0};
+        nbx_nl nf = {0};
+        nbx_finisher fin = NBX_FINISHER_INIT;
         r = nbx_nl_open(&rt, NETLINK_ROUTE, err);
         if (r >= 0)
                 r = nbx_nl_open(&nf, NETLINK_NETFILTER, err);
         if (r >= 0)
-                r = down_steps(&rt, &nf, &a, dir, true, err);
+                r = down_steps(&rt, &nf, &fin, &a, dir, true, err);
         /* the Docker accepts go with the last slot */
         uint64_t slots = 0;
         if (r >= 0)
                 r = nbx_link_slots_present(&rt, &slots, err);
         if (r >= 0 && !slots)
-                r = nbx_net_docker_remove(err);
+                r = nbx_docker_remove(&nf, err);
+        finish(&nf, &fin);
         return r < 0 ? nbx_error_wrap(err, "tear down network slot %u", slot) : 0;
 }
 
@@ -167,21 +207,21 @@ int nbx_net_reload(const nbx_net_params *p, nbx_error **err) {
         r = nbx_dnsmasq_config(&a, &p->policy, dir, &text, err);
         if (r < 0)
                 return nbx_error_wrap(err, "reload network slot %u", a.slot);
-        _cleanup_nl_ nbx_nl nf = {0};
+        nbx_nl nf = {0};
+        nbx_finisher fin = NBX_FINISHER_INIT;
         r = nbx_nl_open(&nf, NETLINK_NETFILTER, err);
         if (r < 0)
                 return r;
         /* the rules first, atomically; then the DNS side follows */
         r = nbx_nft_slot_update(&nf, &a, &p->policy, err);
-        if (r < 0)
-                return nbx_error_wrap(err, "reload network slot %u", a.slot);
-        if (p->policy.mode != NBX_NET_OFF) {
+        if (r >= 0 && p->policy.mode != NBX_NET_OFF) {
                 r = nbx_link_ip_forward_enable(err);
                 if (r >= 0)
-                        r = nbx_net_docker_ensure(err);
-                if (r < 0)
-                        return nbx_error_wrap(err, "reload network slot %u", a.slot);
+                        r = nbx_docker_ensure(&nf, err);
         }
+        finish(&nf, &fin);
+        if (r < 0)
+                return nbx_error_wrap(err, "reload network slot %u", a.slot);
         r = nbx_net_policy_write(dir, &a, &p->policy, err);
         if (r >= 0)
                 r = nbx_dnsmasq_stop(dir, err);

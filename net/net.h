@@ -172,9 +172,6 @@ typedef struct nbx_docker_status {
         bool docker_user;    /* a DOCKER-USER chain exists (our rules go there) */
         bool nixbox_rules;   /* our accept rules are present */
 } nbx_docker_status;
-/* Look only (for `nixbox doctor`): fills *ret; needs CAP_NET_ADMIN to read the ruleset. */
+/* Look only (for `nixbox doctor`): fills *ret; needs CAP_NET_ADMIN to read the ruleset.  Bring-up
+ * and teardown add and remove the rules themselves. */
 int nbx_net_docker_check(nbx_docker_status *ret, nbx_error **err);
-/* Add the accept rules when FORWARD drops and they are missing (idempotent). */
-int nbx_net_docker_ensure(nbx_error **err);
-/* Remove them (when no nixbox slot is left); absent counts as removed. */
-int nbx_net_docker_remove(nbx_error **err);
