@@ -24,6 +24,7 @@
  * PORT]... [-s DNS]... slots FIRST..LAST up in the current namespace netbench drain RT FIRST LAST
  *       slots FIRST..LAST down in the current namespace (idempotent) */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -36,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -45,6 +47,8 @@
 #include "config/base/fsutil.h"
 #include "config/base/timeutil.h"
 #include "net/dnsmasq.h"
+#include "net/docker.h"
+#include "net/finish.h"
 #include "net/link.h"
 #include "net/net.h"
 #include "net/nft.h"
@@ -220,6 +224,80 @@ static void *probe_main(void *arg) {
         return NULL;
 }
 
+/* The drivers that time one cycle after another make themselves the reaper of the finishers
+ * (net/finish.h) their teardowns leave, and wait for them to exit before the next timed run: the
+ * kernel clean-up a finisher waits for (freeing a TAP, the old ruleset) holds nf_tables' commit
+ * lock, and the next bring-up would wait for it.  A run then measures one operation on a quiet
+ * host, as `nixbox up` or `down` sees it, not one caught in the tail of the previous. */
+static void become_reaper(void) {
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                die_errno("PR_SET_CHILD_SUBREAPER");
+}
+
+/* Whether some netlink socket of this namespace that listens to events (dnsmasq's: every slot's
+ * dnsmasq hears of every address and route change) still has unread messages. */
+static bool events_pending(void) {
+        FILE *f = fopen("/proc/net/netlink", "re");
+        if (!f)
+                die_errno("/proc/net/netlink");
+        char line[512];
+        bool pending = false;
+        while (!pending && fgets(line, sizeof(line), f)) {
+                unsigned long groups, rmem;
+                if (sscanf(line, "%*s %*d %*d %lx %lu", &groups, &rmem) == 2 && groups && rmem)
+                        pending = true;
+        }
+        fclose(f);
+        return pending;
+}
+
+/* Wait (at most 10 s) for every finisher that was handed to us, then until no dnsmasq has unread
+ * events of the previous cycle. */
+static void quiesce(void) {
+        uint64_t deadline = now_ns() + 10000000000ull;
+        for (;;) {
+                DIR *d = opendir("/proc");
+                if (!d)
+                        die_errno("/proc");
+                pid_t found = 0;
+                struct dirent *de;
+                while (!found && (de = readdir(d))) {
+                        char path[64], buf[512];
+                        int pid = atoi(de->d_name);
+                        if (pid <= 0)
+                                continue;
+                        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+                        FILE *f = fopen(path, "re");
+                        if (!f)
+                                continue;
+                        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+                        fclose(f);
+                        buf[n] = '\0';
+                        char *close_paren = strrchr(buf, ')');
+                        int ppid = 0;
+                        if (strstr(buf, "(nixbox-finish)") && close_paren &&
+                            sscanf(close_paren + 2, "%*c %d", &ppid) == 1 && ppid == getpid())
+                                found = pid;
+                }
+                closedir(d);
+                if (!found)
+                        break;
+                if (now_ns() > deadline) {
+                        fprintf(stderr, "netbench: finisher %d did not exit\n", (int)found);
+                        exit(1);
+                }
+                (void)waitpid(found, NULL, 0);
+        }
+        while (events_pending()) {
+                if (now_ns() > deadline) {
+                        fprintf(stderr, "netbench: netlink events stay unread\n");
+                        exit(1);
+                }
+                struct timespec ts = {0, 200000};
+                nanosleep(&ts, NULL);
+        }
+}
+
 static void params_init(nbx_net_params *p, const char *rt) {
         nbx_error *err = NULL;
         *p = (nbx_net_params){.runtime_dir = rt};
@@ -301,11 +379,13 @@ static int cmd_compare(const char *rt, int runs, int warmup, const char *referen
         int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (log_fd < 0)
                 die_errno(log_path);
+        become_reaper();
         for (int i = 0; i < warmup + runs; i++) {
                 const char *kind = i < warmup ? "warm" : "run";
                 char out[256];
                 uint64_t ns;
                 int rc = run_timed(a_argv, log_fd, NULL, out, sizeof(out), &ns);
+                quiesce();
                 if (rc != 0) {
                         fprintf(stderr, "netbench: A (netbench cycle) exited %d; see %s\n", rc,
                                 log_path);
@@ -364,6 +444,7 @@ static int cmd_scale(const char *rt, int runs, int warmup) {
         for (size_t k = 0; k < N_KERNEL_FIELDS; k++)
                 before[k] = proc_field_kb("/proc/meminfo", KERNEL_FIELDS[k]);
         fresh_netns();
+        become_reaper();
         nbx_net_params p;
         policy_buf b = {0};
         params_init(&p, rt);
@@ -375,6 +456,7 @@ static int cmd_scale(const char *rt, int runs, int warmup) {
                         slot_up(&p, up_to++);
                 for (int i = 0; i < warmup + runs; i++) {
                         uint64_t up, down;
+                        quiesce();
                         timed_cycle(&p, n - 1, &up, &down);
                         printf("S %u %s %d %llu %llu\n", n, i < warmup ? "warm" : "run", i,
                                (unsigned long long)up, (unsigned long long)down);
@@ -382,6 +464,7 @@ static int cmd_scale(const char *rt, int runs, int warmup) {
                 /* diagnostic runs: when did dnsmasq first answer, when did up return */
                 int probes = runs / 4 < 5 ? 5 : runs / 4;
                 for (int i = 0; i < probes; i++) {
+                        quiesce();
                         nbx_error *err = NULL;
                         nbx_slot_addr a;
                         if (nbx_slot_addr_derive(&p.pool, n - 1, &a, &err) < 0)
@@ -421,99 +504,136 @@ static int cmd_scale(const char *rt, int runs, int warmup) {
         return 0;
 }
 
-/* Diagnostic: the steps of nbx_net_up and nbx_net_down (net/net.c), called one by one through
- * the network layer's internal API and timed each, for slot N-1 with N-1 others up (N = 1, 64).
- * It mirrors net.c's order; when net.c changes, this may drift (the totals of `scale` are the
- * figures, this only says where the time goes). */
+/* Diagnostic: what bring-up and teardown are made of, each operation timed alone, for slot N-1
+ * with N-1 others up (N = 1, 64): the calls nbx_net_up and nbx_net_down make (net/net.c), on
+ * sockets opened per cycle as they do, and the two kernel waits the finisher (net/finish.h) takes
+ * off their path, measured where they would otherwise fall.  Only where the time goes: the
+ * figures are the totals of `scale`. */
 static uint64_t lap(uint64_t *t) {
         uint64_t now = now_ns(), d = now - *t;
         *t = now;
         return d;
 }
 
-static void phase_cycle(nbx_net_params *p, unsigned n, int i, nbx_nl *rt, nbx_nl *nf) {
+static void phase_print(unsigned n, int i, const char *step, uint64_t ns) {
+        printf("F %u %d %s %llu\n", n, i, step, (unsigned long long)ns);
+}
+
+static void phase_cycle(nbx_net_params *p, unsigned n, int i) {
         nbx_error *err = NULL;
         nbx_slot_addr a;
         if (nbx_slot_addr_derive(&p->pool, n - 1, &a, &err) < 0)
                 die_err("slot address", err);
         char *dir = nbx_slot_dir(p->runtime_dir, n - 1);
-        uint64_t d[12], t = now_ns();
-        static const int order[] = {0, 1, 2, 3, 4, 11, 5, 6, 7, 8, 9, 10};
-        if (nbx_link_route_overlap_check(rt, a.network, a.prefix_len, NULL, &err) < 0 ||
+        nbx_nl rt = {0}, nf = {0};
+        nbx_finisher fin = NBX_FINISHER_INIT;
+        uint64_t t = now_ns();
+        /* ---- up ---- */
+        if (nbx_nl_open(&rt, NETLINK_ROUTE, &err) < 0 ||
+            nbx_nl_open(&nf, NETLINK_NETFILTER, &err) < 0)
+                die_err("netlink", err);
+        phase_print(n, i, "up:sockets", lap(&t));
+        if (nbx_finisher_start(&fin, &rt, 0, (nbx_nl *[]){&nf}, 1, &err) < 0)
+                die_err("finisher", err);
+        phase_print(n, i, "up:finisher-start", lap(&t));
+        if (nbx_link_route_overlap_check(&rt, a.network, a.prefix_len, NULL, &err) < 0 ||
             nbx_mkdir_p(dir, 0700, &err) < 0)
                 die_err("route check", err);
-        d[0] = lap(&t);
+        phase_print(n, i, "up:route-check+mkdir", lap(&t));
+        if (nbx_nft_slot_add(&nf, &a, &p->policy, &err) < 0)
+                die_err("nft", err);
+        phase_print(n, i, "up:nft-batch", lap(&t));
         if (nbx_link_tap_create(a.tap, 0, 0, false, &err) < 0)
                 die_err("tap", err);
-        d[1] = lap(&t);
+        phase_print(n, i, "up:tap-create", lap(&t));
         if (nbx_link_ipv6_disable(a.tap, &err) < 0 ||
-            nbx_link_addr_add(rt, a.tap, a.host_ip, a.prefix_len, a.broadcast, &err) < 0)
+            nbx_link_addr_add(&rt, a.tap, a.host_ip, a.prefix_len, a.broadcast, &err) < 0)
                 die_err("address", err);
-        d[2] = lap(&t);
-        if (nbx_nft_slot_add(nf, &a, &p->policy, &err) < 0)
-                die_err("nft", err);
-        d[3] = lap(&t);
-        if (nbx_link_ip_forward_enable(&err) < 0)
-                die_err("forward", err);
-        d[4] = lap(&t);
-        if (nbx_net_docker_ensure(&err) < 0)
-                die_err("docker", err);
-        d[11] = lap(&t);
-        if (nbx_dnsmasq_start(&a, &p->policy, dir, nbx_deadline_in(10000), &err) < 0)
+        phase_print(n, i, "up:ipv6-off+address", lap(&t));
+        if (nbx_link_ip_forward_enable(&err) < 0 || nbx_docker_ensure(&nf, &err) < 0)
+                die_err("forward, docker", err);
+        phase_print(n, i, "up:ip_forward+docker-check", lap(&t));
+        nbx_dnsmasq_proc dm;
+        if (nbx_dnsmasq_spawn(&a, &p->policy, dir, &dm, &err) < 0)
                 die_err("dnsmasq", err);
-        d[5] = lap(&t);
-        if (nbx_link_set_up(rt, a.tap, true, &err) < 0)
+        phase_print(n, i, "up:dnsmasq-spawn", lap(&t));
+        if (nbx_dnsmasq_wait_ready(&a, &p->policy, dir, &dm, nbx_deadline_in(10000), &err) < 0)
+                die_err("dnsmasq", err);
+        phase_print(n, i, "up:dnsmasq-ready", lap(&t));
+        if (nbx_link_set_up(&rt, a.tap, true, &err) < 0)
                 die_err("tap up", err);
-        d[6] = lap(&t);
-        if (nbx_link_delete(rt, a.tap, &err) < 0)
+        phase_print(n, i, "up:tap-up", lap(&t));
+        nbx_nl_close(&nf);
+        nbx_finisher_done(&fin);
+        phase_print(n, i, "up:close", lap(&t));
+        nbx_nl_close(&rt);
+        /* ---- down ---- */
+        if (nbx_nl_open(&rt, NETLINK_ROUTE, &err) < 0 ||
+            nbx_nl_open(&nf, NETLINK_NETFILTER, &err) < 0)
+                die_err("netlink", err);
+        phase_print(n, i, "down:sockets", lap(&t));
+        int idx = 0;
+        if (nbx_link_index(&rt, a.tap, &idx, &err) < 0 ||
+            nbx_finisher_start(&fin, &rt, idx, (nbx_nl *[]){&nf}, 1, &err) < 0)
                 die_err("tap delete", err);
-        d[7] = lap(&t);
+        phase_print(n, i, "down:finisher-start", lap(&t));
         if (nbx_dnsmasq_stop(dir, &err) < 0)
                 die_err("dnsmasq stop", err);
-        d[8] = lap(&t);
-        if (nbx_nft_slot_del(nf, &a, &err) < 0)
+        phase_print(n, i, "down:dnsmasq-stop", lap(&t));
+        if (nbx_finisher_unlisted(&fin, &rt, &err) < 0)
+                die_err("tap unlisted", err);
+        phase_print(n, i, "down:tap-unlisted", lap(&t));
+        if (nbx_nft_slot_del(&nf, &a, &err) < 0)
                 die_err("nft del", err);
-        d[9] = lap(&t);
+        phase_print(n, i, "down:nft-batch", lap(&t));
         if (nbx_rm_rf(dir, &err) < 0)
                 die_err("rm", err);
-        d[10] = lap(&t);
-        static const char *const names[] = {"up:route-check+mkdir",
-                                            "up:tap-create",
-                                            "up:ipv6-off+address",
-                                            "up:nft-batch",
-                                            "up:ip_forward",
-                                            "up:dnsmasq-start+ready",
-                                            "up:tap-up",
-                                            "down:tap-delete",
-                                            "down:dnsmasq-stop",
-                                            "down:nft-batch",
-                                            "down:rm-files",
-                                            "up:docker-check"};
-        for (int k = 0; k < 12; k++)
-                printf("F %u %d %s %llu\n", n, i, names[order[k]], (unsigned long long)d[order[k]]);
+        phase_print(n, i, "down:rm-files", lap(&t));
+        uint64_t slots;
+        if (nbx_link_slots_present(&rt, &slots, &err) < 0)
+                die_err("slots", err);
+        phase_print(n, i, "down:slots-present", lap(&t));
+        nbx_nl_close(&nf);
+        nbx_finisher_done(&fin);
+        nbx_nl_close(&rt);
+        phase_print(n, i, "down:close+finisher-done", lap(&t));
+        /* ---- the waits the finisher takes: a TAP deleted here, a netfilter socket closed
+         * right after a change ---- */
+        if (nbx_nl_open(&rt, NETLINK_ROUTE, &err) < 0 ||
+            nbx_nl_open(&nf, NETLINK_NETFILTER, &err) < 0 ||
+            nbx_link_tap_create("nbxbench", 0, 0, false, &err) < 0 ||
+            nbx_nft_slot_add(&nf, &a, &p->policy, &err) < 0)
+                die_err("kernel waits", err);
+        lap(&t);
+        if (nbx_link_delete(&rt, "nbxbench", &err) < 0)
+                die_err("tap delete", err);
+        phase_print(n, i, "kernel:tap-delete-waited", lap(&t));
+        if (nbx_nft_slot_del(&nf, &a, &err) < 0)
+                die_err("nft del", err);
+        lap(&t);
+        nbx_nl_close(&nf);
+        phase_print(n, i, "kernel:nf-close-after-change", lap(&t));
+        nbx_nl_close(&rt);
         free(dir);
 }
 
 static int cmd_phases(const char *rt_dir, int runs) {
         fresh_netns();
+        become_reaper();
         nbx_net_params p;
         policy_buf b = {0};
         params_init(&p, rt_dir);
         policy_default(&p, &b);
-        nbx_error *err = NULL;
-        _cleanup_nl_ nbx_nl rt = {0};
-        _cleanup_nl_ nbx_nl nf = {0};
-        if (nbx_nl_open(&rt, NETLINK_ROUTE, &err) < 0 ||
-            nbx_nl_open(&nf, NETLINK_NETFILTER, &err) < 0)
-                die_err("netlink", err);
         static const unsigned targets[] = {1, 64};
         unsigned up_to = 0;
         for (size_t k = 0; k < 2; k++) {
                 unsigned n = targets[k];
                 while (up_to < n - 1)
                         slot_up(&p, up_to++);
-                for (int i = 0; i < runs; i++)
-                        phase_cycle(&p, n, i, &rt, &nf);
+                for (int i = 0; i < runs; i++) {
+                        quiesce();
+                        phase_cycle(&p, n, i);
+                }
                 fflush(stdout);
         }
         while (up_to > 0)
