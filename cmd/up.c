@@ -5,6 +5,13 @@
 
 #include "../vm/lifecycle.h"
 
+/* NIXBOX_STEP_TIMES=1: one line per step of `up` on stderr, "nixbox-step NAME START END" (µs,
+ * CLOCK_MONOTONIC), for the benchmarks (docs/performance.md) */
+static void print_step(void *data, const char *step, uint64_t start_us, uint64_t end_us) {
+        fprintf(data, "nixbox-step %s %llu %llu\n", step, (unsigned long long)start_us,
+                (unsigned long long)end_us);
+}
+
 int cmd_up(nbx_cli *cli, int argc, char **argv) {
         int usage = nbx_cli_no_args(cli, "up", argc, argv);
         if (usage >= 0)
@@ -24,6 +31,11 @@ int cmd_up(nbx_cli *cli, int argc, char **argv) {
                          /* NIXBOX_TEST_KVM_STALL=1: test hook, see docs/hypervisors.md */
                          .kvm_stall = getenv("NIXBOX_TEST_KVM_STALL") &&
                                       strcmp(getenv("NIXBOX_TEST_KVM_STALL"), "1") == 0};
+        const char *times = getenv("NIXBOX_STEP_TIMES");
+        if (times && strcmp(times, "1") == 0) {
+                o.step_done = print_step;
+                o.step_data = cli->ui.err;
+        }
         nbx_vm_up_result res;
         int r = nbx_vm_up(&p, &o, &res, &err);
         nbx_project_done(&p);

@@ -28,6 +28,11 @@ typedef struct nbx_vm_opts {
          * paused, so it makes no progress — what a KVM that accepts VMs but cannot run a real
          * kernel looks like.  false in normal use. */
         bool kvm_stall;
+        /* Diagnostic (NIXBOX_STEP_TIMES=1, read by cmd/up.c; the benchmarks use it): called after
+         * each step of `up` that ran, with its name and when it started and ended
+         * (CLOCK_MONOTONIC, µs).  NULL in normal use. */
+        void (*step_done)(void *data, const char *step, uint64_t start_us, uint64_t end_us);
+        void *step_data;
 } nbx_vm_opts;
 
 /* The name of step i of `up` (valid values of NIXBOX_FAIL_AT), NULL past the last. */

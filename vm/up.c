@@ -619,7 +619,10 @@ int nbx_vm_up(const nbx_project *p, const nbx_vm_opts *o, nbx_vm_up_result *ret,
                 const up_step *s = &steps[i];
                 if (s->progress)
                         nbx_ui_step(u.c.ui, "%s", s->progress);
+                uint64_t t0 = nbx_now_us();
                 r = s->run(&u, err);
+                if (o->step_done)
+                        o->step_done(o->step_data, s->name, t0, nbx_now_us());
                 if (r == -EAGAIN && u.retry) { /* start again from an earlier step */
                         size_t j = 0;
                         while (j < i && strcmp(steps[j].name, u.retry) != 0)
