@@ -11,17 +11,17 @@ const char *nbx_names_get(const nbx_names *t, int i) {
 }
 
 int nbx_names_find(const nbx_names *t, const char *name, int *ret, nbx_error **err) {
-        nbx_suggest s;
-        nbx_suggest_init(&s, name ? name : "");
-        for (size_t i = 0; i < t->n; i++) {
-                if (!t->v[i])
-                        continue;
-                if (name && strcmp(name, t->v[i]) == 0) {
+        for (size_t i = 0; name && i < t->n; i++)
+                if (t->v[i] && strcmp(name, t->v[i]) == 0) {
                         *ret = (int)i;
                         return 0;
                 }
-                nbx_suggest_add(&s, t->v[i]);
-        }
+        /* not found: the closest name, for the error (edit distances only on this path) */
+        nbx_suggest s;
+        nbx_suggest_init(&s, name ? name : "");
+        for (size_t i = 0; i < t->n; i++)
+                if (t->v[i])
+                        nbx_suggest_add(&s, t->v[i]);
         char list[256] = "";
         for (size_t i = 0; i < t->n; i++)
                 if (t->v[i])
