@@ -11,11 +11,8 @@ int cmd_shell(nbx_cli *cli, int argc, char **argv) {
         if (nbx_cli_project(cli, &p, &err) < 0)
                 return nbx_cli_fail(cli, err);
         nbx_vm_opts o = {.ui = &cli->ui};
-        int code = 0;
         fflush(cli->ui.out);
-        int r = nbx_vm_shell(&p, &o, &code, &err);
+        (void)nbx_vm_shell(&p, &o, &err); /* replaced by ssh; back here only on failure */
         nbx_project_done(&p);
-        if (r < 0)
-                return nbx_cli_fail(cli, err);
-        return code;
+        return nbx_cli_fail(cli, err);
 }

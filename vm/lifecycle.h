@@ -89,12 +89,14 @@ void nbx_vm_fleet_free(nbx_vm_status *v, size_t n);
 /* JSON array of the rows (for `status --json`). */
 int nbx_vm_fleet_json(const nbx_vm_status *v, size_t n, char **ret, nbx_error **err);
 
-/* Run argv in the running VM (login shell, workspace folder), streaming the standard streams;
- * *ret_code is the remote exit code.  Not running: NBX_EXIT_NOT_RUNNING. */
+/* Run argv in the running VM (login shell, workspace folder): this process is replaced by ssh,
+ * on its standard streams, and exits with the remote exit code.  Returns only on failure (not
+ * running: NBX_EXIT_NOT_RUNNING).  What runs before ssh is the least there is: the VM record
+ * read, the VM's owner checked. */
 int nbx_vm_run(const nbx_project *p, const nbx_vm_opts *o, char *const *argv, size_t argc,
-               int *ret_code, nbx_error **err);
-/* Interactive login shell in the workspace (TTY). */
-int nbx_vm_shell(const nbx_project *p, const nbx_vm_opts *o, int *ret_code, nbx_error **err);
+               nbx_error **err);
+/* Interactive login shell in the workspace (TTY), the same way. */
+int nbx_vm_shell(const nbx_project *p, const nbx_vm_opts *o, nbx_error **err);
 /* Copy the serial console log to out_fd, control characters escaped (the guest writes it);
  * follow: keep copying until the VM stops. */
 int nbx_vm_logs(const nbx_project *p, const nbx_vm_opts *o, bool follow, int out_fd,

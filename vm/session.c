@@ -56,19 +56,18 @@ static int session_open(session *s, const nbx_project *p, const nbx_vm_opts *o, 
         return r;
 }
 
-static int ssh_in_vm(session *s, enum nbx_ssh_mode mode, const char *remote, int *ret_code,
-                     nbx_error **err) {
+/* Replace this process with ssh into the VM (through the connection master when it is there). */
+static int ssh_into_vm(session *s, enum nbx_ssh_mode mode, const char *remote, nbx_error **err) {
         nbx_ssh_target t = nbx_vm_ssh_target(paths_of(s), &s->rec, &s->owner);
         t.control_path = s->c.paths.control_path;
         struct stat st;
         if (stat(t.control_path, &st) < 0 || !S_ISSOCK(st.st_mode))
                 t.control_path = NULL; /* master gone: connect directly */
-        return nbx_ssh_exec(&t, mode, remote, NBX_FD_INHERIT, NBX_FD_INHERIT, NBX_FD_INHERIT,
-                            ret_code, err);
+        return nbx_ssh_exec_replace(&t, mode, remote, err);
 }
 
 int nbx_vm_run(const nbx_project *p, const nbx_vm_opts *o, char *const *argv, size_t argc,
-               int *ret_code, nbx_error **err) {
+               nbx_error **err) {
         if (argc == 0)
                 return nbx_error_setx(err, NBX_EXIT_USAGE, 0, "run: no command given");
         session s;
@@ -76,19 +75,19 @@ int nbx_vm_run(const nbx_project *p, const nbx_vm_opts *o, char *const *argv, si
         if (r < 0)
                 return r;
         _cleanup_free_ char *remote = nbx_ssh_run_command(s.rec.workdir, argv, argc);
-        r = remote ? ssh_in_vm(&s, NBX_SSH_BATCH, remote, ret_code, err)
+        r = remote ? ssh_into_vm(&s, NBX_SSH_BATCH, remote, err)
                    : nbx_error_set(err, ENOMEM, "run");
         session_close(&s);
         return r;
 }
 
-int nbx_vm_shell(const nbx_project *p, const nbx_vm_opts *o, int *ret_code, nbx_error **err) {
+int nbx_vm_shell(const nbx_project *p, const nbx_vm_opts *o, nbx_error **err) {
         session s;
         int r = session_open(&s, p, o, true, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *remote = nbx_ssh_shell_command(s.rec.workdir);
-        r = remote ? ssh_in_vm(&s, NBX_SSH_TTY, remote, ret_code, err)
+        r = remote ? ssh_into_vm(&s, NBX_SSH_TTY, remote, err)
                    : nbx_error_set(err, ENOMEM, "shell");
         session_close(&s);
         return r;

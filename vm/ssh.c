@@ -467,6 +467,16 @@ int nbx_ssh_exec(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *re
         return 0;
 }
 
+int nbx_ssh_exec_replace(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote,
+                         nbx_error **err) {
+        _cleanup_strv_ nbx_strv argv = {0};
+        int r = nbx_ssh_argv(t, mode, remote, &argv, err);
+        if (r < 0)
+                return r;
+        nbx_spawn_opts o = as_user(t->uid, t->gid);
+        return nbx_exec(argv.v, &o, err);
+}
+
 int nbx_ssh_capture(const nbx_ssh_target *t, const char *remote, int stdin_fd, uint64_t deadline_ms,
                     int *ret_code, char **ret_stderr, nbx_error **err) {
         _cleanup_strv_ nbx_strv argv = {0};

@@ -90,6 +90,11 @@ int nbx_ssh_master_stop(const nbx_ssh_target *t, pid_t pid, uint64_t start_time)
  * the remote exit code in *ret_code (255: ssh itself failed). */
 int nbx_ssh_exec(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote, int stdin_fd,
                  int stdout_fd, int stderr_fd, int *ret_code, nbx_error **err);
+/* Replace this process with ssh running remote in the guest (as t->uid/gid when running as root),
+ * on this process's streams: its exit code is the remote one (255: ssh itself failed).  Returns
+ * only on failure. */
+int nbx_ssh_exec_replace(const nbx_ssh_target *t, enum nbx_ssh_mode mode, const char *remote,
+                         nbx_error **err);
 /* Run remote (a fixed command: values go on stdin) without a TTY, stdin from stdin_fd, stdout
  * discarded and stderr captured into *ret_stderr (malloc'd); ssh is killed at deadline_ms
  * (-ETIMEDOUT: a hung guest).  *ret_code: the remote exit code (255: ssh itself failed). */

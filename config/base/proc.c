@@ -399,3 +399,26 @@ int nbx_terminate(pid_t pid, uint64_t start_time, uint64_t grace_deadline_ms, nb
                 return nbx_error_set(err, ETIMEDOUT, "process %d survived SIGKILL", (int)pid);
         return 0;
 }
+
+int nbx_exec(char *const argv[], const nbx_spawn_opts *o, nbx_error **err) {
+        if (!argv || !argv[0])
+                return nbx_error_set(err, EINVAL, "exec: empty command");
+        if (o->drop_privileges && geteuid() == 0) {
+                gid_t groups[MAX_GROUPS];
+                int n = nbx_user_groups(o->uid, o->gid, groups, MAX_GROUPS);
+                if (setgroups((size_t)n, groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+                    setresuid(o->uid, o->uid, o->uid) < 0)
+                        return nbx_error_set(err, errno, "run %s: drop privileges", argv[0]);
+        }
+        /* found as the user it runs as */
+        _cleanup_free_ char *prog = nbx_find_program(argv[0]);
+        if (!prog)
+                return nbx_error_setx(err, NBX_EXIT_PREREQ, ENOENT, "cannot run %s: not found",
+                                      argv[0]);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        execve(prog, argv, o->envp ? o->envp : environ);
+        return nbx_error_set(err, errno, "run %s", prog);
+}

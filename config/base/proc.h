@@ -44,6 +44,12 @@ typedef struct nbx_spawn_opts {
  * a CLOEXEC pipe, so "program not found" is an error here, not a mysterious exit 127. */
 int nbx_spawn(char *const argv[], const nbx_spawn_opts *opts, pid_t *ret_pid, nbx_error **err);
 
+/* Replace this process with argv[0] (looked up as nbx_spawn does), as opts->uid/gid with their
+ * groups when opts->drop_privileges and running as root, with opts->envp (NULL: this environment)
+ * and this process's streams; the other options are not used.  Returns only on failure, with the
+ * error (privileges may already be dropped then). */
+int nbx_exec(char *const argv[], const nbx_spawn_opts *opts, nbx_error **err);
+
 /* Wait for pid until deadline_ms (CLOCK_MONOTONIC ms, 0 = forever).  -ETIMEDOUT when it did not
  * exit in time (the child is left running).  *ret_status is the raw wait status. */
 int nbx_wait_pid(pid_t pid, uint64_t deadline_ms, int *ret_status, nbx_error **err);
