@@ -1,5 +1,5 @@
-/* config/base/proc.c: children started from an open file (exec_fd), and the signal dispositions
- * a child starts with. */
+/* config/base/proc.c: children started from an open file (exec_fd), the signal dispositions a
+ * child starts with, and replacing the process (nbx_exec). */
 #include "support/testutil.h"
 
 #include <fcntl.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "support/configproj.h"
@@ -77,10 +78,64 @@ static void test_child_signals_default(void **state) {
         assert_string_equal(out, "");
 }
 
+/* nbx_exec in a child: the program replaces it, with SIGPIPE back to default and the streams
+ * inherited; as root with drop_privileges, as that user; a missing program is an error, the
+ * process still there to report it. */
+static int exec_in_child(char *const argv[], const nbx_spawn_opts *o, char *out, size_t size) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(p[1], 1);
+                signal(SIGPIPE, SIG_IGN);
+                nbx_error *e = NULL;
+                (void)nbx_exec(argv, o, &e);
+                printf("failed: %s", e ? e->msg : "no error");
+                fflush(stdout);
+                _exit(99);
+        }
+        close(p[1]);
+        ssize_t n = 0, k;
+        while (n < (ssize_t)size - 1 && (k = read(p[0], out + n, size - 1 - (size_t)n)) > 0)
+                n += k;
+        out[n] = '\0';
+        close(p[0]);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return nbx_status_code(status);
+}
+
+static void test_exec_replaces(void **state) {
+        (void)state;
+        char out[256];
+        nbx_spawn_opts o = NBX_SPAWN_OPTS_INIT;
+        char *argv[] = {"sh", "-c",
+                        "grep -q '^SigIgn:.*[13579bdf]000$' /proc/$$/status "
+                        "&& echo ignored; echo $$; exit 7",
+                        NULL};
+        assert_int_equal(exec_in_child(argv, &o, out, sizeof(out)), 7);
+        /* the pid printed is the child's own: nothing was spawned in between */
+        assert_true(atoi(out) > 0);
+        assert_null(strstr(out, "ignored"));
+        char *missing[] = {"nbx-no-such-program", NULL};
+        assert_int_equal(exec_in_child(missing, &o, out, sizeof(out)), 99);
+        nbx_test_assert_contains(out, "cannot run nbx-no-such-program");
+        if (geteuid() == 0) {
+                o.drop_privileges = true;
+                o.uid = 65534;
+                o.gid = 65534;
+                char *id[] = {"sh", "-c", "echo $(id -u):$(id -g)", NULL};
+                assert_int_equal(exec_in_child(id, &o, out, sizeof(out)), 0);
+                assert_string_equal(out, "65534:65534\n");
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exec_fd_script),
                 cmocka_unit_test(test_child_signals_default),
+                cmocka_unit_test(test_exec_replaces),
         };
         return cmocka_run_group_tests_name("proc", tests, NULL, NULL);
 }
