@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -344,8 +346,26 @@ static bool socket_exists(const char *path) {
         return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/* Watch the control socket's folder for the socket ssh creates once it is logged in (it binds a
+ * temporary name and links it to the real one): an inotify fd, or -1 when that cannot be had. */
+static int watch_control_dir(const char *control_path) {
+        _cleanup_free_ char *dir = strdup(control_path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (!slash)
+                return -1;
+        *slash = '\0';
+        int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (fd >= 0 && inotify_add_watch(fd, dir[0] ? dir : "/", IN_CREATE | IN_MOVED_TO) < 0) {
+                close(fd);
+                fd = -1;
+        }
+        return fd;
+}
+
 /* Start the master; 0 when its control socket appeared (= authenticated), -EAGAIN when it exited
- * (guest not ready, auth refused), -ETIMEDOUT at the deadline. */
+ * (guest not ready, auth refused), -ETIMEDOUT at the deadline.  Woken by the socket's creation and
+ * by the master's exit (inotify, pidfd), not by polling; every 100 ms it looks again all the same
+ * (where pidfds are not available, the exit is noticed then). */
 static int master_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, pid_t *ret_pid,
                       nbx_error **err) {
         _cleanup_strv_ nbx_strv argv = {0};
@@ -353,6 +373,7 @@ static int master_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms,
         if (r < 0)
                 return r;
         (void)unlink(t->control_path);
+        _cleanup_close_ int ino = watch_control_dir(t->control_path);
         nbx_spawn_opts o = as_user(t->uid, t->gid);
         o.new_session = true;
         o.envp = t->master_envp;
@@ -361,7 +382,7 @@ static int master_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms,
         pid_t pid;
         if ((r = nbx_spawn(argv.v, &o, &pid, err)) < 0)
                 return r;
-        nbx_backoff b = NBX_BACKOFF_INIT;
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         for (;;) {
                 if (socket_exists(t->control_path)) {
                         *ret_pid = pid;
@@ -370,9 +391,18 @@ static int master_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms,
                 int status;
                 if (waitpid(pid, &status, WNOHANG) == pid)
                         return -EAGAIN;
-                if (!nbx_backoff_sleep(&b, deadline_ms)) {
+                uint64_t now = nbx_now_ms();
+                if (now >= deadline_ms) {
                         (void)nbx_stop_pid(pid, nbx_deadline_in(1000));
                         return -ETIMEDOUT;
+                }
+                struct pollfd p[2] = {{.fd = ino, .events = POLLIN},
+                                      {.fd = pidfd, .events = POLLIN}};
+                uint64_t wait = deadline_ms - now < 100 ? deadline_ms - now : 100;
+                if (poll(p, 2, (int)wait) > 0 && ino >= 0) {
+                        char buf[4096];
+                        while (read(ino, buf, sizeof(buf)) > 0)
+                                ;
                 }
         }
 }
@@ -399,9 +429,7 @@ static int plain_try(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, 
 
 int nbx_ssh_connect(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, pid_t *ret_pid,
                     nbx_error **err) {
-        int r = wait_port(t, t->host, t->port ? t->port : 22, deadline_ms, err);
-        if (r < 0)
-                return r;
+        int r;
         nbx_backoff b = NBX_BACKOFF_INIT;
         b.max_us = 500000;
         unsigned attempts = 0;

@@ -77,10 +77,12 @@ char *nbx_ssh_script_command(const char *workdir);
 /* Wait until host:port accepts TCP and sends an SSH banner; polls with backoff from 1 ms. */
 int nbx_ssh_wait_port(const char *host, uint16_t port, uint64_t deadline_ms, nbx_error **err);
 
-/* Wait for SSH and start the connection master (t->control_path; when NULL, wait until a plain
- * `ssh true` succeeds).  Authentication failures while the guest is still starting are retried
- * with backoff until deadline_ms.  The master's output goes to log_fd (-1: /dev/null); it runs
- * in its own session and outlives this process.  *ret_pid: the master's PID (0 without one). */
+/* Start the connection master (t->control_path; when NULL, wait until a plain `ssh true`
+ * succeeds), once the guest says sshd listens (its `ready` line): no port is probed first, the
+ * login is the first connection.  Failures (refused, authentication while the guest still starts)
+ * are retried with backoff until deadline_ms.  The master's output goes to log_fd (-1: /dev/null);
+ * it runs in its own session and outlives this process.  *ret_pid: the master's PID (0 without
+ * one). */
 int nbx_ssh_connect(const nbx_ssh_target *t, int log_fd, uint64_t deadline_ms, pid_t *ret_pid,
                     nbx_error **err);
 /* Stop the connection master (-O exit, then the PID if it is still there).  Idempotent. */
