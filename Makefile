@@ -44,7 +44,7 @@ SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
 # keep intermediate objects (test objects would otherwise be rebuilt every run)
 .SECONDARY:
 
-.PHONY: all check check-format format-version check-unit check-san check-valgrind check-net check-e2e bench demo fuzz \
+.PHONY: all check check-format format-version check-unit check-san check-valgrind check-net check-kernels check-e2e bench demo fuzz \
         install clean deps unit-bins net-bins bench-bins format
 
 all: $(B)/nixbox
@@ -119,6 +119,11 @@ check-valgrind: unit-bins
 check-net: all net-bins
 	tests/run-integration net
 
+# Kernel range: the network tier inside Debian 12's own kernel (6.1) under QEMU (TCG), on this
+# machine's root filesystem shared read-only (tests/kernels/README.md).
+check-kernels: all net-bins
+	tests/kernels/run
+
 # End-to-end: real VMs (QEMU) in a sandboxed world of namespaces (needs root).
 check-e2e: all
 	tests/run-integration e2e
@@ -128,6 +133,7 @@ check: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check-unit
 	$(MAKE) --no-print-directory check-net
+	$(MAKE) --no-print-directory check-kernels
 	$(MAKE) --no-print-directory check-e2e
 
 # Targets that install dependencies first build in a sub-make, so that pkg-config is asked
