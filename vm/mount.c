@@ -30,18 +30,8 @@
 
 _Static_assert(NBX_MAX_MOUNTS <= NBX_VM_MAX_SHARES, "a VM spec holds every share a record can");
 
-static int bad(nbx_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(nbx_error **err, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *msg = NULL;
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
-        va_end(ap);
-        int r = nbx_error_setx(err, NBX_EXIT_USAGE, 0, "%s", msg ? msg : fmt);
-        free(msg);
-        return r;
-}
+/* a usage error: what the user typed is refused */
+#define bad(err, ...) nbx_error_setx(err, NBX_EXIT_USAGE, 0, __VA_ARGS__)
 
 /* Hand error *src over to the caller's err (which may be NULL); returns its code. */
 static int pass_error(nbx_error **err, nbx_error **src) {
