@@ -255,7 +255,7 @@ static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m,
         if (r < 0)
                 return r;
         _cleanup_free_ char *logp = NULL;
-        r = nbx_vm_share_start(&u->c, v, &u->idmap, u->child_env.v, rm, &logp, err);
+        r = nbx_vm_share_start(&u->c, v, &u->idmap, u->child_env.v, &u->rec, rm, &logp, err);
         if (logp)
                 set_step_log(u, logp);
         if (r < 0)
