@@ -68,4 +68,3 @@ int nbx_vm_share_start(const nbx_vm_ctx *c, const nbx_virtiofsd *v, const nbx_id
         m->virtiofsd = (nbx_proc_ref){.pid = pid, .start_time = nbx_pid_start_time(pid)};
         return 0;
 }
-

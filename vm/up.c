@@ -202,7 +202,8 @@ static int run_hooks(up_ctx *u, enum nbx_hook h, nbx_error **err) {
                             .uid = u->c.inv.uid,
                             .gid = u->c.inv.gid,
                             .home = u->c.inv.home,
-                            .user = u->c.inv.name};
+                            .user = u->c.inv.name,
+                            .config_dir = u->c.paths.approved_dir};
         return nbx_hooks_run(h, &u->cfg.hooks[h], &env, u->c.ui, NULL, err);
 }
 
