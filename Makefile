@@ -44,7 +44,8 @@ SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
 # keep intermediate objects (test objects would otherwise be rebuilt every run)
 .SECONDARY:
 
-.PHONY: all check check-install check-format format-version check-unit check-san check-valgrind check-nix check-net check-e2e bench demo fuzz \
+.PHONY: all check check-install check-format format-version check-unit check-san check-valgrind \
+        check-nix check-net check-kernels check-e2e bench demo fuzz \
         install clean deps unit-bins net-bins bench-bins format
 
 all: $(B)/nixbox
@@ -125,14 +126,20 @@ check-nix:
 check-net: all net-bins
 	tests/run-integration net
 
+# Kernel range: the network tier inside Debian 12's own kernel (6.1) under QEMU (TCG), on this
+# machine's root filesystem shared read-only (tests/kernels/README.md).
+check-kernels: all net-bins
+	tests/kernels/run
+
 # End-to-end: real VMs (QEMU) in a sandboxed world of namespaces (needs root).
 check-e2e: all
 	tests/run-integration e2e
 
+# The kernel tier (one TCG vCPU, ~5 min) runs beside the unit tier (one core): 2 cores, both busy.
 check: deps
 	$(MAKE) --no-print-directory check-format
-	$(MAKE) --no-print-directory all
-	$(MAKE) --no-print-directory check-unit
+	$(MAKE) --no-print-directory all net-bins
+	$(MAKE) --no-print-directory -j2 --output-sync=recurse check-unit check-kernels
 	$(MAKE) --no-print-directory check-nix
 	$(MAKE) --no-print-directory check-install
 	$(MAKE) --no-print-directory check-net

@@ -255,11 +255,6 @@ int nbx_cli_project(nbx_cli *cli, nbx_project *ret, nbx_error **err) {
         return nbx_project_find(cli->project_opt, ret, err);
 }
 
-int nbx_cli_not_available(nbx_cli *cli, const char *cmd, const char *what) {
-        nbx_ui_error(&cli->ui, "nixbox %s needs %s, which this build does not have yet", cmd, what);
-        return NBX_EXIT_PREREQ;
-}
-
 /* The folder holding plugins/ and nix/: $NIXBOX_DATA_DIR, else the source tree when running
  * from build/ (build/nixbox → ..), else the installed share folder. */
 static char *find_data_dir(void) {

@@ -83,8 +83,6 @@ int nbx_cli_project(nbx_cli *cli, nbx_project *ret, nbx_error **err);
 /* `build` and `update`: build the project's guest with Nix (vm/build.h) and print where it is.
  * force: build even when the cache has it; update: pin the newest nixpkgs first. */
 int nbx_cli_guest_build(nbx_cli *cli, bool force, bool update);
-/* Return the exit code for a command that needs a part that is not built yet. */
-int nbx_cli_not_available(nbx_cli *cli, const char *cmd, const char *what);
 
 /* Per-command entry points (cmd/<name>.c). */
 int cmd_init(nbx_cli *, int, char **);

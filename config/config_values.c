@@ -123,6 +123,18 @@ int nbx_config_value_host_path(const nbx_config_source *s, const nbx_config_ctx 
         if (!real)
                 return nbx_config_fail(s, err, field, "%s: %s does not exist (%s)", q, abs,
                                        strerror(errno));
+        /* the project folder is the guest's to write: a link on the way there could have been
+         * planted to share what the guest chose */
+        _cleanup_free_ char *lexical = nbx_path_lexical(abs);
+        if (lexical && nbx_path_within(lexical, ctx->project_dir) && strcmp(lexical, real) != 0) {
+                int r = nbx_config_fail(s, err, field,
+                                        "%s: %s goes through a symbolic link inside the project "
+                                        "folder (to %s), which the VM could have planted; name "
+                                        "the folder itself",
+                                        q, lexical, real);
+                free(real);
+                return r;
+        }
         *ret = real;
         return 0;
 }

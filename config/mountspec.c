@@ -16,18 +16,8 @@ void nbx_mountspec_done(nbx_mountspec *m) {
         *m = (nbx_mountspec){0};
 }
 
-static int usage(nbx_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage(nbx_error **err, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *msg = NULL;
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
-        va_end(ap);
-        int r = nbx_error_setx(err, NBX_EXIT_USAGE, 0, "%s", msg ? msg : fmt);
-        free(msg);
-        return r;
-}
+/* a usage error: what the user typed is refused */
+#define usage(err, ...) nbx_error_setx(err, NBX_EXIT_USAGE, 0, __VA_ARGS__)
 
 enum spec_key { KEY_SOURCE, KEY_TARGET, KEY_READONLY, KEY_TYPE, KEY_COUNT };
 

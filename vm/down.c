@@ -142,7 +142,8 @@ static void run_recorded_hooks(nbx_vm_ctx *c, const nbx_vm_record *rec, enum nbx
                             .uid = owner.uid,
                             .gid = owner.gid,
                             .home = owner.home,
-                            .user = owner.name};
+                            .user = owner.name,
+                            .config_dir = c->paths.approved_dir};
         (void)nbx_hooks_run(which, cmds, &env, c->ui, NULL, &e);
         nbx_invoker_done(&owner);
 }

@@ -9,8 +9,8 @@
 extern char **environ;
 
 static bool overridden(const char *entry) {
-        static const char *const names[] = {
-                "NIXBOX_PROJECT_DIR=", "NIXBOX_NAME=", "NIXBOX_SLOT=", "NIXBOX_GUEST_IP="};
+        static const char *const names[] = {"NIXBOX_PROJECT_DIR=", "NIXBOX_NAME=", "NIXBOX_SLOT=",
+                                            "NIXBOX_GUEST_IP=", "NIXBOX_CONFIG_DIR="};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(names); i++)
                 if (strncmp(entry, names[i], strlen(names[i])) == 0)
                         return true;
@@ -43,6 +43,9 @@ int nbx_hooks_envp(const nbx_hook_env *env, nbx_strv *ret, nbx_error **err) {
         }
         if (r >= 0)
                 r = nbx_strv_pushf(&v, "NIXBOX_GUEST_IP=%s", env->guest_ip ? env->guest_ip : "");
+        if (r >= 0)
+                r = nbx_strv_pushf(&v, "NIXBOX_CONFIG_DIR=%s",
+                                   env->config_dir ? env->config_dir : "");
         if (r >= 0 && env->nixbox)
                 r = nbx_strv_pushf(&v, "NIXBOX=%s", env->nixbox);
         if (r >= 0 && env->home)

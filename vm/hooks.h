@@ -23,6 +23,9 @@ typedef struct nbx_hook_env {
         const char *home;   /* HOME for the hook (the invoker's); NULL: inherited */
         const char *user;   /* USER/LOGNAME; NULL: inherited */
         const char *nixbox; /* NIXBOX: the nixbox binary (plugin commands); NULL: inherited */
+        /* NIXBOX_CONFIG_DIR: the approved copy of .nixbox/, where a hook finds files the user
+         * approved (the live .nixbox/ is the guest's to write); NULL: "" */
+        const char *config_dir;
 } nbx_hook_env;
 
 /* Run every command of hook `which`, in order.  Output goes to ui->out / ui->err.  Each failure

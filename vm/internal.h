@@ -83,4 +83,9 @@ int nbx_vm_shares_prepare(const nbx_vm_ctx *c, nbx_idmap *ret_map, nbx_virtiofsd
  * virtiofsd-<tag>.log) and record its process in m.  *ret_log (optional, malloc'd) is set as
  * soon as the log is open, so a failure can name it. */
 int nbx_vm_share_start(const nbx_vm_ctx *c, const nbx_virtiofsd *v, const nbx_idmap *map,
-                       char *const *envp, nbx_record_mount *m, char **ret_log, nbx_error **err);
+                       char *const *envp, const nbx_vm_record *rec, nbx_record_mount *m,
+                       char **ret_log, nbx_error **err);
+/* The outermost folder the guest can write — the project, or the source of another writable
+ * share of rec — that source lies strictly inside; NULL when none.  (A pointer into c or rec.) */
+const char *nbx_vm_guest_writable_root(const char *project_dir, const nbx_vm_record *rec,
+                                       const char *source);

@@ -30,18 +30,8 @@
 
 _Static_assert(NBX_MAX_MOUNTS <= NBX_VM_MAX_SHARES, "a VM spec holds every share a record can");
 
-static int bad(nbx_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(nbx_error **err, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *msg = NULL;
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
-        va_end(ap);
-        int r = nbx_error_setx(err, NBX_EXIT_USAGE, 0, "%s", msg ? msg : fmt);
-        free(msg);
-        return r;
-}
+/* a usage error: what the user typed is refused */
+#define bad(err, ...) nbx_error_setx(err, NBX_EXIT_USAGE, 0, __VA_ARGS__)
 
 /* Hand error *src over to the caller's err (which may be NULL); returns its code. */
 static int pass_error(nbx_error **err, nbx_error **src) {
@@ -66,7 +56,12 @@ static int real_as(const nbx_invoker *inv, const char *path, char **ret, nbx_err
         return 0;
 }
 
-static int resolve_source(const nbx_invoker *inv, const char *in, char **ret, nbx_error **err) {
+static const char *writable_root(const nbx_vm_mount_env *e, const char *path) {
+        return nbx_vm_guest_writable_root(e->project_dir, e->rec, path);
+}
+
+static int resolve_source(const nbx_vm_mount_env *e, const char *in, char **ret, nbx_error **err) {
+        const nbx_invoker *inv = e->inv;
         _cleanup_free_ char *q = nbx_quote(in, QUOTE_MAX);
         _cleanup_free_ char *abs = NULL;
         if (in[0] == '~') {
@@ -79,12 +74,24 @@ static int resolve_source(const nbx_invoker *inv, const char *in, char **ret, nb
         }
         if (!abs)
                 return nbx_error_set(err, ENOMEM, "SOURCE");
-        nbx_error *e = NULL;
-        int r = real_as(inv, abs, ret, &e);
+        nbx_error *re = NULL;
+        int r = real_as(inv, abs, ret, &re);
         if (r < 0) {
-                nbx_error_free(e);
+                nbx_error_free(re);
                 return nbx_error_setx(err, NBX_EXIT_USAGE, -r, "SOURCE %s: %s cannot reach it", q,
                                       inv->name);
+        }
+        /* a link inside a folder the guest can write could have been planted by it */
+        _cleanup_free_ char *lexical = nbx_path_lexical(abs);
+        const char *root = lexical ? writable_root(e, lexical) : NULL;
+        if (root && strcmp(lexical, *ret) != 0) {
+                r = bad(err,
+                        "SOURCE %s goes through a symbolic link inside %s (to %s), which the VM "
+                        "can write and could have planted; name the folder itself",
+                        q, root, *ret);
+                free(*ret);
+                *ret = NULL;
+                return r;
         }
         return 0;
 }
@@ -165,10 +172,11 @@ int nbx_vm_mount_check(const nbx_vm_mount_env *e, const nbx_mountspec *in, nbx_m
         if (r < 0)
                 return nbx_error_wrap(err, "TARGET");
         if ((r = check_target(e, m.target, err)) < 0 ||
-            (r = resolve_source(e->inv, in->source, &m.source, err)) < 0 ||
+            (r = resolve_source(e, in->source, &m.source, err)) < 0 ||
             (r = check_places(e, m.source, m.readonly, err)) < 0)
                 goto fail;
-        if ((r = nbx_virtiofsd_check_source(m.source, e->inv, err)) < 0) {
+        if ((r = nbx_virtiofsd_check_source(m.source, writable_root(e, m.source), e->inv, err)) <
+            0) {
                 (*err)->exit_code = NBX_EXIT_USAGE;
                 goto fail;
         }
@@ -198,46 +206,6 @@ int nbx_vm_mount_line(const char *tag, const char *target, bool readonly, char *
 }
 
 /* ---- what up and mount share ---------------------------------------------------------------- */
-
-int nbx_vm_shares_prepare(const nbx_vm_ctx *c, nbx_idmap *ret_map, nbx_virtiofsd *ret_v,
-                          nbx_error **err) {
-        bool allocated = false;
-        int r = nbx_idmap_get(&c->inv, NULL, NULL, true, ret_map, &allocated, err);
-        if (r < 0)
-                return r;
-        if (allocated)
-                nbx_ui_step(c->ui,
-                            "Reserved subordinate ids %u-%u for %s in /etc/subuid and "
-                            "/etc/subgid (files the guest's other users write on shares)",
-                            (unsigned)ret_map->sub_uid,
-                            (unsigned)(ret_map->sub_uid + NBX_IDMAP_RANGE - 1), c->inv.name);
-        return nbx_virtiofsd_find(ret_v, err);
-}
-
-int nbx_vm_share_start(const nbx_vm_ctx *c, const nbx_virtiofsd *v, const nbx_idmap *map,
-                       char *const *envp, nbx_record_mount *m, char **ret_log, nbx_error **err) {
-        char logname[48];
-        snprintf(logname, sizeof(logname), "virtiofsd-%s.log", m->tag);
-        _cleanup_free_ char *sock = nbx_vm_share_socket(&c->paths, m->tag);
-        if (!sock)
-                return nbx_error_set(err, ENOMEM, "virtiofsd");
-        _cleanup_close_ int logfd = nbx_vm_open_log(&c->paths, &c->inv, logname, ret_log, err);
-        if (logfd < 0)
-                return logfd;
-        nbx_share_start st = {.source = m->source,
-                              .readonly = m->readonly,
-                              .socket = sock,
-                              .log_fd = logfd,
-                              .inv = &c->inv,
-                              .map = map,
-                              .envp = envp};
-        pid_t pid;
-        int r = nbx_virtiofsd_start(v, &st, &pid, err);
-        if (r < 0)
-                return r;
-        m->virtiofsd = (nbx_proc_ref){.pid = pid, .start_time = nbx_pid_start_time(pid)};
-        return 0;
-}
 
 /* ---- a command on a running VM's shares ----------------------------------------------------- */
 
@@ -497,7 +465,8 @@ static int step_virtiofsd(mount_run *m, nbx_error **err) {
         }
         if (r >= 0) {
                 nbx_ui_step(s->c.ui, "Starting virtiofsd (%s)", m->tag);
-                r = nbx_vm_share_start(&s->c, &v, &map, s->child_env.v, current(m), &m->log, err);
+                r = nbx_vm_share_start(&s->c, &v, &map, s->child_env.v, &s->rec, current(m),
+                                       &m->log, err);
         }
         nbx_virtiofsd_done(&v);
         return r < 0 ? r : save(s, err);
@@ -589,6 +558,7 @@ static int env_check(share_ctx *s, const nbx_mountspec *in, bool skip_half, nbx_
                               .inv = &s->c.inv,
                               .state_root = state_root,
                               .runtime_dir = s->c.runtime_dir,
+                              .project_dir = s->c.p->root,
                               .skip_half_attached = skip_half};
         return nbx_vm_mount_check(&e, in, ret, err);
 }

@@ -16,6 +16,7 @@ typedef struct nbx_vm_mount_env {
         const nbx_invoker *inv;   /* the VM's owner, who must be able to read the source */
         const char *state_root;   /* the owner's nixbox state folder (~/.local/state/nixbox) */
         const char *runtime_dir;  /* nixbox's runtime folder */
+        const char *project_dir;  /* the VM's project folder (the guest writes it) */
         bool skip_half_attached;  /* leave shares not yet attached out of the target checks (they
                                    * are about to be removed) */
 } nbx_vm_mount_env;

@@ -316,7 +316,8 @@ int nbx_vm_plugin_run(const nbx_project *p, const nbx_vm_opts *o, const nbx_vm_p
                             .gid = c.inv.gid,
                             .home = c.inv.home,
                             .user = c.inv.name,
-                            .nixbox = exe};
+                            .nixbox = exe,
+                            .config_dir = c.paths.approved_dir};
         _cleanup_strv_ nbx_strv envp = {0}, argv = {0};
         _cleanup_close_ int fd = -1;
         if (n <= 0)

@@ -202,7 +202,8 @@ static int run_hooks(up_ctx *u, enum nbx_hook h, nbx_error **err) {
                             .uid = u->c.inv.uid,
                             .gid = u->c.inv.gid,
                             .home = u->c.inv.home,
-                            .user = u->c.inv.name};
+                            .user = u->c.inv.name,
+                            .config_dir = u->c.paths.approved_dir};
         return nbx_hooks_run(h, &u->cfg.hooks[h], &env, u->c.ui, NULL, err);
 }
 
@@ -255,7 +256,7 @@ static int start_share(up_ctx *u, const nbx_virtiofsd *v, const nbx_mount *m,
         if (r < 0)
                 return r;
         _cleanup_free_ char *logp = NULL;
-        r = nbx_vm_share_start(&u->c, v, &u->idmap, u->child_env.v, rm, &logp, err);
+        r = nbx_vm_share_start(&u->c, v, &u->idmap, u->child_env.v, &u->rec, rm, &logp, err);
         if (logp)
                 set_step_log(u, logp);
         if (r < 0)

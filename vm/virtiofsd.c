@@ -293,7 +293,23 @@ static int open_share(const nbx_share_start *sh, setup *s, nbx_error **err) {
         int r = nbx_fsid_enter(sh->inv, &fs, err);
         if (r < 0)
                 return r;
-        s->source_fd = open(sh->source, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        size_t bl = sh->beneath ? strlen(sh->beneath) : 0;
+        if (bl && strncmp(sh->source, sh->beneath, bl) == 0 && sh->source[bl] == '/') {
+                _cleanup_close_ int root =
+                        open(sh->beneath, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int fd = root < 0 ? -errno
+                                  : nbx_open_beneath(root, sh->source + bl + 1,
+                                                     O_PATH | O_DIRECTORY, 0);
+                if (fd == -ELOOP || fd == -EXDEV)
+                        return nbx_error_setx(err, NBX_EXIT_CONFIG, ELOOP,
+                                              "share %s: a folder on its way from %s is a "
+                                              "symbolic link, which the VM could have planted; "
+                                              "nixbox shares no folder through a link there",
+                                              sh->source, sh->beneath);
+                s->source_fd = fd < 0 ? (errno = -fd, -1) : fd;
+        } else {
+                s->source_fd = open(sh->source, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
         if (s->source_fd < 0)
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, errno,
                                       "share %s: %s cannot open it as a folder", sh->source,
@@ -321,8 +337,9 @@ static int open_share(const nbx_share_start *sh, setup *s, nbx_error **err) {
         return 0;
 }
 
-int nbx_virtiofsd_check_source(const char *source, const nbx_invoker *inv, nbx_error **err) {
-        nbx_share_start st = {.source = source, .inv = inv};
+int nbx_virtiofsd_check_source(const char *source, const char *beneath, const nbx_invoker *inv,
+                               nbx_error **err) {
+        nbx_share_start st = {.source = source, .inv = inv, .beneath = beneath};
         setup s = {.to_child = {-1, -1}, .from_child = {-1, -1}, .source_fd = -1, .protect_fd = -1};
         int r = open_share(&st, &s, err);
         setup_done(&s);

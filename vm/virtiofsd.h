@@ -54,12 +54,17 @@ typedef struct nbx_share_start {
         const nbx_invoker *inv;
         const nbx_idmap *map;
         char *const *envp;
+        /* A folder the guest can write (the project, another writable share) that source lies
+         * inside, or NULL: below it no component of source may be a link (the guest could have
+         * planted one to share what it chose) — opened with RESOLVE_BENEATH|NO_SYMLINKS. */
+        const char *beneath;
 } nbx_share_start;
 
 /* The checks nbx_virtiofsd_start makes on a share's source, without starting anything: a folder
  * (not a link) the invoker may read and search, whose .nixbox/ is absent or a plain folder.
  * Errors: NBX_EXIT_CONFIG. */
-int nbx_virtiofsd_check_source(const char *source, const nbx_invoker *inv, nbx_error **err);
+int nbx_virtiofsd_check_source(const char *source, const char *beneath, const nbx_invoker *inv,
+                               nbx_error **err);
 /* Open source as the invoker (it must be a folder the invoker may read; no symbolic link is
  * followed in its last component), create the socket, start virtiofsd.  *ret_pid: its PID. */
 int nbx_virtiofsd_start(const nbx_virtiofsd *v, const nbx_share_start *s, pid_t *ret_pid,

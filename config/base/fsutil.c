@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -204,6 +205,56 @@ static int rm_at(int parent_fd, const char *name, nbx_error **err) {
 
 int nbx_rm_rf(const char *path, nbx_error **err) {
         return rm_at(AT_FDCWD, path, err);
+}
+
+char *nbx_path_lexical(const char *path) {
+        _cleanup_free_ char *abs = NULL;
+        if (path[0] == '/') {
+                abs = strdup(path);
+        } else {
+                char cwd[PATH_MAX];
+                if (!getcwd(cwd, sizeof(cwd)))
+                        return NULL;
+                abs = nbx_path_join(cwd, path);
+        }
+        if (!abs)
+                return NULL;
+        char *out = malloc(strlen(abs) + 2);
+        if (!out)
+                return NULL;
+        size_t o = 0;
+        for (char *p = abs; *p;) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                char *end = strchrnul(p, '/');
+                size_t n = (size_t)(end - p);
+                if (n == 1 && p[0] == '.') {
+                        /* nothing */
+                } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        while (o > 0 && out[o - 1] != '/')
+                                o--;
+                        if (o > 0)
+                                o--; /* the '/' before the dropped component */
+                } else {
+                        out[o++] = '/';
+                        memcpy(out + o, p, n);
+                        o += n;
+                }
+                p = end;
+        }
+        if (o == 0)
+                out[o++] = '/';
+        out[o] = '\0';
+        return out;
+}
+
+bool nbx_path_within(const char *path, const char *root) {
+        size_t n = strlen(root);
+        if (n == 1 && root[0] == '/')
+                return path[0] == '/';
+        return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
 char *nbx_path_join(const char *a, const char *b) {

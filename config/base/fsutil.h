@@ -27,6 +27,12 @@ int nbx_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 int nbx_dir_private(const char *path, mode_t mode, uid_t uid, gid_t gid, nbx_error **err);
 /* rm -rf below and including path; missing path is success. Does not follow symlinks. */
 int nbx_rm_rf(const char *path, nbx_error **err);
+/* path made absolute (from the current folder when relative) and normalized by its letters alone:
+ * no "//", ".", ".." (above "/" stays "/") or trailing "/"; no link is looked at.  malloc'd,
+ * NULL on ENOMEM. */
+char *nbx_path_lexical(const char *path);
+/* Whether path is root itself or inside it, component-wise (both normalized and absolute). */
+bool nbx_path_within(const char *path, const char *root);
 /* malloc'd "a/b"; NULL on ENOMEM. */
 char *nbx_path_join(const char *a, const char *b);
 bool nbx_is_dir(const char *path);

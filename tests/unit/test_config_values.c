@@ -83,10 +83,17 @@ static void test_host_path(void **state) {
         assert_true(strncmp(b, rhome, strlen(rhome)) == 0);
         assert_int_equal(nbx_config_value_host_path(&src, &ctx, "f", "~", &c, NULL), 0);
         assert_string_equal(c, rhome);
+        /* a link inside the project (the guest could have planted it) is refused, wherever it
+         * points: ~ here */
+        char *lnk = nbx_path_join(proj, "planted");
+        assert_int_equal(symlink(rhome, lnk), 0);
+        free(lnk);
         struct {
                 const char *in, *want;
         } bad[] = {{"", "f: empty path"},
                    {"missing", "does not exist"},
+                   {"planted", "goes through a symbolic link inside the project folder"},
+                   {"planted/.claude", "goes through a symbolic link inside the project folder"},
                    {"~root/x", "only ~ and ~/... are supported (not ~user)"}};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(bad); i++) {
                 _cleanup_error_ nbx_error *err = NULL;

@@ -81,9 +81,33 @@ static void test_write_and_read(void **state) {
         nbx_test_rmdir(dir);
 }
 
+static void test_path_lexical_and_within(void **state) {
+        (void)state;
+        static const char *const cases[][2] = {{"/a//b/./c/", "/a/b/c"}, {"/a/b/../c", "/a/c"},
+                                               {"/../..", "/"},          {"/", "/"},
+                                               {"/a/.", "/a"},           {"/a/b/../../..", "/"}};
+        for (size_t i = 0; i < NBX_ARRAY_SIZE(cases); i++) {
+                char *p = nbx_path_lexical(cases[i][0]);
+                assert_string_equal(p, cases[i][1]);
+                free(p);
+        }
+        char cwd[4096];
+        assert_non_null(getcwd(cwd, sizeof(cwd)));
+        char *p = nbx_path_lexical("x/../y");
+        char *want = nbx_path_join(cwd, "y");
+        assert_string_equal(p, want);
+        free(p);
+        free(want);
+        assert_true(nbx_path_within("/a/b", "/a"));
+        assert_true(nbx_path_within("/a", "/a"));
+        assert_false(nbx_path_within("/ab", "/a"));
+        assert_true(nbx_path_within("/x", "/"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_open_beneath),
+                cmocka_unit_test(test_path_lexical_and_within),
                 cmocka_unit_test(test_dir_private),
                 cmocka_unit_test(test_write_and_read),
         };

@@ -99,6 +99,7 @@ static void test_env_without_slot(void **state) {
         assert_true(nbx_strv_contains(&v, "NIXBOX_SLOT="));
         assert_false(nbx_strv_contains(&v, "NIXBOX_SLOT=stale-from-parent"));
         assert_true(nbx_strv_contains(&v, "NIXBOX_GUEST_IP="));
+        assert_true(nbx_strv_contains(&v, "NIXBOX_CONFIG_DIR="));
         assert_true(nbx_strv_contains(&v, "HOME=/home/h"));
         assert_true(nbx_strv_contains(&v, "USER=h"));
         size_t homes = 0;
@@ -117,13 +118,15 @@ static void test_env_nixbox(void **state) {
         nbx_hook_env env = {.project_dir = "/p",
                             .slot = 2,
                             .guest_ip = "198.51.100.2",
-                            .nixbox = "/usr/bin/nixbox"};
+                            .nixbox = "/usr/bin/nixbox",
+                            .config_dir = "/s/approved"};
         nbx_strv v = {0};
         assert_int_equal(nbx_hooks_envp(&env, &v, NULL), 0);
         assert_true(nbx_strv_contains(&v, "NIXBOX=/usr/bin/nixbox"));
         assert_false(nbx_strv_contains(&v, "NIXBOX=/stale/nixbox"));
         assert_true(nbx_strv_contains(&v, "NIXBOX_SLOT=2"));
         assert_true(nbx_strv_contains(&v, "NIXBOX_GUEST_IP=198.51.100.2"));
+        assert_true(nbx_strv_contains(&v, "NIXBOX_CONFIG_DIR=/s/approved"));
         nbx_strv_clear(&v);
         env.nixbox = NULL;
         assert_int_equal(nbx_hooks_envp(&env, &v, NULL), 0);
