@@ -86,8 +86,8 @@ static bool link_listed(nbx_nl *rt, int ifindex) {
         struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
         ifm->ifi_family = AF_UNSPEC;
         ifm->ifi_index = ifindex;
-        return nbx_nl_talk(rt, nlh, nlh->nlmsg_len, seq, seq, NULL, NULL, "look up a link",
-                           NULL) != -ENODEV;
+        return nbx_nl_talk(rt, nlh, nlh->nlmsg_len, seq, seq, NULL, NULL, "look up a link", NULL) !=
+               -ENODEV;
 }
 
 struct unlisted {
@@ -134,8 +134,8 @@ static int wait_unlisted(nbx_nl *events, nbx_nl *rt, int ifindex, uint64_t deadl
         return 0;
 }
 
-int nbx_finisher_start(nbx_finisher *f, nbx_nl *rt, int ifindex, nbx_nl *const *keep,
-                       size_t n_keep, nbx_error **err) {
+int nbx_finisher_start(nbx_finisher *f, nbx_nl *rt, int ifindex, nbx_nl *const *keep, size_t n_keep,
+                       nbx_error **err) {
         if (f->pid > 0) /* one finisher a bring-up or teardown: it already holds the sockets */
                 return ifindex > 0 ? nbx_link_delete_index(rt, ifindex, err) : 0;
         if (n_keep > MAX_KEEP)

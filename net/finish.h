@@ -25,7 +25,8 @@ typedef struct nbx_finisher {
         int ifindex;    /* the link it deletes, until the kernel has unlisted it; 0: none */
         nbx_nl events;  /* hears of links deleted, while ifindex is set */
 } nbx_finisher;
-#define NBX_FINISHER_INIT {.pid = 0, .release_fd = -1}
+#define NBX_FINISHER_INIT                                                                          \
+        { .pid = 0, .release_fd = -1 }
 
 /* Start the finisher (once: a started one is left as it is).  It keeps copies of the n_keep
  * sockets in keep and, when ifindex > 0, deletes that link: the caller may do other work, then
@@ -33,8 +34,8 @@ typedef struct nbx_finisher {
  * be started, the link is deleted here and now and nothing is kept: never an error for lack of a
  * process.  Errors: deleting the link failed (the kernel's errno; a link already gone counts as
  * deleted). */
-int nbx_finisher_start(nbx_finisher *f, nbx_nl *rt, int ifindex, nbx_nl *const *keep,
-                       size_t n_keep, nbx_error **err);
+int nbx_finisher_start(nbx_finisher *f, nbx_nl *rt, int ifindex, nbx_nl *const *keep, size_t n_keep,
+                       nbx_error **err);
 /* Until the link the finisher deletes is gone from the namespace: the kernel's announcement, at
  * most NBX_FINISH_UNLIST_MS (then it is deleted here).  0 at once when there is none. */
 int nbx_finisher_unlisted(nbx_finisher *f, nbx_nl *rt, nbx_error **err);
