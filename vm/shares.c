@@ -39,7 +39,7 @@ int nbx_vm_shares_prepare(const nbx_vm_ctx *c, nbx_idmap *ret_map, nbx_virtiofsd
                             "/etc/subgid (files the guest's other users write on shares)",
                             (unsigned)ret_map->sub_uid,
                             (unsigned)(ret_map->sub_uid + NBX_IDMAP_RANGE - 1), c->inv.name);
-        return nbx_virtiofsd_find(ret_v, err);
+        return nbx_virtiofsd_find_cached(c->runtime_dir, ret_v, err);
 }
 
 int nbx_vm_share_start(const nbx_vm_ctx *c, const nbx_virtiofsd *v, const nbx_idmap *map,

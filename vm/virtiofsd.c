@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -42,33 +43,67 @@ struct mount_attr {
 #endif
 
 #define SETUP_TIMEOUT_MS 10000
+/* in the runtime folder: which flavour the virtiofsd found last is, and which file it was */
+#define VIRTIOFSD_CACHE "virtiofsd-flavour"
 
 void nbx_virtiofsd_done(nbx_virtiofsd *v) {
         free(v->path);
         *v = (nbx_virtiofsd){0};
 }
 
-int nbx_virtiofsd_find(nbx_virtiofsd *ret, nbx_error **err) {
+/* Whether the virtiofsd at path is QEMU's C one: it says so in --version. */
+static bool ask_c_flavour(const char *path) {
+        char *argv[] = {(char *)path, "--version", NULL};
+        int status = 0;
+        _cleanup_free_ char *out = NULL, *errout = NULL;
+        return nbx_run_capture(argv, NULL, nbx_deadline_in(5000), &status, &out, &errout, NULL) ==
+                       0 &&
+               out && (strstr(out, "FUSE kernel interface") || strstr(out, "QEMU Project"));
+}
+
+/* The answer for this very file (device, inode, size, modification time) from cache_dir's
+ * record, or asked and recorded there: running virtiofsd --version costs every `up` ~2 ms. */
+static bool c_flavour_of(const char *path, const char *cache_dir) {
+        struct stat st;
+        _cleanup_free_ char *cache = cache_dir ? nbx_path_join(cache_dir, VIRTIOFSD_CACHE) : NULL;
+        if (!cache || stat(path, &st) < 0)
+                return ask_c_flavour(path);
+        char key[PATH_MAX + 128];
+        int n = snprintf(key, sizeof(key), "%llu %llu %lld %lld.%09ld %s\n",
+                         (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                         (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                         (long)st.st_mtim.tv_nsec, path);
+        if (n < 0 || (size_t)n >= sizeof(key))
+                return ask_c_flavour(path);
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        if (nbx_read_file(cache, sizeof(key) + 8, &text, &len, NULL) == 0 && len == (size_t)n + 2 &&
+            strncmp(text + 2, key, (size_t)n) == 0 && text[1] == ' ')
+                return text[0] == 'c';
+        bool c = ask_c_flavour(path);
+        _cleanup_free_ char *line = NULL;
+        if (asprintf(&line, "%c %s", c ? 'c' : 'r', key) >= 0)
+                (void)nbx_write_file(cache, line, strlen(line), 0644, NULL);
+        return c;
+}
+
+int nbx_virtiofsd_find_cached(const char *cache_dir, nbx_virtiofsd *ret, nbx_error **err) {
         static const char *const candidates[] = {"virtiofsd", "/usr/libexec/virtiofsd",
                                                  "/usr/lib/qemu/virtiofsd"};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(candidates); i++) {
                 char *path = nbx_find_program(candidates[i]);
                 if (!path)
                         continue;
-                char *argv[] = {path, "--version", NULL};
-                int status = 0;
-                _cleanup_free_ char *out = NULL, *errout = NULL;
-                bool c_flavour = false;
-                if (nbx_run_capture(argv, NULL, nbx_deadline_in(5000), &status, &out, &errout,
-                                    NULL) == 0)
-                        c_flavour = out && (strstr(out, "FUSE kernel interface") ||
-                                            strstr(out, "QEMU Project"));
-                *ret = (nbx_virtiofsd){.path = path, .c_flavour = c_flavour};
+                *ret = (nbx_virtiofsd){.path = path, .c_flavour = c_flavour_of(path, cache_dir)};
                 return 0;
         }
         return nbx_error_setx(err, NBX_EXIT_PREREQ, ENOENT,
                               "virtiofsd not found (install the Debian package qemu-system-common "
                               "or virtiofsd)");
+}
+
+int nbx_virtiofsd_find(nbx_virtiofsd *ret, nbx_error **err) {
+        return nbx_virtiofsd_find_cached(NULL, ret, err);
 }
 
 int nbx_virtiofsd_argv(const nbx_virtiofsd *v, int fd, nbx_strv *ret, nbx_error **err) {

@@ -36,8 +36,12 @@ typedef struct nbx_virtiofsd {
         bool c_flavour; /* QEMU's C virtiofsd (-o options) rather than the Rust one */
 } nbx_virtiofsd;
 
-/* virtiofsd in PATH, /usr/libexec or /usr/lib/qemu; NBX_EXIT_PREREQ naming the package. */
+/* virtiofsd in PATH, /usr/libexec or /usr/lib/qemu; NBX_EXIT_PREREQ naming the package.  Its
+ * flavour comes from its --version. */
 int nbx_virtiofsd_find(nbx_virtiofsd *ret, nbx_error **err);
+/* The same, with the flavour remembered in cache_dir (root's runtime folder) for that very file:
+ * asked again when the file changed (device, inode, size or modification time). */
+int nbx_virtiofsd_find_cached(const char *cache_dir, nbx_virtiofsd *ret, nbx_error **err);
 void nbx_virtiofsd_done(nbx_virtiofsd *v);
 /* doctor: which virtiofsd, and whether shares can be confined (user namespaces, subordinate ids).
  */

@@ -234,8 +234,45 @@ static void test_idmap_files(void **state) {
         nbx_test_rmdir(dir);
 }
 
+/* The flavour is remembered for the file that was asked, and asked again for any other. */
+static void test_flavour_cached(void **state) {
+        (void)state;
+        char *dir = nbx_test_tmpdir();
+        _cleanup_error_ nbx_error *err = NULL;
+        nbx_virtiofsd asked, cached;
+        assert_int_equal(nbx_virtiofsd_find(&asked, &err), 0);
+        assert_int_equal(nbx_virtiofsd_find_cached(dir, &cached, &err), 0);
+        assert_string_equal(cached.path, asked.path);
+        assert_int_equal(cached.c_flavour, asked.c_flavour);
+        char *cache = nbx_path_join(dir, "virtiofsd-flavour");
+        char *text = NULL;
+        assert_int_equal(nbx_read_file(cache, 8192, &text, NULL, &err), 0);
+        assert_int_equal(text[0], asked.c_flavour ? 'c' : 'r');
+        assert_non_null(strstr(text, asked.path));
+        /* the record is what is used: flipped, it flips the answer for the same file */
+        text[0] = asked.c_flavour ? 'r' : 'c';
+        assert_int_equal(nbx_write_file(cache, text, strlen(text), 0644, &err), 0);
+        nbx_virtiofsd_done(&cached);
+        assert_int_equal(nbx_virtiofsd_find_cached(dir, &cached, &err), 0);
+        assert_int_equal(cached.c_flavour, !asked.c_flavour);
+        /* a record of another file (here: another size) is not: asked again, and rewritten */
+        char *other = strstr(text, " ");
+        other = strstr(other + 1, " ");
+        other[1] = other[1] == '9' ? '8' : '9';
+        assert_int_equal(nbx_write_file(cache, text, strlen(text), 0644, &err), 0);
+        nbx_virtiofsd_done(&cached);
+        assert_int_equal(nbx_virtiofsd_find_cached(dir, &cached, &err), 0);
+        assert_int_equal(cached.c_flavour, asked.c_flavour);
+        free(text);
+        free(cache);
+        nbx_virtiofsd_done(&cached);
+        nbx_virtiofsd_done(&asked);
+        nbx_test_rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_flavour_cached),
                 cmocka_unit_test(test_idmap_format),
                 cmocka_unit_test(test_idmap_files),
                 cmocka_unit_test(test_runs_confined),
