@@ -3,10 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../config/base/timeutil.h"
 #include "../vm/lifecycle.h"
 
 /* NIXBOX_STEP_TIMES=1: one line per step of `up` on stderr, "nixbox-step NAME START END" (µs,
- * CLOCK_MONOTONIC), for the benchmarks (docs/performance.md) */
+ * CLOCK_MONOTONIC), and first "nixbox-step start T T" when the command starts, for the benchmarks
+ * (docs/performance.md) */
 static void print_step(void *data, const char *step, uint64_t start_us, uint64_t end_us) {
         fprintf(data, "nixbox-step %s %llu %llu\n", step, (unsigned long long)start_us,
                 (unsigned long long)end_us);
@@ -35,6 +37,7 @@ int cmd_up(nbx_cli *cli, int argc, char **argv) {
         if (times && strcmp(times, "1") == 0) {
                 o.step_done = print_step;
                 o.step_data = cli->ui.err;
+                print_step(cli->ui.err, "start", nbx_now_us(), nbx_now_us());
         }
         nbx_vm_up_result res;
         int r = nbx_vm_up(&p, &o, &res, &err);
