@@ -6,8 +6,8 @@
 Starts COMMAND (the `nixbox up`, run through `ip netns exec ... env ...`, which exec into nixbox
 in the same process) with NIXBOX_STEP_TIMES=1 and, every millisecond until it exits, notes when
 CONSOLE_LOG appears (nixbox creates it right before it spawns the hypervisor: the end of nixbox's
-own work before launch), when the guest prints its first byte and when it prints
-`nixbox-guest: ready`, and nixbox's peak RSS (VmHWM of the process once it is nixbox).  The test
+own work before launch), when the guest prints its first byte and when the line
+`nixbox-guest: ready` is complete, and nixbox's peak RSS (VmHWM of the process once it is nixbox).  The test
 guest runs with `quiet`, so there are no kernel timestamps: these are host-side times of the
 lines appearing (resolution ~1 ms plus the poll interval).  nixbox's own account of its steps
 ("nixbox-step NAME START END", CLOCK_MONOTONIC µs, the clock of time.monotonic) is converted to
@@ -18,12 +18,15 @@ Prints, for each progress line of nixbox ("==> ..."), "L ms text"; for each step
 hwm_kb" (times from the start of COMMAND; -1 = not seen).  COMMAND's output is copied to stderr.
 """
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 
-READY = b"nixbox-guest: ready"
+# the whole line, its newline included: nixbox acts on whole lines, and the guest's emulated UART
+# (TCG) may send the last bytes milliseconds after the first
+READY = re.compile(rb"nixbox-guest: ready\r?\n")
 
 
 def hwm_kb(pid):
@@ -90,7 +93,7 @@ def main():
                     first = now
                 pos += len(chunk)
                 buf = (buf + chunk)[-4096:]
-                if READY in buf:
+                if READY.search(buf):
                     ready = now
         rc = p.poll()
         if rc is not None:

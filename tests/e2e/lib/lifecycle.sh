@@ -147,9 +147,21 @@ sub_range() {
 # these projects (QEMU, virtiofsd, dnsmasq, ssh — by the runtime folder in their arguments, by the
 # test user and by its subordinate ids), no slot record, no VM record or socket, nothing of
 # nixbox's in the project folder but the configuration.
+# The detached finishers of the last `down` (net/finish.h: they wait for the kernel to free the TAP
+# and the old ruleset, ~20-40 ms) still carry down's command line, which names the project: wait
+# until they are gone (at most 10 s).
+wait_finishers() {
+        local i
+        for i in $(seq 1 200); do
+                pgrep -x nixbox-finish >/dev/null || return 0
+                sleep 0.05
+        done
+}
+
 check_clean() {
         local label=$1 p bad=""
         shift
+        wait_finishers
         local taps
         taps=$(ip -n "$H" -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep '^nbx[0-9]' | tr '\n' ' ')
         [ -z "$taps" ] || bad="$bad TAPs:$taps"
