@@ -150,10 +150,17 @@ sub_range() {
 # The detached finishers of the last `down` (net/finish.h: they wait for the kernel to free the TAP
 # and the old ruleset, ~20-40 ms) still carry down's command line, which names the project: wait
 # until they are gone (at most 10 s).
+finishers_of_test() {
+        local pid
+        for pid in $(pgrep -x nixbox-finish); do
+                tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$T" && return 0
+        done
+        return 1
+}
 wait_finishers() {
         local i
         for i in $(seq 1 200); do
-                pgrep -x nixbox-finish >/dev/null || return 0
+                finishers_of_test || return 0
                 sleep 0.05
         done
 }
