@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../config/base/fsutil.h"
@@ -75,95 +76,130 @@ static void finish(nbx_nl *nf, nbx_finisher *fin) {
         nbx_finisher_done(fin);
 }
 
-static int net_up(const nbx_net_params *p, nbx_nl *rt, nbx_nl *nf, nbx_finisher *fin,
-                  nbx_error **err) {
+/* A bring-up between its two halves: what nbx_net_up_end needs, and what it releases. */
+struct nbx_net_pending {
+        nbx_nl rt, nf;
+        nbx_finisher fin;
         nbx_slot_addr a;
-        _cleanup_free_ char *dir = NULL;
-        int r = derive(p->runtime_dir, &p->pool, p->slot, &a, &dir, err);
-        if (r < 0)
-                return r;
         nbx_slot_addr_text t;
-        nbx_slot_addr_str(&a, &t);
+        char *dir;
+        enum nbx_net_mode mode;
+        nbx_dnsmasq_proc dm;
+};
 
+/* Close the sockets (the netfilter one's release to the finisher) and free. */
+static void pending_free(nbx_net_pending *pd) {
+        finish(&pd->nf, &pd->fin);
+        nbx_nl_close(&pd->rt);
+        free(pd->dir);
+        free(pd);
+}
+
+/* Undo what the first half did, in the order that keeps the slot closed; the error says which
+ * slot. */
+static int undo(nbx_net_pending *pd, int stage, nbx_error **err) {
+        if (stage >= 3)
+                (void)nbx_dnsmasq_stop(pd->dir, NULL);
+        if (stage >= 2)
+                (void)nbx_link_delete(&pd->rt, pd->a.tap, NULL); /* TAP first: fail closed */
+        if (stage >= 1)
+                (void)nbx_nft_slot_del(&pd->nf, &pd->a, NULL);
+        (void)nbx_rm_rf(pd->dir, NULL);
+        return nbx_error_wrap(err, "bring up network slot %u (%s, %s/30)", pd->a.slot, pd->a.tap,
+                              pd->t.network);
+}
+
+/* Steps 0-4 of bring-up; on failure what was done is undone (stage: how far it got). */
+static int up_first_half(const nbx_net_params *p, nbx_net_pending *pd, nbx_error **err) {
         /* 0. what a crashed earlier run of this slot left behind */
-        r = down_steps(rt, nf, fin, &a, dir, true, err);
+        int r = down_steps(&pd->rt, &pd->nf, &pd->fin, &pd->a, pd->dir, true, err);
         if (r < 0)
-                return nbx_error_wrap(err, "clear leftovers of network slot %u", a.slot);
+                return nbx_error_wrap(err, "clear leftovers of network slot %u", pd->a.slot);
         /* 1. the subnet must be ours alone */
-        r = nbx_link_route_overlap_check(rt, a.network, a.prefix_len, NULL, err);
+        r = nbx_link_route_overlap_check(&pd->rt, pd->a.network, pd->a.prefix_len, NULL, err);
+        if (r >= 0)
+                r = nbx_mkdir_p(pd->dir, 0700, err);
         if (r < 0)
-                return nbx_error_wrap(err, "network slot %u", a.slot);
-        r = nbx_mkdir_p(dir, 0700, err);
-        if (r < 0)
-                return nbx_error_wrap(err, "network slot %u", a.slot);
-
+                return nbx_error_wrap(err, "network slot %u", pd->a.slot);
         /* 2. the slot's rules, one batch, before the TAP exists: its packets meet them from the
          * first one on */
-        r = nbx_nft_slot_add(nf, &a, &p->policy, err);
+        r = nbx_nft_slot_add(&pd->nf, &pd->a, &p->policy, err);
         if (r < 0)
-                goto undo_files;
+                return undo(pd, 0, err);
         /* 3. the TAP, down: nothing can flow yet; then forwarding and Docker's accepts (once
          * the TAP exists, a teardown of the last other slot keeps them) */
-        r = nbx_link_tap_create(a.tap, p->tap_owner, p->tap_group, p->multi_queue, err);
+        r = nbx_link_tap_create(pd->a.tap, p->tap_owner, p->tap_group, p->multi_queue, err);
         if (r < 0)
-                goto undo_nft;
-        r = nbx_link_ipv6_disable(a.tap, err);
+                return undo(pd, 1, err);
+        r = nbx_link_ipv6_disable(pd->a.tap, err);
         if (r >= 0)
-                r = nbx_link_addr_add(rt, a.tap, a.host_ip, a.prefix_len, a.broadcast, err);
+                r = nbx_link_addr_add(&pd->rt, pd->a.tap, pd->a.host_ip, pd->a.prefix_len,
+                                      pd->a.broadcast, err);
         if (r >= 0 && p->policy.mode != NBX_NET_OFF) {
                 r = nbx_link_ip_forward_enable(err);
                 if (r >= 0)
-                        r = nbx_docker_ensure(nf, err);
+                        r = nbx_docker_ensure(&pd->nf, err);
         }
-        if (r < 0)
-                goto undo_tap;
-        /* 4. dnsmasq, on the host address */
-        nbx_dnsmasq_proc dm;
-        r = nbx_net_policy_write(dir, &a, &p->policy, err);
+        /* 4. dnsmasq, started on the host address: it answers a few ms later */
         if (r >= 0)
-                r = nbx_dnsmasq_spawn(&a, &p->policy, dir, &dm, err);
-        if (r < 0)
-                goto undo_tap;
-        /* 5. dnsmasq answering */
-        r = nbx_dnsmasq_wait_ready(&a, &p->policy, dir, &dm, nbx_deadline_in(NBX_DNSMASQ_READY_MS),
-                                   err);
-        if (r < 0)
-                goto undo_tap;
-        /* 6. the TAP up: the hypervisor may attach */
-        r = nbx_link_set_up(rt, a.tap, true, err);
-        if (r < 0)
-                goto undo_dnsmasq;
-        return 0;
-
-undo_dnsmasq:
-        (void)nbx_dnsmasq_stop(dir, NULL);
-undo_tap:
-        (void)nbx_link_delete(rt, a.tap, NULL); /* TAP first: fail closed */
-undo_nft:
-        (void)nbx_nft_slot_del(nf, &a, NULL);
-undo_files:
-        (void)nbx_rm_rf(dir, NULL);
-        return nbx_error_wrap(err, "bring up network slot %u (%s, %s/30)", a.slot, a.tap,
-                              t.network);
+                r = nbx_net_policy_write(pd->dir, &pd->a, &p->policy, err);
+        if (r >= 0)
+                r = nbx_dnsmasq_spawn(&pd->a, &p->policy, pd->dir, &pd->dm, err);
+        return r < 0 ? undo(pd, 2, err) : 0;
 }
 
-int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
-        _cleanup_nl_ nbx_nl rt = {0};
-        nbx_nl nf = {0};
-        nbx_finisher fin = NBX_FINISHER_INIT;
-        int r = nbx_nl_open(&rt, NETLINK_ROUTE, err);
+int nbx_net_up_begin(const nbx_net_params *p, nbx_net_pending **ret, nbx_error **err) {
+        nbx_net_pending *pd = calloc(1, sizeof(*pd));
+        if (!pd)
+                return nbx_error_set(err, ENOMEM, "network slot %u", p->slot);
+        pd->fin = (nbx_finisher)NBX_FINISHER_INIT;
+        pd->mode = p->policy.mode;
+        int r = derive(p->runtime_dir, &p->pool, p->slot, &pd->a, &pd->dir, err);
+        if (r >= 0) {
+                nbx_slot_addr_str(&pd->a, &pd->t);
+                r = nbx_nl_open(&pd->rt, NETLINK_ROUTE, err);
+        }
         if (r >= 0)
-                r = nbx_nl_open(&nf, NETLINK_NETFILTER, err);
+                r = nbx_nl_open(&pd->nf, NETLINK_NETFILTER, err);
         /* the finisher before anything changes: started on a quiet host, it costs the least
          * (every change below wakes every other slot's dnsmasq) */
         if (r >= 0)
-                r = nbx_finisher_start(&fin, &rt, 0, (nbx_nl *[]){&nf}, 1, err);
+                r = nbx_finisher_start(&pd->fin, &pd->rt, 0, (nbx_nl *[]){&pd->nf}, 1, err);
         if (r < 0)
-                r = nbx_error_wrap(err, "network slot %u", p->slot);
+                nbx_error_wrap(err, "network slot %u", p->slot);
         else
-                r = net_up(p, &rt, &nf, &fin, err);
-        finish(&nf, &fin);
+                r = up_first_half(p, pd, err);
+        if (r < 0) {
+                pending_free(pd);
+                return r;
+        }
+        *ret = pd;
+        return 0;
+}
+
+int nbx_net_up_end(nbx_net_pending *pd, nbx_error **err) {
+        /* 5. dnsmasq answering (it is stopped when it does not) */
+        nbx_net_policy mode_only = {.mode = pd->mode};
+        int r = nbx_dnsmasq_wait_ready(&pd->a, &mode_only, pd->dir, &pd->dm,
+                                       nbx_deadline_in(NBX_DNSMASQ_READY_MS), err);
+        if (r < 0)
+                r = undo(pd, 2, err);
+        /* 6. the TAP up: the hypervisor may attach */
+        else if ((r = nbx_link_set_up(&pd->rt, pd->a.tap, true, err)) < 0)
+                r = undo(pd, 3, err);
+        pending_free(pd);
         return r;
+}
+
+void nbx_net_up_drop(nbx_net_pending *pd) {
+        if (pd)
+                pending_free(pd);
+}
+
+int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
+        nbx_net_pending *pd;
+        int r = nbx_net_up_begin(p, &pd, err);
+        return r < 0 ? r : nbx_net_up_end(pd, err);
 }
 
 int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, nbx_error **err) {

@@ -88,6 +88,16 @@ typedef struct nbx_net_params {
  * chains are created on first use), start dnsmasq and wait until it answers, then set the TAP
  * up.  Fails closed; on failure everything done so far is undone. */
 int nbx_net_up(const nbx_net_params *p, nbx_error **err);
+/* nbx_net_up in two halves, so that the caller can work while the slot's dnsmasq starts (a few
+ * ms): nbx_net_up_begin leaves the slot with its rules, its TAP (down, with its address) and
+ * dnsmasq starting; nbx_net_up_end waits until dnsmasq answers and sets the TAP up.  Nothing
+ * reaches the slot in between (its TAP is down).  Either half undoes everything on failure.
+ * *ret is freed by nbx_net_up_end, also when it fails; a caller that gives up in between frees
+ * it with nbx_net_up_drop (nothing is undone then: nbx_net_down removes the slot). */
+typedef struct nbx_net_pending nbx_net_pending;
+int nbx_net_up_begin(const nbx_net_params *p, nbx_net_pending **ret, nbx_error **err);
+int nbx_net_up_end(nbx_net_pending *pd, nbx_error **err);
+void nbx_net_up_drop(nbx_net_pending *pd);
 /* Remove exactly this slot's TAP, chains, sets, map elements, dnsmasq and files.  Idempotent:
  * anything already gone counts as removed. */
 int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, nbx_error **err);

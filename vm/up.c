@@ -29,6 +29,7 @@ typedef struct up_ctx {
         bool have_cfg;
         nbx_pool pool;
         nbx_slot_addr addr;
+        nbx_net_pending *net; /* the slot's network between its two halves */
         char guest_ip[16];
         const nbx_hv_ops *ops;
         nbx_image img;
@@ -219,10 +220,21 @@ static int step_post_up_hooks(up_ctx *u, nbx_error **err) {
         return r < 0 ? r : run_hooks(u, NBX_HOOK_POST_UP, err);
 }
 
+/* The slot's rules, TAP and dnsmasq; dnsmasq starts while the next steps run (network-ready
+ * waits for it). */
 static int step_network(up_ctx *u, nbx_error **err) {
         nbx_net_params np = nbx_vm_net_params(u->c.runtime_dir, &u->pool, (unsigned)u->rec.slot,
                                               &u->cfg, &u->c.inv);
-        return nbx_net_up(&np, err);
+        return nbx_net_up_begin(&np, &u->net, err);
+}
+
+/* dnsmasq answering, the TAP up: the hypervisor may attach. */
+static int step_network_ready(up_ctx *u, nbx_error **err) {
+        if (!u->net) /* run again after the KVM watchdog: ready since the first time */
+                return 0;
+        nbx_net_pending *pd = u->net;
+        u->net = NULL; /* freed by nbx_net_up_end, whatever happens */
+        return nbx_net_up_end(pd, err);
 }
 
 static int step_ssh_keys(up_ctx *u, nbx_error **err) {
@@ -521,6 +533,7 @@ static const up_step steps[] = {
         {"ssh-keys", NULL, step_ssh_keys},
         {"virtiofsd", NULL, step_virtiofsd},
         {"credentials", NULL, step_credentials},
+        {"network-ready", NULL, step_network_ready},
         {"launch", "Starting the VM", step_launch},
         {"api", NULL, step_api},
         {"boot", "Waiting for the guest to boot", step_boot},
@@ -574,6 +587,8 @@ static int check_previous(up_ctx *u, nbx_vm_up_result *res, bool *ret_done, nbx_
 }
 
 static void up_done(up_ctx *u) {
+        nbx_net_up_drop(u->net);
+        u->net = NULL;
         nbx_closep(&u->creds_fd);
         nbx_strv_clear(&u->child_env);
         free(u->step_log);
@@ -595,6 +610,8 @@ static int rollback(up_ctx *u, const char *step, int r, nbx_error **err) {
         if (u->step_log)
                 nbx_error_append(err, "\n  log: %s", u->step_log);
         nbx_ui_step(u->c.ui, "Undoing what `up` did");
+        nbx_net_up_drop(u->net); /* the teardown removes the slot's network */
+        u->net = NULL;
         nbx_closep(&u->creds_fd);
         u->creds_fd = -1;
         nbx_strv failures = {0};
