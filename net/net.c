@@ -111,8 +111,13 @@ static int undo(nbx_net_pending *pd, int stage, nbx_error **err) {
 
 /* Steps 0-4 of bring-up; on failure what was done is undone (stage: how far it got). */
 static int up_first_half(const nbx_net_params *p, nbx_net_pending *pd, nbx_error **err) {
-        /* 0. what a crashed earlier run of this slot left behind */
-        int r = down_steps(&pd->rt, &pd->nf, &pd->fin, &pd->a, pd->dir, true, err);
+        /* 0. what a crashed earlier run of this slot left behind: bring-up makes the slot folder
+         * before anything else and teardown removes it last, so without it and without a TAP
+         * there is nothing (and nothing of the other slots is read) */
+        int idx = 0;
+        int r = nbx_link_index(&pd->rt, pd->a.tap, &idx, err);
+        if (r >= 0 && (idx > 0 || nbx_is_dir(pd->dir)))
+                r = down_steps(&pd->rt, &pd->nf, &pd->fin, &pd->a, pd->dir, true, err);
         if (r < 0)
                 return nbx_error_wrap(err, "clear leftovers of network slot %u", pd->a.slot);
         /* 1. the subnet must be ours alone */
