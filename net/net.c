@@ -40,6 +40,10 @@ static int down_steps(nbx_nl *rt, nbx_nl *nf, nbx_finisher *fin, const nbx_slot_
         int ret = 0;
         int idx = 0;
         int r = nbx_link_index(rt, a->tap, &idx, err);
+        /* down first (nothing more enters; a down TAP refuses its fd's writes): the deletion
+         * then skips closing it, and unlists it sooner */
+        if (r >= 0 && idx > 0)
+                (void)nbx_link_set_up(rt, a->tap, false, NULL);
         if (r >= 0 && idx > 0)
                 r = nbx_finisher_start(fin, rt, idx, (nbx_nl *[]){nf}, 1, err);
         bool tap_gone = r >= 0;

@@ -574,7 +574,10 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i) {
         phase_print(n, i, "down:sockets", lap(&t));
         int idx = 0;
         if (nbx_link_index(&rt, a.tap, &idx, &err) < 0 ||
-            nbx_finisher_start(&fin, &rt, idx, (nbx_nl *[]){&nf}, 1, &err) < 0)
+            nbx_link_set_up(&rt, a.tap, false, &err) < 0)
+                die_err("tap down", err);
+        phase_print(n, i, "down:tap-down", lap(&t));
+        if (nbx_finisher_start(&fin, &rt, idx, (nbx_nl *[]){&nf}, 1, &err) < 0)
                 die_err("tap delete", err);
         phase_print(n, i, "down:finisher-start", lap(&t));
         if (nbx_dnsmasq_stop(dir, &err) < 0)
