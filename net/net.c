@@ -99,11 +99,9 @@ static void pending_free(nbx_net_pending *pd) {
         free(pd);
 }
 
-/* Undo what the first half did, in the order that keeps the slot closed; the error says which
- * slot. */
+/* Undo what the first half did (stage 1: the rules are in; 2: the TAP too), in the order that
+ * keeps the slot closed; the error says which slot. */
 static int undo(nbx_net_pending *pd, int stage, nbx_error **err) {
-        if (stage >= 3)
-                (void)nbx_dnsmasq_stop(pd->dir, NULL);
         if (stage >= 2)
                 (void)nbx_link_delete(&pd->rt, pd->a.tap, NULL); /* TAP first: fail closed */
         if (stage >= 1)
@@ -135,12 +133,17 @@ static int up_first_half(const nbx_net_params *p, nbx_net_pending *pd, nbx_error
         r = nbx_nft_slot_add(&pd->nf, &pd->a, &p->policy, err);
         if (r < 0)
                 return undo(pd, 0, err);
-        /* 3. the TAP, down: nothing can flow yet; then forwarding and Docker's accepts (once
-         * the TAP exists, a teardown of the last other slot keeps them) */
+        /* 3. the TAP, IPv6 off, up, then its address: its routes and address appear in one go,
+         * so the other slots' dnsmasqs (which hear of every address and route change) wake up
+         * once for this bring-up, not twice.  Up without an address or a hypervisor nothing
+         * flows, and the rules are there.  Then forwarding and Docker's accepts (once the TAP
+         * exists, a teardown of the last other slot keeps them). */
         r = nbx_link_tap_create(pd->a.tap, p->tap_owner, p->tap_group, p->multi_queue, err);
         if (r < 0)
                 return undo(pd, 1, err);
         r = nbx_link_ipv6_disable(pd->a.tap, err);
+        if (r >= 0)
+                r = nbx_link_set_up(&pd->rt, pd->a.tap, true, err);
         if (r >= 0)
                 r = nbx_link_addr_add(&pd->rt, pd->a.tap, pd->a.host_ip, pd->a.prefix_len,
                                       pd->a.broadcast, err);
@@ -187,15 +190,12 @@ int nbx_net_up_begin(const nbx_net_params *p, nbx_net_pending **ret, nbx_error *
 }
 
 int nbx_net_up_end(nbx_net_pending *pd, nbx_error **err) {
-        /* 5. dnsmasq answering (it is stopped when it does not) */
+        /* 5. dnsmasq answering (it is stopped when it does not): the hypervisor may attach */
         nbx_net_policy mode_only = {.mode = pd->mode};
         int r = nbx_dnsmasq_wait_ready(&pd->a, &mode_only, pd->dir, &pd->dm,
                                        nbx_deadline_in(NBX_DNSMASQ_READY_MS), err);
         if (r < 0)
                 r = undo(pd, 2, err);
-        /* 6. the TAP up: the hypervisor may attach */
-        else if ((r = nbx_link_set_up(&pd->rt, pd->a.tap, true, err)) < 0)
-                r = undo(pd, 3, err);
         pending_free(pd);
         return r;
 }

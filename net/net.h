@@ -83,15 +83,15 @@ typedef struct nbx_net_params {
         nbx_net_policy policy;
 } nbx_net_params;
 
-/* Bring a slot's network up: check the subnet does not overlap a host route, create the TAP
- * (down), install the slot's nftables chains/sets/map elements in one batch (the table and base
- * chains are created on first use), start dnsmasq and wait until it answers, then set the TAP
- * up.  Fails closed; on failure everything done so far is undone. */
+/* Bring a slot's network up: check the subnet does not overlap a host route, install the slot's
+ * nftables chains/sets/map elements in one batch (the table and base chains are created on first
+ * use), create the TAP and give it its address, start dnsmasq and wait until it answers.  Fails
+ * closed (the rules come first); on failure everything done so far is undone. */
 int nbx_net_up(const nbx_net_params *p, nbx_error **err);
 /* nbx_net_up in two halves, so that the caller can work while the slot's dnsmasq starts (a few
- * ms): nbx_net_up_begin leaves the slot with its rules, its TAP (down, with its address) and
- * dnsmasq starting; nbx_net_up_end waits until dnsmasq answers and sets the TAP up.  Nothing
- * reaches the slot in between (its TAP is down).  Either half undoes everything on failure.
+ * ms): nbx_net_up_begin leaves the slot with its rules, its TAP (with its address) and dnsmasq
+ * starting; nbx_net_up_end waits until dnsmasq answers.  The hypervisor may attach after that.
+ * Either half undoes everything on failure.
  * *ret is freed by nbx_net_up_end, also when it fails; a caller that gives up in between frees
  * it with nbx_net_up_drop (nothing is undone then: nbx_net_down removes the slot). */
 typedef struct nbx_net_pending nbx_net_pending;

@@ -251,9 +251,8 @@ static bool events_pending(void) {
         return pending;
 }
 
-/* Wait (at most 10 s) for every finisher that was handed to us, then until no dnsmasq has unread
- * events of the previous cycle. */
-static void quiesce(void) {
+/* Wait (at most 10 s) for every finisher that was handed to us. */
+static void reap_finishers(void) {
         uint64_t deadline = now_ns() + 10000000000ull;
         for (;;) {
                 DIR *d = opendir("/proc");
@@ -288,6 +287,12 @@ static void quiesce(void) {
                 }
                 (void)waitpid(found, NULL, 0);
         }
+}
+
+/* Every finisher gone, then no dnsmasq with unread events of the previous cycle. */
+static void quiesce(void) {
+        reap_finishers();
+        uint64_t deadline = now_ns() + 10000000000ull;
         while (events_pending()) {
                 if (now_ns() > deadline) {
                         fprintf(stderr, "netbench: netlink events stay unread\n");
@@ -546,10 +551,10 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i) {
         if (nbx_link_tap_create(a.tap, 0, 0, false, &err) < 0)
                 die_err("tap", err);
         phase_print(n, i, "up:tap-create", lap(&t));
-        if (nbx_link_ipv6_disable(a.tap, &err) < 0 ||
+        if (nbx_link_ipv6_disable(a.tap, &err) < 0 || nbx_link_set_up(&rt, a.tap, true, &err) < 0 ||
             nbx_link_addr_add(&rt, a.tap, a.host_ip, a.prefix_len, a.broadcast, &err) < 0)
                 die_err("address", err);
-        phase_print(n, i, "up:ipv6-off+address", lap(&t));
+        phase_print(n, i, "up:ipv6-off+up+address", lap(&t));
         if (nbx_link_ip_forward_enable(&err) < 0 || nbx_docker_ensure(&nf, &err) < 0)
                 die_err("forward, docker", err);
         phase_print(n, i, "up:ip_forward+docker-check", lap(&t));
@@ -560,9 +565,6 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i) {
         if (nbx_dnsmasq_wait_ready(&a, &p->policy, dir, &dm, nbx_deadline_in(10000), &err) < 0)
                 die_err("dnsmasq", err);
         phase_print(n, i, "up:dnsmasq-ready", lap(&t));
-        if (nbx_link_set_up(&rt, a.tap, true, &err) < 0)
-                die_err("tap up", err);
-        phase_print(n, i, "up:tap-up", lap(&t));
         nbx_nl_close(&nf);
         nbx_finisher_done(&fin);
         phase_print(n, i, "up:close", lap(&t));
@@ -620,6 +622,31 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i) {
         free(dir);
 }
 
+/* Diagnostic: up + down of slot n while the other n slots' dnsmasqs are stopped (SIGSTOP: their
+ * sockets still get every netlink event, but none of them wakes up).  Against the same with them
+ * running, it shows what bring-up pays for their wake-ups: "X n index up_ns down_ns". */
+static void signal_dnsmasqs(const char *rt, unsigned n, int sig) {
+        for (unsigned s = 0; s < n; s++) {
+                pid_t pid = slot_dnsmasq_pid(rt, s);
+                if (pid > 0)
+                        (void)kill(pid, sig);
+        }
+}
+
+static void stopped_cycles(nbx_net_params *p, unsigned n, int runs) {
+        signal_dnsmasqs(p->runtime_dir, n, SIGSTOP);
+        for (int i = 0; i < runs; i++) {
+                reap_finishers();
+                uint64_t up, down;
+                timed_cycle(p, n, &up, &down);
+                printf("X %u %d %llu %llu\n", n, i, (unsigned long long)up,
+                       (unsigned long long)down);
+        }
+        reap_finishers();
+        signal_dnsmasqs(p->runtime_dir, n, SIGCONT);
+        fflush(stdout);
+}
+
 static int cmd_phases(const char *rt_dir, int runs) {
         fresh_netns();
         become_reaper();
@@ -639,6 +666,7 @@ static int cmd_phases(const char *rt_dir, int runs) {
                 }
                 fflush(stdout);
         }
+        stopped_cycles(&p, up_to, runs);
         while (up_to > 0)
                 slot_down(&p, --up_to);
         nbx_strv_clear(&b.domains);

@@ -178,6 +178,15 @@ def fig2_7(r):
             "this long after dnsmasq first answered: " +
             ", ".join("N=%d %s" % (n, fmt_ms(med(v))) for n, v in sorted(probes.items())))
     ph = r.lines_of("phases.txt")
+    stopped = [int(x[3]) / 1e6 for x in (ph or []) if x[0] == "X"]
+    if stopped and 64 in ups and 1 in ups:
+        r.p("- diagnostic: bring-up of slot 63 with the other 63 dnsmasqs stopped (SIGSTOP: their "
+            "sockets still receive every address and route event, but none of them wakes up): %s "
+            "— against %s with them running and %s for N=1.  What N=64 adds is their wake-ups "
+            "(each dnsmasq listens to the namespace's address and route changes), not work of "
+            "nixbox's." % (detail(stopped), fmt_ms(med(ups[64])), fmt_ms(med(ups[1]))))
+        r.row("2 bring-up, N=64, others' dnsmasqs stopped (diagnostic)", spread(stopped),
+              "N=1 " + fmt_ms(med(ups[1])), "%.2f×" % (med(stopped) / med(ups[1])), "—", "n/a")
     if ph:
         d = {}
         steps = []
