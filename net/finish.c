@@ -104,39 +104,52 @@ static int on_link_event(const struct nlmsghdr *nlh, void *data) {
         return MNL_CB_OK;
 }
 
+/* The finisher's pid from its parent's word (-1: it could not be started). */
+static pid_t read_pid(int fd) {
+        pid_t pid = -1;
+        ssize_t n;
+        while ((n = read(fd, &pid, sizeof(pid))) < 0 && errno == EINTR)
+                ;
+        return n == (ssize_t)sizeof(pid) ? pid : -1;
+}
+
 /* Until the kernel announces that link ifindex is deleted (the finisher's request is then past
- * the unlisting), at most until deadline_ms: 0, or -ETIMEDOUT.  A missed announcement (the link
- * went before we listened, or the socket's buffer overflowed) is made up for by asking whether
- * the link still exists, after an overflow and every 50 ms. */
-static int wait_unlisted(nbx_nl *events, nbx_nl *rt, int ifindex, uint64_t deadline_ms) {
-        struct unlisted u = {.ifindex = ifindex};
-        int fd = mnl_socket_get_fd(events->sock);
+ * the unlisting), at most until deadline_ms: 0, or -ETIMEDOUT; -ESRCH at once when the finisher
+ * could not be started.  A missed announcement (the link went before we listened, or the
+ * socket's buffer overflowed) is made up for by asking whether the link still exists, after an
+ * overflow and every 50 ms. */
+static int wait_unlisted(nbx_finisher *f, nbx_nl *rt, uint64_t deadline_ms) {
+        struct unlisted u = {.ifindex = f->ifindex};
+        int fd = mnl_socket_get_fd(f->events.sock);
         char buf[8192];
         while (!u.gone) {
                 uint64_t now = nbx_now_ms();
                 if (now >= deadline_ms)
                         return -ETIMEDOUT;
-                struct pollfd p = {.fd = fd, .events = POLLIN};
+                struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+                                      {.fd = f->pid <= 0 ? f->pid_fd : -1, .events = POLLIN}};
                 int wait = deadline_ms - now < 50 ? (int)(deadline_ms - now) : 50;
-                int n = poll(&p, 1, wait);
+                int n = poll(p, 2, wait);
                 if (n < 0 && errno != EINTR)
                         return -errno;
                 if (n == 0) {
-                        u.gone = !link_listed(rt, ifindex);
+                        u.gone = !link_listed(rt, u.ifindex);
                         continue;
                 }
+                if (p[1].revents && (f->pid = read_pid(f->pid_fd)) <= 0)
+                        return -ESRCH;
                 ssize_t len;
                 while ((len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
                         (void)mnl_cb_run(buf, (size_t)len, 0, 0, on_link_event, &u);
                 if (len < 0 && errno == ENOBUFS) /* announcements were dropped: ask */
-                        u.gone = !link_listed(rt, ifindex);
+                        u.gone = !link_listed(rt, u.ifindex);
         }
         return 0;
 }
 
 int nbx_finisher_start(nbx_finisher *f, nbx_nl *rt, int ifindex, nbx_nl *const *keep, size_t n_keep,
                        nbx_error **err) {
-        if (f->pid > 0) /* one finisher a bring-up or teardown: it already holds the sockets */
+        if (f->release_fd >= 0) /* one finisher a bring-up or teardown: it holds the sockets */
                 return ifindex > 0 ? nbx_link_delete_index(rt, ifindex, err) : 0;
         if (n_keep > MAX_KEEP)
                 return nbx_error_set(err, E2BIG, "finisher: too many sockets");
@@ -148,11 +161,12 @@ int nbx_finisher_start(nbx_finisher *f, nbx_nl *rt, int ifindex, nbx_nl *const *
         if (ifindex > 0 && link_events_open(&events, NULL) < 0)
                 return nbx_link_delete_index(rt, ifindex, err); /* cannot tell when: do it here */
         int pfd[2] = {-1, -1}, pidp[2] = {-1, -1};
-        pid_t child = -1, g = -1;
+        pid_t helper = -1;
         if (pipe2(pfd, O_CLOEXEC) == 0 && pipe2(pidp, O_CLOEXEC) == 0)
-                child = fork();
-        if (child == 0) {
-                /* first child: a session of its own, then a grandchild that init adopts */
+                helper = fork();
+        if (helper == 0) {
+                /* the helper: a session of its own, the finisher (which init adopts once the
+                 * helper is gone), its pid to the caller, and gone */
                 (void)setsid();
                 pid_t gc = fork();
                 if (gc == 0)
@@ -160,40 +174,41 @@ int nbx_finisher_start(nbx_finisher *f, nbx_nl *rt, int ifindex, nbx_nl *const *
                 (void)!write(pidp[1], &gc, sizeof(gc));
                 _exit(gc > 0 ? 0 : 1);
         }
-        if (child > 0) {
-                close(pidp[1]);
-                pidp[1] = -1;
-                while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                if (read(pidp[0], &g, sizeof(g)) != (ssize_t)sizeof(g))
-                        g = -1;
-        }
         for (int i = 0; i < 2; i++)
-                if (pidp[i] >= 0)
-                        close(pidp[i]);
+                if (i == 1 || helper < 0)
+                        if (pidp[i] >= 0)
+                                close(pidp[i]);
         if (pfd[0] >= 0)
                 close(pfd[0]);
-        if (g <= 0) { /* no process: do the work here */
+        if (helper < 0) { /* no process: do the work here */
                 if (pfd[1] >= 0)
                         close(pfd[1]);
                 nbx_nl_close(&events);
                 return ifindex > 0 ? nbx_link_delete_index(rt, ifindex, err) : 0;
         }
-        f->pid = g;
-        f->release_fd = pfd[1];
-        f->ifindex = ifindex;
-        f->events = events;
+        /* not waiting for the helper: it is reaped by nbx_finisher_done */
+        *f = (nbx_finisher){.helper = helper,
+                            .pid_fd = pidp[0],
+                            .release_fd = pfd[1],
+                            .ifindex = ifindex,
+                            .events = events};
         return 0;
+}
+
+pid_t nbx_finisher_pid(nbx_finisher *f) {
+        if (f->pid == 0 && f->pid_fd >= 0)
+                f->pid = read_pid(f->pid_fd);
+        return f->pid > 0 ? f->pid : 0;
 }
 
 int nbx_finisher_unlisted(nbx_finisher *f, nbx_nl *rt, nbx_error **err) {
         if (f->ifindex <= 0)
                 return 0;
-        int r = wait_unlisted(&f->events, rt, f->ifindex, nbx_deadline_in(NBX_FINISH_UNLIST_MS));
+        int r = wait_unlisted(f, rt, nbx_deadline_in(NBX_FINISH_UNLIST_MS));
         int idx = f->ifindex;
         f->ifindex = 0;
         nbx_nl_close(&f->events);
-        /* not heard of in time: make sure here */
+        /* not heard of in time, or no finisher: make sure here */
         return r < 0 ? nbx_link_delete_index(rt, idx, err) : 0;
 }
 
@@ -201,5 +216,10 @@ void nbx_finisher_done(nbx_finisher *f) {
         nbx_nl_close(&f->events);
         if (f->release_fd >= 0)
                 close(f->release_fd);
+        if (f->helper > 0)
+                while (waitpid(f->helper, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        if (f->pid_fd >= 0)
+                close(f->pid_fd);
         *f = (nbx_finisher)NBX_FINISHER_INIT;
 }

@@ -20,13 +20,15 @@
 #include "nl.h"
 
 typedef struct nbx_finisher {
-        pid_t pid;      /* the detached process (not our child), 0: none */
-        int release_fd; /* closing it lets the process exit */
+        pid_t helper;   /* the finisher's parent, gone at once: reaped by nbx_finisher_done */
+        int pid_fd;     /* where the helper writes the finisher's pid */
+        pid_t pid;      /* the finisher (not our child), once read; 0: not yet */
+        int release_fd; /* closing it lets the finisher exit; -1: none started */
         int ifindex;    /* the link it deletes, until the kernel has unlisted it; 0: none */
         nbx_nl events;  /* hears of links deleted, while ifindex is set */
 } nbx_finisher;
 #define NBX_FINISHER_INIT                                                                          \
-        { .pid = 0, .release_fd = -1 }
+        { .helper = 0, .pid_fd = -1, .pid = 0, .release_fd = -1 }
 
 /* Start the finisher (once: a started one is left as it is).  It keeps copies of the n_keep
  * sockets in keep and, when ifindex > 0, deletes that link: the caller may do other work, then
@@ -37,10 +39,13 @@ typedef struct nbx_finisher {
 int nbx_finisher_start(nbx_finisher *f, nbx_nl *rt, int ifindex, nbx_nl *const *keep, size_t n_keep,
                        nbx_error **err);
 /* Until the link the finisher deletes is gone from the namespace: the kernel's announcement, at
- * most NBX_FINISH_UNLIST_MS (then it is deleted here).  0 at once when there is none. */
+ * most NBX_FINISH_UNLIST_MS; when it does not come, or no finisher could be started after all, it
+ * is deleted here.  0 at once when there is none. */
 int nbx_finisher_unlisted(nbx_finisher *f, nbx_nl *rt, nbx_error **err);
+/* The finisher's pid, 0 when it could not be started (waits for its parent's word: a fork). */
+pid_t nbx_finisher_pid(nbx_finisher *f);
 /* The caller has closed its own copies of the kept sockets (or is about to exit): the finisher
- * may release them and exit.  Idempotent. */
+ * may release them and exit; its parent is reaped.  Idempotent. */
 void nbx_finisher_done(nbx_finisher *f);
 
 /* How long the caller waits for the kernel to unlist the link the finisher deletes. */
