@@ -302,7 +302,7 @@ def fig4(r):
         % (fmt_ms(own), fmt_ms(med(nrun) - med(via))))
     r.p("- plain `ssh … true` with the same key and options, no master (a full handshake with the "
         "TCG guest): %s" % detail(ssh))
-    r.row("4 run: nixbox's own share beyond ssh via the master", fmt_ms(own),
+    r.row("4 run: nixbox's own share beyond ssh via the master (TCG guest)", fmt_ms(own),
           "via master " + spread(via), "—", "≤2 ms", yesno(own <= 2))
     r.row("4 nixbox run true (TCG guest)", spread(nrun), "plain ssh " + spread(ssh),
           "%.1f× faster" % (med(ssh) / med(nrun)), "—", "n/a")
