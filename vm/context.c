@@ -185,7 +185,8 @@ nbx_net_params nbx_vm_net_params(const char *runtime_dir, const nbx_pool *pool, 
                                            .n_ports = cfg->n_ports,
                                            .upstream_dns = cfg->upstream_dns,
                                            .n_upstream_dns = cfg->n_upstream_dns,
-                                           .allow_private = cfg->allow_private}};
+                                           .allow_private = cfg->allow_private,
+                                           .owner_uid = inv->uid}};
 }
 
 /* The config as approved: the approved copy of .nixbox/ is what Nix evaluates (decision 0006). */
