@@ -111,7 +111,7 @@ static const struct {
         {0xf0000000, 4, true},   /* 240.0.0.0/4 reserved, broadcast */
         {0xa9fe0000, 16, true},  /* 169.254.0.0/16 link-local: metadata at 169.254.169.254 (AWS,
                                     GCP, Azure, OpenStack, Oracle, DigitalOcean, ...) */
-        {0x643f64c8, 32, true},  /* 100.100.100.200 Alibaba Cloud metadata */
+        {0x646464c8, 32, true},  /* 100.100.100.200 Alibaba Cloud metadata */
         {0xa83f8110, 32, true},  /* 168.63.129.16 Azure's WireServer (extension settings) */
         {0x0a000000, 8, false},  /* 10.0.0.0/8 RFC 1918 */
         {0xac100000, 12, false}, /* 172.16.0.0/12 RFC 1918 */

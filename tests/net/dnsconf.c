@@ -35,7 +35,7 @@ static void label(char *out, size_t len) {
         }
         for (size_t i = 0; i < len; i++)
                 out[i] = i == 0 || i == len - 1 ? first[rnd(sizeof(first) - 1)]
-                                                 : mid[rnd(sizeof(mid) - 1)];
+                                                : mid[rnd(sizeof(mid) - 1)];
         out[len] = '\0';
         /* "ab--cd" is reserved for IDN prefixes like xn--: keep positions 3 and 4 apart */
         if (len >= 4 && out[2] == '-' && out[3] == '-')
@@ -77,8 +77,18 @@ int main(int argc, char **argv) {
         unsigned count = (unsigned)atoi(argv[2]);
         state = strtoull(argv[3], NULL, 10);
         static const char *const hostile[] = {
-                "evil.com/#/1.2.3.4", "a.com\nserver=9.9.9.9", "a b.com", "Upper.com", "*.a.com",
-                "1.2.3.4", "a.com#", "a.com/", "-a.com", "a..com", "a.com.", "",
+                "evil.com/#/1.2.3.4",
+                "a.com\nserver=9.9.9.9",
+                "a b.com",
+                "Upper.com",
+                "*.a.com",
+                "1.2.3.4",
+                "a.com#",
+                "a.com/",
+                "-a.com",
+                "a..com",
+                "a.com.",
+                "",
         };
         int bad = 0;
         for (unsigned i = 0; i < count; i++) {
@@ -113,7 +123,8 @@ int main(int argc, char **argv) {
                 char *text = NULL;
                 nbx_error *err = NULL;
                 if (check_one(slot, &p, &text, &err) < 0) {
-                        fprintf(stderr, "dnsconf: policy %u refused: %s\n", i, err ? err->msg : "?");
+                        fprintf(stderr, "dnsconf: policy %u refused: %s\n", i,
+                                err ? err->msg : "?");
                         nbx_error_free(err);
                         nbx_strv_clear(&doms);
                         return 1;

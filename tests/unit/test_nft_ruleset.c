@@ -169,14 +169,16 @@ static void test_metadata_always_refused(void **state) {
         build(&b, 1, NBX_NET_OPEN, true, true);
         nbx_test_batch s;
         nbx_test_batch_decode(&b, "fwd1", &s);
-        const uint32_t metadata[] = {0xa9fea9fe /* 169.254.169.254 */, 0x643f64c8, 0xa83f8110};
+        const char *const metadata[] = {"169.254.169.254", "100.100.100.200", "168.63.129.16"};
         for (size_t i = 0; i < NBX_ARRAY_SIZE(metadata); i++)
-                assert_true(nbx_test_batch_refuses(&s, htonl(metadata[i])));
-        assert_false(nbx_test_batch_refuses(&s, htonl(0x0a000001))); /* 10.0.0.1: allowed */
+                assert_true(nbx_test_batch_refuses(&s, inet_addr(metadata[i])));
+        /* allowPrivate: the LAN and the shared address space are reachable */
+        assert_false(nbx_test_batch_refuses(&s, inet_addr("10.0.0.1")));
+        assert_false(nbx_test_batch_refuses(&s, inet_addr("100.100.100.201")));
         nbx_nft_batch_done(&b);
         build(&b, 1, NBX_NET_OPEN, false, true);
         nbx_test_batch_decode(&b, "fwd1", &s);
-        assert_true(nbx_test_batch_refuses(&s, htonl(0x0a000001)));
+        assert_true(nbx_test_batch_refuses(&s, inet_addr("10.0.0.1")));
 }
 
 static void test_filtered_uses_allow_set_and_refreshes(void **state) {
