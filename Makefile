@@ -44,7 +44,7 @@ SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
 # keep intermediate objects (test objects would otherwise be rebuilt every run)
 .SECONDARY:
 
-.PHONY: all check check-install check-format format-version check-unit check-san check-valgrind check-nix check-net check-e2e bench demo fuzz \
+.PHONY: all check check-install check-format format-version check-unit check-san check-valgrind check-nix check-net check-e2e bench demo fuzz check-fuzz \
         install clean deps unit-bins net-bins bench-bins format
 
 all: $(B)/nixbox
@@ -133,6 +133,7 @@ check: deps
 	$(MAKE) --no-print-directory check-format
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check-unit
+	$(MAKE) --no-print-directory check-fuzz
 	$(MAKE) --no-print-directory check-nix
 	$(MAKE) --no-print-directory check-install
 	$(MAKE) --no-print-directory check-net
@@ -152,8 +153,13 @@ demo: deps
 	$(MAKE) --no-print-directory all
 	tests/demo/run
 
+# Fuzzing (clang's libFuzzer): every harness for FUZZ_SECONDS (default 20); check-fuzz is the short
+# run `make check` does (5 s each).
 fuzz: all
 	tests/fuzz/run
+
+check-fuzz: all
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-5} tests/fuzz/run
 
 deps:
 	@tests/deps.sh

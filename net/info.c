@@ -116,10 +116,21 @@ int nbx_net_policy_read(const char *slot_dir, nbx_net_info *info, nbx_error **er
                                       "network slot %u is not up", info->addr.slot);
         if (r < 0)
                 return nbx_error_set(err, r, "read %s", path);
-        json_auto_t *j = json_loads(data, 0, NULL);
-        if (!j || !json_is_object(j) || !policy_parse(j, info))
-                return nbx_error_set(err, EBADMSG,
-                                     "%s is damaged (`nixbox down` and `up` write it again)", path);
+        r = nbx_net_policy_parse(data, strlen(data), info, err);
+        return r < 0 ? nbx_error_wrap(err, "%s is damaged (`nixbox down` and `up` write it again)",
+                                      path)
+                     : 0;
+}
+
+int nbx_net_policy_parse(const char *text, size_t len, nbx_net_info *info, nbx_error **err) {
+        json_auto_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+        nbx_net_info parsed = {.addr = info->addr};
+        if (!j || !json_is_object(j) || !policy_parse(j, &parsed)) {
+                nbx_net_info_done(&parsed);
+                return nbx_error_set(err, EBADMSG, "not a slot policy record");
+        }
+        nbx_net_info_done(info);
+        *info = parsed;
         return 0;
 }
 
