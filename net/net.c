@@ -93,6 +93,22 @@ static int forwarding_on(enum nbx_net_mode mode, nbx_error **err) {
         return r < 0 ? r : nbx_net_docker_ensure(err);
 }
 
+/* After a slot is gone: what the last slot takes with it — Docker's accepts, and forwarding
+ * when nixbox had turned it on (its guard went with the table). */
+static int last_slot_gone(nbx_nl *rt, nbx_nl *nf, bool guarded, nbx_error **err) {
+        uint64_t slots = 0;
+        int r = nbx_link_slots_present(rt, &slots, err);
+        if (r < 0 || slots)
+                return r;
+        r = nbx_net_docker_remove(err);
+        bool guard_left = false;
+        if (r >= 0 && guarded)
+                r = nbx_nft_guard_present(nf, &guard_left, err);
+        if (r >= 0 && guarded && !guard_left)
+                r = nbx_link_ip_forward_set(false, err);
+        return r;
+}
+
 static int net_up(const nbx_net_params *p, nbx_error **err) {
         nbx_slot_addr a;
         _cleanup_free_ char *dir = NULL;
@@ -159,6 +175,7 @@ undo_dnsmasq:
 undo_nft:
         (void)nbx_link_delete(&rt, a.tap, NULL); /* TAP first: fail closed */
         (void)nbx_nft_slot_del(&nf, &a, NULL);
+        (void)last_slot_gone(&rt, &nf, guard, NULL); /* forwarding back off if it was ours */
         goto undo_files;
 undo_tap:
         (void)nbx_link_delete(&rt, a.tap, NULL);
@@ -172,22 +189,6 @@ int nbx_net_up(const nbx_net_params *p, nbx_error **err) {
         _cleanup_close_ int lock = -1;
         int r = lock_net(p->runtime_dir, &lock, err);
         return r < 0 ? nbx_error_wrap(err, "network slot %u", p->slot) : net_up(p, err);
-}
-
-/* After a slot is gone: what the last slot takes with it — Docker's accepts, and forwarding
- * when nixbox had turned it on (its guard went with the table). */
-static int last_slot_gone(nbx_nl *rt, nbx_nl *nf, bool guarded, nbx_error **err) {
-        uint64_t slots = 0;
-        int r = nbx_link_slots_present(rt, &slots, err);
-        if (r < 0 || slots)
-                return r;
-        r = nbx_net_docker_remove(err);
-        bool guard_left = false;
-        if (r >= 0 && guarded)
-                r = nbx_nft_guard_present(nf, &guard_left, err);
-        if (r >= 0 && guarded && !guard_left)
-                r = nbx_link_ip_forward_set(false, err);
-        return r;
 }
 
 int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, nbx_error **err) {
