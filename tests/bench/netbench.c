@@ -453,7 +453,7 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i, nbx_nl *rt, nbx_nl
         if (nbx_nft_slot_add(nf, &a, &p->policy, &err) < 0)
                 die_err("nft", err);
         d[3] = lap(&t);
-        if (nbx_link_ip_forward_enable(&err) < 0)
+        if (nbx_link_ip_forward_set(true, &err) < 0)
                 die_err("forward", err);
         d[4] = lap(&t);
         if (nbx_net_docker_ensure(&err) < 0)
