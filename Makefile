@@ -45,7 +45,7 @@ SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/obj/%.o)
 .SECONDARY:
 
 .PHONY: all check check-install check-format format-version check-unit check-san check-valgrind \
-        check-nix check-net check-kernels check-e2e bench demo fuzz \
+        check-nix check-net check-kernels check-e2e check-fuzz bench demo fuzz \
         install clean deps unit-bins net-bins bench-bins format
 
 all: $(B)/nixbox
@@ -140,6 +140,7 @@ check: deps
 	$(MAKE) --no-print-directory check-format
 	$(MAKE) --no-print-directory all net-bins
 	$(MAKE) --no-print-directory -j2 --output-sync=recurse check-unit check-kernels
+	$(MAKE) --no-print-directory check-fuzz
 	$(MAKE) --no-print-directory check-nix
 	$(MAKE) --no-print-directory check-install
 	$(MAKE) --no-print-directory check-net
@@ -159,8 +160,13 @@ demo: deps
 	$(MAKE) --no-print-directory all
 	tests/demo/run
 
+# Fuzzing (clang's libFuzzer): every harness for FUZZ_SECONDS (default 20); check-fuzz is the short
+# run `make check` does (5 s each).
 fuzz: all
 	tests/fuzz/run
+
+check-fuzz: all
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-5} tests/fuzz/run
 
 deps:
 	@tests/deps.sh

@@ -14,7 +14,12 @@ int cmd_init(nbx_cli *cli, int argc, char **argv) {
         nbx_invoker inv;
         if (nbx_invoker_get(&inv, &err) < 0)
                 return nbx_cli_fail(cli, err);
-        int r = nbx_project_init(dir, inv.uid, inv.gid, &err);
+        /* the folder is the user's (and a guest's, if shared): written with the user's identity */
+        nbx_fsid fs;
+        int r = nbx_fsid_enter(&inv, &fs, &err);
+        if (r >= 0)
+                r = nbx_project_init(dir, inv.uid, inv.gid, &err);
+        nbx_fsid_leave(&fs);
         nbx_invoker_done(&inv);
         if (r < 0)
                 return nbx_cli_fail(cli, err);

@@ -6,6 +6,7 @@
 
 #include "../net/net.h"
 
+/* v's strings are safe to print: domains are validated names, denied names escaped by net/. */
 static void print_strv(FILE *f, const char *label, const nbx_strv *v, const char *none) {
         fprintf(f, "%-13s", label);
         if (v->n == 0)
@@ -43,6 +44,12 @@ static void print_text(FILE *o, const nbx_net_info *i) {
                 i->addr.tap, t.guest_ip, i->addr.mac_str, t.host_ip);
         fprintf(o, "%-13s%s%s\n", "mode:", nbx_net_mode_name(i->mode),
                 i->allow_private ? " (private addresses allowed)" : "");
+        if (i->owner_uid)
+                fprintf(o, "%-13sroot and uid %u may connect into the guest from this host\n",
+                        "local users:", (unsigned)i->owner_uid);
+        else
+                fprintf(o, "%-13sroot alone may connect into the guest from this host\n",
+                        "local users:");
         if (i->mode == NBX_NET_FILTERED) {
                 print_strv(o, "domains:", &i->domains, "(none: every name is refused)");
                 print_ports(o, i);

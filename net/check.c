@@ -112,6 +112,15 @@ void nbx_net_check_dnsmasq(nbx_checks *l) {
         nbx_check_set(c, NBX_CHECK_OK, NULL, "%s (dnsmasq %u.%u, nftset)", prog, b.major, b.minor);
 }
 
+/* nixbox's forwarding guard is in the table (asking needs CAP_NET_ADMIN; false when it cannot
+ * be asked). */
+static bool guarded(void) {
+        _cleanup_nl_ nbx_nl nl = {0};
+        bool present = false;
+        return nbx_net_has_cap_net_admin() && nbx_nl_open(&nl, NETLINK_NETFILTER, NULL) >= 0 &&
+               nbx_nft_guard_present(&nl, &present, NULL) >= 0 && present;
+}
+
 void nbx_net_check_forwarding(nbx_checks *l) {
         nbx_check *c = nbx_checks_add(l, "IPv4 forwarding", false);
         if (!c)
@@ -121,6 +130,11 @@ void nbx_net_check_forwarding(nbx_checks *l) {
         if (fd < 0 || read(fd, &v, 1) != 1 || (v != '0' && v != '1'))
                 nbx_check_set(c, NBX_CHECK_WARN, "check that /proc/sys is mounted",
                               "cannot read net.ipv4.ip_forward");
+        else if (v == '1' && guarded())
+                nbx_check_set(c, NBX_CHECK_OK, NULL,
+                              "net.ipv4.ip_forward = 1, turned on by nixbox: the host forwards "
+                              "only for its VMs (the guard), and forwarding goes off again with "
+                              "the last VM");
         else if (v == '1')
                 nbx_check_set(c, NBX_CHECK_OK, NULL, "net.ipv4.ip_forward = 1");
         else
@@ -128,7 +142,7 @@ void nbx_net_check_forwarding(nbx_checks *l) {
                               "nothing to do, or `sudo sysctl -w net.ipv4.ip_forward=1` to set it "
                               "yourself",
                               "net.ipv4.ip_forward = 0: `nixbox up` turns it on for filtered and "
-                              "open VMs");
+                              "open VMs, and lets the host forward nothing but their traffic");
 }
 
 void nbx_net_check_docker(nbx_checks *l) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,12 +23,13 @@
 #include "../config/base/fsutil.h"
 #include "../config/base/proc.h"
 #include "../config/base/timeutil.h"
+#include "../config/base/ui.h"
 
 #define RECORD "dnsmasq.json"
 #define PIDFILE "dnsmasq.pid"
 #define ERRFILE "dnsmasq.err"
 #define LEASES "dnsmasq.leases"
-#define LOG_TAIL_MAX (256 * 1024)
+#define LOG_OLD NBX_DNSMASQ_LOG ".1"
 
 int nbx_dnsmasq_domain_check(const char *domain, nbx_error **err) {
         _cleanup_free_ char *norm = NULL;
@@ -292,6 +294,20 @@ static int wait_ready(pid_t pid, const nbx_slot_addr *a, bool dns, const char *s
         }
 }
 
+/* In dnsmasq's child: no file it writes grows past NBX_DNSMASQ_LOG_MAX (the query log, which a
+ * guest fills at will, lives on /run, a tmpfs the whole host shares).  A write past the limit
+ * fails (EFBIG) instead of killing dnsmasq with SIGXFSZ; dnsmasq drops that log line and keeps
+ * answering. */
+static int cap_file_size(void *data, const char **ret_what) {
+        (void)data;
+        struct rlimit l = {.rlim_cur = NBX_DNSMASQ_LOG_MAX, .rlim_max = NBX_DNSMASQ_LOG_MAX};
+        if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || setrlimit(RLIMIT_FSIZE, &l) < 0) {
+                *ret_what = "limit the size of dnsmasq's files";
+                return -errno;
+        }
+        return 0;
+}
+
 static int record_write(const char *slot_dir, pid_t pid, uint64_t st, nbx_error **err) {
         _cleanup_free_ char *path = slot_file(slot_dir, RECORD);
         char text[96];
@@ -343,6 +359,7 @@ int nbx_dnsmasq_spawn(const nbx_slot_addr *a, const nbx_net_policy *p, const cha
         o.stdout_fd = efd;
         o.stderr_fd = efd;
         o.new_session = true; /* outlives `nixbox up`; stopped by pid + start time */
+        o.child_setup = cap_file_size;
         /* a minimal environment: nixbox's own may hold secrets the config read with
          * builtins.getEnv, and dnsmasq lives as long as the VM */
         static char *const dnsmasq_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
@@ -458,8 +475,12 @@ int nbx_dnsmasq_denied_parse(const char *log, size_t max, nbx_strv *ret, nbx_err
         for (const char *line = log; line && *line;) {
                 const char *end = strchr(line, '\n');
                 size_t len = end ? (size_t)(end - line) : strlen(line);
-                char buf[NBX_DOMAIN_MAX + 1];
-                if (denied_name(line, len, buf)) {
+                char raw[NBX_DOMAIN_MAX + 1];
+                if (denied_name(line, len, raw)) {
+                        /* the name is the guest's: made safe for a terminal and for JSON here */
+                        _cleanup_free_ char *buf = nbx_ui_escape(raw);
+                        if (!buf)
+                                return nbx_error_set(err, ENOMEM, "query log");
                         /* most recent last: move a repeated name to the end */
                         for (size_t i = 0; i < all.n; i++)
                                 if (strcmp(all.v[i], buf) == 0) {
@@ -502,33 +523,75 @@ int nbx_dnsmasq_build_parse(const char *text, nbx_dnsmasq_build *ret, nbx_error 
         return 0;
 }
 
-int nbx_dnsmasq_denied(const char *slot_dir, size_t max, nbx_strv *ret, nbx_error **err) {
-        _cleanup_free_ char *path = slot_file(slot_dir, NBX_DNSMASQ_LOG);
-        if (!path)
-                return nbx_error_set(err, ENOMEM, "query log");
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                if (errno == ENOENT) {
-                        *ret = (nbx_strv){0};
-                        return 0;
-                }
-                return nbx_error_set(err, errno, "open %s", path);
-        }
+/* The last `max` bytes of path from a line start (the whole file when smaller) into *buf at
+ * *len; a missing file adds nothing. */
+static int read_tail(const char *path, size_t max, char *buf, size_t *len, nbx_error **err) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : nbx_error_set(err, errno, "open %s", path);
         struct stat s;
         if (fstat(fd, &s) < 0)
                 return nbx_error_set(err, errno, "stat %s", path);
-        off_t from = s.st_size > LOG_TAIL_MAX ? s.st_size - LOG_TAIL_MAX : 0;
-        _cleanup_free_ char *buf = malloc(LOG_TAIL_MAX + 1);
-        if (!buf)
-                return nbx_error_set(err, ENOMEM, "query log");
-        ssize_t n = pread(fd, buf, LOG_TAIL_MAX, from);
+        off_t from = s.st_size > (off_t)max ? s.st_size - (off_t)max : 0;
+        ssize_t n = pread(fd, buf + *len, max, from);
         if (n < 0)
                 return nbx_error_set(err, errno, "read %s", path);
-        buf[n] = '\0';
-        char *start = buf;
+        char *start = buf + *len, *end = start + n;
         if (from > 0) { /* skip the partial first line */
-                char *nl = strchr(buf, '\n');
-                start = nl ? nl + 1 : buf + n;
+                char *nl = memchr(start, '\n', (size_t)n);
+                start = nl ? nl + 1 : end;
         }
-        return nbx_dnsmasq_denied_parse(start, max, ret, err);
+        memmove(buf + *len, start, (size_t)(end - start));
+        *len += (size_t)(end - start);
+        return 0;
+}
+
+int nbx_dnsmasq_denied(const char *slot_dir, size_t max, nbx_strv *ret, nbx_error **err) {
+        _cleanup_free_ char *path = slot_file(slot_dir, NBX_DNSMASQ_LOG);
+        _cleanup_free_ char *old = slot_file(slot_dir, LOG_OLD);
+        /* the rotated part, then the newest lines of the log */
+        _cleanup_free_ char *buf = malloc(2 * NBX_DNSMASQ_LOG_KEEP + 1);
+        if (!path || !old || !buf)
+                return nbx_error_set(err, ENOMEM, "query log");
+        size_t len = 0;
+        int r = read_tail(old, NBX_DNSMASQ_LOG_KEEP, buf, &len, err);
+        if (r >= 0)
+                r = read_tail(path, NBX_DNSMASQ_LOG_KEEP, buf, &len, err);
+        if (r < 0)
+                return r;
+        buf[len] = '\0';
+        return nbx_dnsmasq_denied_parse(buf, max, ret, err);
+}
+
+int nbx_dnsmasq_log_rotate(const char *slot_dir, bool running, nbx_error **err) {
+        _cleanup_free_ char *path = slot_file(slot_dir, NBX_DNSMASQ_LOG);
+        _cleanup_free_ char *old = slot_file(slot_dir, LOG_OLD);
+        if (!path || !old)
+                return nbx_error_set(err, ENOMEM, "query log");
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : nbx_error_set(err, errno, "open %s", path);
+        struct stat s;
+        if (fstat(fd, &s) < 0)
+                return nbx_error_set(err, errno, "stat %s", path);
+        if (!S_ISREG(s.st_mode) || s.st_size <= NBX_DNSMASQ_LOG_KEEP)
+                return 0;
+        _cleanup_free_ char *buf = malloc(NBX_DNSMASQ_LOG_KEEP + 1);
+        if (!buf)
+                return nbx_error_set(err, ENOMEM, "query log");
+        size_t len = 0;
+        int r = read_tail(path, NBX_DNSMASQ_LOG_KEEP, buf, &len, err);
+        if (r >= 0)
+                r = nbx_write_file(old, buf, len, 0600, err);
+        if (r < 0)
+                return nbx_error_wrap(err, "rotate the query log");
+        if (ftruncate(fd, 0) < 0)
+                return nbx_error_set(err, errno, "truncate %s", path);
+        /* dnsmasq appends (O_APPEND), so it goes on at the new end; after a write refused at the
+         * size limit it writes no more until it reopens the file: SIGUSR2 */
+        pid_t pid;
+        uint64_t st;
+        if (running && record_read(slot_dir, &pid, &st) == 0 && nbx_pid_alive(pid, st))
+                (void)kill(pid, SIGUSR2);
+        return 0;
 }

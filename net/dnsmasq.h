@@ -14,6 +14,10 @@
 #define NBX_DNSMASQ_CONF "dnsmasq.conf"
 #define NBX_DNSMASQ_LOG "dnsmasq.log"
 #define NBX_DNSMASQ_READY_MS 10000
+/* No file dnsmasq writes (its query log above all) grows past this many bytes: RLIMIT_FSIZE. */
+#define NBX_DNSMASQ_LOG_MAX (1024 * 1024)
+/* What a rotation keeps of the log (in dnsmasq.log.1), and what `net show` reads of each part. */
+#define NBX_DNSMASQ_LOG_KEEP (256 * 1024)
 
 /* A domain as it may appear in the config file: nbx_domain_normalize() accepts it unchanged and it
  * holds only [a-z0-9.-].  Anything else is rejected (NBX_EXIT_CONFIG) before it reaches a file. */
@@ -52,9 +56,14 @@ int nbx_dnsmasq_stop(const char *slot_dir, nbx_error **err);
 bool nbx_dnsmasq_running(const char *slot_dir);
 /* The running dnsmasq's pid: false when none is running. */
 bool nbx_dnsmasq_pid(const char *slot_dir, pid_t *ret);
-/* The last `max` distinct names answered NXDOMAIN by policy (most recent last), from log text. */
+/* The last `max` distinct names answered NXDOMAIN by policy (most recent last), from log text;
+ * each escaped with nbx_ui_escape (the guest chose them). */
 int nbx_dnsmasq_denied_parse(const char *log, size_t max, nbx_strv *ret, nbx_error **err);
 int nbx_dnsmasq_denied(const char *slot_dir, size_t max, nbx_strv *ret, nbx_error **err);
+/* When the query log is over NBX_DNSMASQ_LOG_KEEP bytes: its last NBX_DNSMASQ_LOG_KEEP bytes go to
+ * dnsmasq.log.1 (replacing it), the log starts empty, and (running) the slot's dnsmasq reopens it
+ * (SIGUSR2: a dnsmasq that reached the size limit logs again).  A missing log is fine. */
+int nbx_dnsmasq_log_rotate(const char *slot_dir, bool running, nbx_error **err);
 
 /* What `dnsmasq --version` says: the version and whether it was built with nftset (the allow
  * set needs >= 2.87 with nftset).  -EBADMSG (err set) when the text is not dnsmasq's. */

@@ -1,5 +1,5 @@
 /* Internal to net/: the kernel's slow clean-ups, finished by a detached process so that `up` and
- * `down` do not wait for them (docs/decisions/0009-teardown-finished-detached.md).
+ * `down` do not wait for them (docs/decisions/0011-teardown-finished-detached.md).
  *
  * Two waits protect nothing nixbox relies on:
  *   - deleting a TAP (RTM_DELLINK): the kernel unlists the device at once (its name is free, no

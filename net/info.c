@@ -34,9 +34,10 @@ int nbx_net_policy_write(const char *slot_dir, const nbx_slot_addr *a, const nbx
                         dns, json_string(nbx_ip_to_string(&p->upstream_dns[i], ip, sizeof(ip))));
         }
         json_auto_t *j =
-                json_pack("{s:I, s:s, s:s, s:b, s:O, s:O, s:O}", "slot", (json_int_t)a->slot, "tap",
-                          a->tap, "mode", nbx_net_mode_name(p->mode), "allow_private",
-                          p->allow_private, "domains", doms, "ports", ports, "upstream_dns", dns);
+                json_pack("{s:I, s:s, s:s, s:b, s:O, s:O, s:O, s:I}", "slot", (json_int_t)a->slot,
+                          "tap", a->tap, "mode", nbx_net_mode_name(p->mode), "allow_private",
+                          p->allow_private, "domains", doms, "ports", ports, "upstream_dns", dns,
+                          "owner_uid", (json_int_t)p->owner_uid);
         _cleanup_free_ char *text = j && !fail ? json_dumps(j, JSON_INDENT(2)) : NULL;
         _cleanup_free_ char *path = nbx_path_join(slot_dir, NBX_NET_POLICY_FILE);
         if (!text || !path)
@@ -72,14 +73,18 @@ static bool ip_from_text(const char *s, nbx_ip *ret) {
 static bool policy_parse(json_t *j, nbx_net_info *info) {
         json_t *doms = json_object_get(j, "domains"), *ports = json_object_get(j, "ports"),
                *dns = json_object_get(j, "upstream_dns"),
-               *priv = json_object_get(j, "allow_private");
+               *priv = json_object_get(j, "allow_private"),
+               *owner = json_object_get(j, "owner_uid");
         if (!mode_from_name(json_string_value(json_object_get(j, "mode")), &info->mode) ||
             !json_is_array(doms) || json_array_size(doms) > NBX_MAX_DOMAINS ||
             !json_is_array(ports) || json_array_size(ports) > NBX_MAX_PORTS ||
             (dns && (!json_is_array(dns) || json_array_size(dns) > NBX_MAX_DNS)) ||
-            (priv && !json_is_boolean(priv)))
+            (priv && !json_is_boolean(priv)) ||
+            (owner && (!json_is_integer(owner) || json_integer_value(owner) < 0 ||
+                       json_integer_value(owner) > UINT32_MAX - 1)))
                 return false;
         info->allow_private = json_is_true(priv);
+        info->owner_uid = (uid_t)json_integer_value(owner);
         size_t i;
         json_t *v;
         json_array_foreach(ports, i, v) {
@@ -111,10 +116,21 @@ int nbx_net_policy_read(const char *slot_dir, nbx_net_info *info, nbx_error **er
                                       "network slot %u is not up", info->addr.slot);
         if (r < 0)
                 return nbx_error_set(err, r, "read %s", path);
-        json_auto_t *j = json_loads(data, 0, NULL);
-        if (!j || !json_is_object(j) || !policy_parse(j, info))
-                return nbx_error_set(err, EBADMSG,
-                                     "%s is damaged (`nixbox down` and `up` write it again)", path);
+        r = nbx_net_policy_parse(data, strlen(data), info, err);
+        return r < 0 ? nbx_error_wrap(err, "%s is damaged (`nixbox down` and `up` write it again)",
+                                      path)
+                     : 0;
+}
+
+int nbx_net_policy_parse(const char *text, size_t len, nbx_net_info *info, nbx_error **err) {
+        json_auto_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+        nbx_net_info parsed = {.addr = info->addr};
+        if (!j || !json_is_object(j) || !policy_parse(j, &parsed)) {
+                nbx_net_info_done(&parsed);
+                return nbx_error_set(err, EBADMSG, "not a slot policy record");
+        }
+        nbx_net_info_done(info);
+        *info = parsed;
         return 0;
 }
 
@@ -127,7 +143,9 @@ static int info_fill(const char *dir, nbx_net_info *info, nbx_error **err) {
         pid_t pid;
         if (nbx_dnsmasq_pid(dir, &pid))
                 info->dnsmasq_pid = pid;
-        r = nbx_dnsmasq_denied(dir, DENIED_MAX, &info->denied_names, err);
+        r = nbx_dnsmasq_log_rotate(dir, true, err);
+        if (r >= 0)
+                r = nbx_dnsmasq_denied(dir, DENIED_MAX, &info->denied_names, err);
         if (r < 0)
                 return r;
         _cleanup_nl_ nbx_nl nf = {0};
@@ -222,7 +240,7 @@ int nbx_net_info_json(const nbx_net_info *i, char **ret, nbx_error **err) {
         json_auto_t *j =
                 doms && ports && dns && allowed && denied
                         ? json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:O, s:O, s:O, s:O, s:I, "
-                                    "s:I, s:I, s:I, s:O, s:I}",
+                                    "s:I, s:I, s:I, s:O, s:I, s:I}",
                                     "slot", (json_int_t)i->addr.slot, "tap", i->addr.tap,
                                     "guest_ip", t.guest_ip, "host_ip", t.host_ip, "mac",
                                     i->addr.mac_str, "mode", nbx_net_mode_name(i->mode),
@@ -233,7 +251,8 @@ int nbx_net_info_json(const nbx_net_info *i, char **ret, nbx_error **err) {
                                     "silent_packets", (json_int_t)i->counters.silent_packets,
                                     "silent_bytes", (json_int_t)i->counters.silent_bytes,
                                     "denied_names", denied, "dnsmasq_pid",
-                                    (json_int_t)i->dnsmasq_pid)
+                                    (json_int_t)i->dnsmasq_pid, "owner_uid",
+                                    (json_int_t)i->owner_uid)
                         : NULL;
         char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
         if (!text)

@@ -332,8 +332,19 @@ static int write_sysctl(const char *path, const char *value, nbx_error **err) {
         return 0;
 }
 
-int nbx_link_ip_forward_enable(nbx_error **err) {
-        return write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err);
+#define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
+
+int nbx_link_ip_forward_get(bool *ret, nbx_error **err) {
+        _cleanup_close_ int fd = open(IP_FORWARD, O_RDONLY | O_CLOEXEC);
+        char v = 0;
+        if (fd < 0 || read(fd, &v, 1) != 1)
+                return nbx_error_set(err, fd < 0 ? errno : EIO, "read " IP_FORWARD);
+        *ret = v != '0';
+        return 0;
+}
+
+int nbx_link_ip_forward_set(bool on, nbx_error **err) {
+        return write_sysctl(IP_FORWARD, on ? "1" : "0", err);
 }
 
 int nbx_link_ipv6_disable(const char *ifname, nbx_error **err) {

@@ -33,7 +33,8 @@ int nbx_link_index(nbx_nl *nl, const char *name, int *ret, nbx_error **err);
  * (RTM_GETROUTE dump; default routes, the local table and routes via skip_ifname ignored). */
 int nbx_link_route_overlap_check(nbx_nl *nl, struct in_addr net, unsigned prefix_len,
                                  const char *skip_ifname, nbx_error **err);
-/* net.ipv4.ip_forward = 1 in this namespace (no-op when already on). */
-int nbx_link_ip_forward_enable(nbx_error **err);
+/* net.ipv4.ip_forward in this namespace: read, and set (no-op when it already has the value). */
+int nbx_link_ip_forward_get(bool *ret, nbx_error **err);
+int nbx_link_ip_forward_set(bool on, nbx_error **err);
 /* net.ipv6.conf.<ifname>.disable_ipv6 = 1 (no-op when IPv6 is not built in). */
 int nbx_link_ipv6_disable(const char *ifname, nbx_error **err);

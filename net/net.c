@@ -1,9 +1,11 @@
 /* A slot's network, put together: TAP (link.c), firewall (nft.c), dnsmasq (dnsmasq.c), in an
  * order that never lets a packet through before the slot's rules are in place, and undone in
- * reverse on any failure.
+ * reverse on any failure.  What slots share on the host — the table's base, IPv4 forwarding and
+ * its guard, Docker's accept rules — changes under one lock (<runtime>/net.lock), so an `up`
+ * never races a `down` or `reload` on them.
  *
  * Slot folder <runtime>/slots/<s>/: policy.json (what net show prints), dnsmasq.conf/.json/.pid/
- * .err/.log/.leases. */
+ * .err/.log(.1)/.leases. */
 #include "net.h"
 
 #include <errno.h>
@@ -20,6 +22,22 @@
 #include "link.h"
 #include "nft.h"
 #include "nl.h"
+
+#define NET_LOCK "net.lock"
+/* longer than any bring-up: dnsmasq's readiness is the slow part (NBX_DNSMASQ_READY_MS) */
+#define NET_LOCK_TIMEOUT_MS 60000
+
+/* The host-wide network lock; *ret_fd holds it. */
+static int lock_net(const char *runtime_dir, int *ret_fd, nbx_error **err) {
+        int r = nbx_mkdir_p(runtime_dir, 0755, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *path = nbx_path_join(runtime_dir, NET_LOCK);
+        if (!path)
+                return nbx_error_set(err, ENOMEM, "network lock");
+        return nbx_lock_file(path, nbx_deadline_in(NET_LOCK_TIMEOUT_MS),
+                             "another nixbox is changing the host's network", ret_fd, err);
+}
 
 static int derive(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
                   nbx_slot_addr *ret_a, char **ret_dir, nbx_error **err) {
@@ -80,14 +98,54 @@ static void finish(nbx_nl *nf, nbx_finisher *fin) {
         nbx_finisher_done(fin);
 }
 
+/* Whether this change must create the forwarding guard: the mode forwards and the host does not
+ * forward yet (nixbox will turn it on; a guard nixbox made earlier is still in the table). */
+static int want_guard(enum nbx_net_mode mode, bool *ret, nbx_error **err) {
+        bool on = true;
+        if (mode != NBX_NET_OFF) {
+                int r = nbx_link_ip_forward_get(&on, err);
+                if (r < 0)
+                        return r;
+        }
+        *ret = !on;
+        return 0;
+}
+
+/* Forwarding on and Docker's accepts, for a mode that forwards (after the rules, guard
+ * included, are in place). */
+static int forwarding_on(nbx_nl *nf, enum nbx_net_mode mode, nbx_error **err) {
+        if (mode == NBX_NET_OFF)
+                return 0;
+        int r = nbx_link_ip_forward_set(true, err);
+        return r < 0 ? r : nbx_docker_ensure(nf, err);
+}
+
+/* After a slot is gone: what the last slot takes with it — Docker's accepts, and forwarding
+ * when nixbox had turned it on (its guard went with the table). */
+static int last_slot_gone(nbx_nl *rt, nbx_nl *nf, bool guarded, nbx_error **err) {
+        uint64_t slots = 0;
+        int r = nbx_link_slots_present(rt, &slots, err);
+        if (r < 0 || slots)
+                return r;
+        r = nbx_docker_remove(nf, err);
+        bool guard_left = false;
+        if (r >= 0 && guarded)
+                r = nbx_nft_guard_present(nf, &guard_left, err);
+        if (r >= 0 && guarded && !guard_left)
+                r = nbx_link_ip_forward_set(false, err);
+        return r;
+}
+
 /* A bring-up between its two halves: what nbx_net_up_end needs, and what it releases. */
 struct nbx_net_pending {
         nbx_nl rt, nf;
         nbx_finisher fin;
         nbx_slot_addr a;
         nbx_slot_addr_text t;
+        char *runtime_dir;
         char *dir;
         enum nbx_net_mode mode;
+        bool guard; /* this bring-up created the forwarding guard */
         nbx_dnsmasq_proc dm;
 };
 
@@ -95,23 +153,28 @@ struct nbx_net_pending {
 static void pending_free(nbx_net_pending *pd) {
         finish(&pd->nf, &pd->fin);
         nbx_nl_close(&pd->rt);
+        free(pd->runtime_dir);
         free(pd->dir);
         free(pd);
 }
 
-/* Undo what the first half did (stage 1: the rules are in; 2: the TAP too), in the order that
- * keeps the slot closed; the error says which slot. */
+/* Undo what the first half did (stage 1: the rules are in; 2: the TAP too, and forwarding may
+ * be on), in the order that keeps the slot closed; the error says which slot.  The caller holds
+ * the network lock. */
 static int undo(nbx_net_pending *pd, int stage, nbx_error **err) {
         if (stage >= 2)
                 (void)nbx_link_delete(&pd->rt, pd->a.tap, NULL); /* TAP first: fail closed */
-        if (stage >= 1)
+        if (stage >= 1) {
                 (void)nbx_nft_slot_del(&pd->nf, &pd->a, NULL);
+                /* forwarding back off (and Docker's accepts gone) if it was ours */
+                (void)last_slot_gone(&pd->rt, &pd->nf, pd->guard, NULL);
+        }
         (void)nbx_rm_rf(pd->dir, NULL);
         return nbx_error_wrap(err, "bring up network slot %u (%s, %s/30)", pd->a.slot, pd->a.tap,
                               pd->t.network);
 }
 
-/* Steps 0-4 of bring-up; on failure what was done is undone (stage: how far it got). */
+/* Steps 0-4 of bring-up, under the network lock; on failure what was done is undone. */
 static int up_first_half(const nbx_net_params *p, nbx_net_pending *pd, nbx_error **err) {
         /* 0. what a crashed earlier run of this slot left behind: bring-up makes the slot folder
          * before anything else and teardown removes it last, so without it and without a TAP
@@ -122,15 +185,18 @@ static int up_first_half(const nbx_net_params *p, nbx_net_pending *pd, nbx_error
                 r = down_steps(&pd->rt, &pd->nf, &pd->fin, &pd->a, pd->dir, true, err);
         if (r < 0)
                 return nbx_error_wrap(err, "clear leftovers of network slot %u", pd->a.slot);
-        /* 1. the subnet must be ours alone */
+        /* 1. the subnet must be ours alone; the slot folder (dnsmasq, once it runs as nobody,
+         * reopens its log there: 0711) */
         r = nbx_link_route_overlap_check(&pd->rt, pd->a.network, pd->a.prefix_len, NULL, err);
         if (r >= 0)
-                r = nbx_mkdir_p(pd->dir, 0700, err);
+                r = nbx_mkdir_p(pd->dir, 0711, err);
+        if (r >= 0)
+                r = want_guard(p->policy.mode, &pd->guard, err);
         if (r < 0)
                 return nbx_error_wrap(err, "network slot %u", pd->a.slot);
-        /* 2. the slot's rules, one batch, before the TAP exists: its packets meet them from the
-         * first one on */
-        r = nbx_nft_slot_add(&pd->nf, &pd->a, &p->policy, err);
+        /* 2. the slot's rules (with the guard, before forwarding goes on), one batch, before
+         * the TAP exists: its packets meet them from the first one on */
+        r = nbx_nft_slot_add(&pd->nf, &pd->a, &p->policy, pd->guard, err);
         if (r < 0)
                 return undo(pd, 0, err);
         /* 3. the TAP, IPv6 off, up, then its address: its routes and address appear in one go,
@@ -147,11 +213,8 @@ static int up_first_half(const nbx_net_params *p, nbx_net_pending *pd, nbx_error
         if (r >= 0)
                 r = nbx_link_addr_add(&pd->rt, pd->a.tap, pd->a.host_ip, pd->a.prefix_len,
                                       pd->a.broadcast, err);
-        if (r >= 0 && p->policy.mode != NBX_NET_OFF) {
-                r = nbx_link_ip_forward_enable(err);
-                if (r >= 0)
-                        r = nbx_docker_ensure(&pd->nf, err);
-        }
+        if (r >= 0)
+                r = forwarding_on(&pd->nf, p->policy.mode, err);
         /* 4. dnsmasq, started on the host address: it answers a few ms later */
         if (r >= 0)
                 r = nbx_net_policy_write(pd->dir, &pd->a, &p->policy, err);
@@ -166,7 +229,10 @@ int nbx_net_up_begin(const nbx_net_params *p, nbx_net_pending **ret, nbx_error *
                 return nbx_error_set(err, ENOMEM, "network slot %u", p->slot);
         pd->fin = (nbx_finisher)NBX_FINISHER_INIT;
         pd->mode = p->policy.mode;
-        int r = derive(p->runtime_dir, &p->pool, p->slot, &pd->a, &pd->dir, err);
+        pd->runtime_dir = strdup(p->runtime_dir);
+        int r = pd->runtime_dir ? 0 : nbx_error_set(err, ENOMEM, "network slot %u", p->slot);
+        if (r >= 0)
+                r = derive(p->runtime_dir, &p->pool, p->slot, &pd->a, &pd->dir, err);
         if (r >= 0) {
                 nbx_slot_addr_str(&pd->a, &pd->t);
                 r = nbx_nl_open(&pd->rt, NETLINK_ROUTE, err);
@@ -177,6 +243,11 @@ int nbx_net_up_begin(const nbx_net_params *p, nbx_net_pending **ret, nbx_error *
          * (every change below wakes every other slot's dnsmasq) */
         if (r >= 0)
                 r = nbx_finisher_start(&pd->fin, &pd->rt, 0, (nbx_nl *[]){&pd->nf}, 1, err);
+        /* what slots share (guard, forwarding, Docker's accepts) changes under the lock; the
+         * second half only waits for dnsmasq and needs it again only to undo */
+        _cleanup_close_ int lock = -1;
+        if (r >= 0)
+                r = lock_net(p->runtime_dir, &lock, err);
         if (r < 0)
                 nbx_error_wrap(err, "network slot %u", p->slot);
         else
@@ -194,8 +265,16 @@ int nbx_net_up_end(nbx_net_pending *pd, nbx_error **err) {
         nbx_net_policy mode_only = {.mode = pd->mode};
         int r = nbx_dnsmasq_wait_ready(&pd->a, &mode_only, pd->dir, &pd->dm,
                                        nbx_deadline_in(NBX_DNSMASQ_READY_MS), err);
-        if (r < 0)
+        if (r < 0) {
+                /* undone under the lock (what slots share may change); without it when it
+                 * cannot be had, which the error then says */
+                _cleanup_close_ int lock = -1;
+                bool locked = lock_net(pd->runtime_dir, &lock, NULL) >= 0;
                 r = undo(pd, 2, err);
+                if (!locked)
+                        nbx_error_wrap(err, "undone without the network lock (%s/%s)",
+                                       pd->runtime_dir, NET_LOCK);
+        }
         pending_free(pd);
         return r;
 }
@@ -217,25 +296,42 @@ int nbx_net_down(const char *runtime_dir, const nbx_pool *pool, unsigned slot, n
         int r = derive(runtime_dir, pool, slot, &a, &dir, err);
         if (r < 0)
                 return r;
+        _cleanup_close_ int lock = -1;
         _cleanup_nl_ nbx_nl rt = {0};
         nbx_nl nf = {0};
         nbx_finisher fin = NBX_FINISHER_INIT;
-        r = nbx_nl_open(&rt, NETLINK_ROUTE, err);
+        bool guarded = false;
+        r = lock_net(runtime_dir, &lock, err);
+        if (r >= 0)
+                r = nbx_nl_open(&rt, NETLINK_ROUTE, err);
         if (r >= 0)
                 r = nbx_nl_open(&nf, NETLINK_NETFILTER, err);
         if (r >= 0)
-                r = down_steps(&rt, &nf, &fin, &a, dir, true, err);
-        /* the Docker accepts go with the last slot */
-        uint64_t slots = 0;
+                r = nbx_nft_guard_present(&nf, &guarded, err);
         if (r >= 0)
-                r = nbx_link_slots_present(&rt, &slots, err);
-        if (r >= 0 && !slots)
-                r = nbx_docker_remove(&nf, err);
+                r = down_steps(&rt, &nf, &fin, &a, dir, true, err);
+        if (r >= 0)
+                r = last_slot_gone(&rt, &nf, guarded, err);
         finish(&nf, &fin);
         return r < 0 ? nbx_error_wrap(err, "tear down network slot %u", slot) : 0;
 }
 
-int nbx_net_reload(const nbx_net_params *p, nbx_error **err) {
+/* Whether the allow set may keep its addresses across a reload: filtered before and after, and
+ * every domain allowed before still allowed (a removed domain's addresses go at once). */
+static bool keeps_allowed(const char *dir, const nbx_net_policy *p) {
+        if (p->mode != NBX_NET_FILTERED)
+                return false;
+        nbx_net_info old = {0};
+        if (nbx_net_policy_read(dir, &old, NULL) < 0)
+                return false;
+        bool keep = old.mode == NBX_NET_FILTERED;
+        for (size_t i = 0; keep && i < old.domains.n; i++)
+                keep = p->domains && nbx_strv_contains(p->domains, old.domains.v[i]);
+        nbx_net_info_done(&old);
+        return keep;
+}
+
+static int net_reload(const nbx_net_params *p, nbx_error **err) {
         nbx_slot_addr a;
         _cleanup_free_ char *dir = NULL;
         int r = derive(p->runtime_dir, &p->pool, p->slot, &a, &dir, err);
@@ -250,6 +346,9 @@ int nbx_net_reload(const nbx_net_params *p, nbx_error **err) {
         /* check the new dnsmasq config before anything changes */
         _cleanup_free_ char *text = NULL;
         r = nbx_dnsmasq_config(&a, &p->policy, dir, &text, err);
+        bool guard = false;
+        if (r >= 0)
+                r = want_guard(p->policy.mode, &guard, err);
         if (r < 0)
                 return nbx_error_wrap(err, "reload network slot %u", a.slot);
         nbx_nl nf = {0};
@@ -258,12 +357,9 @@ int nbx_net_reload(const nbx_net_params *p, nbx_error **err) {
         if (r < 0)
                 return r;
         /* the rules first, atomically; then the DNS side follows */
-        r = nbx_nft_slot_update(&nf, &a, &p->policy, err);
-        if (r >= 0 && p->policy.mode != NBX_NET_OFF) {
-                r = nbx_link_ip_forward_enable(err);
-                if (r >= 0)
-                        r = nbx_docker_ensure(&nf, err);
-        }
+        r = nbx_nft_slot_update(&nf, &a, &p->policy, keeps_allowed(dir, &p->policy), guard, err);
+        if (r >= 0)
+                r = forwarding_on(&nf, p->policy.mode, err);
         finish(&nf, &fin);
         if (r < 0)
                 return nbx_error_wrap(err, "reload network slot %u", a.slot);
@@ -271,7 +367,15 @@ int nbx_net_reload(const nbx_net_params *p, nbx_error **err) {
         if (r >= 0)
                 r = nbx_dnsmasq_stop(dir, err);
         if (r >= 0)
+                r = nbx_dnsmasq_log_rotate(dir, false, err);
+        if (r >= 0)
                 r = nbx_dnsmasq_start(&a, &p->policy, dir, nbx_deadline_in(NBX_DNSMASQ_READY_MS),
                                       err);
         return r < 0 ? nbx_error_wrap(err, "reload network slot %u: restart dnsmasq", a.slot) : 0;
+}
+
+int nbx_net_reload(const nbx_net_params *p, nbx_error **err) {
+        _cleanup_close_ int lock = -1;
+        int r = lock_net(p->runtime_dir, &lock, err);
+        return r < 0 ? nbx_error_wrap(err, "reload network slot %u", p->slot) : net_reload(p, err);
 }

@@ -68,6 +68,9 @@ typedef struct nbx_net_policy {
         const nbx_ip *upstream_dns;
         size_t n_upstream_dns;
         bool allow_private;
+        /* the one user besides root whose processes on this host may open connections into the
+         * guest: the VM's owner (the invoking user); 0 = root alone */
+        uid_t owner_uid;
         /* seconds an allow-set element lives without a new connection to it, and from which
          * dnsmasq's TTL cap follows (net/nft.h); 0 = NBX_NFT_ALLOW_TIMEOUT_S (tests shorten it) */
         uint32_t allow_timeout_s;
@@ -112,11 +115,13 @@ typedef struct nbx_net_counters {
         uint64_t silent_packets, silent_bytes;
 } nbx_net_counters;
 
-/* What `nixbox net show` reports about a running slot, typed. */
+/* What `nixbox net show` reports about a running slot, typed.  Reading it rotates the slot's
+ * query log when that is over 256 KiB (its last 256 KiB stay, in dnsmasq.log.1). */
 typedef struct nbx_net_info {
         nbx_slot_addr addr; /* slot, TAP, addresses, MAC */
         enum nbx_net_mode mode;
         bool allow_private;
+        uid_t owner_uid; /* who besides root may connect into the guest (0: root alone) */
         nbx_strv domains;
         uint16_t ports[NBX_MAX_PORTS];
         size_t n_ports;
@@ -125,8 +130,10 @@ typedef struct nbx_net_info {
         struct in_addr *allowed; /* elements of the allow set now (filtered mode) */
         size_t n_allowed;
         nbx_net_counters counters;
-        nbx_strv denied_names; /* names dnsmasq answered NXDOMAIN by policy, most recent last */
-        pid_t dnsmasq_pid;     /* 0: dnsmasq is not running */
+        /* names dnsmasq answered NXDOMAIN by policy, most recent last; the guest chose them, so
+         * they are escaped (nbx_ui_escape: no control character, valid UTF-8) */
+        nbx_strv denied_names;
+        pid_t dnsmasq_pid; /* 0: dnsmasq is not running */
 } nbx_net_info;
 int nbx_net_info_get(const char *runtime_dir, const nbx_pool *pool, unsigned slot,
                      nbx_net_info *ret, nbx_error **err);

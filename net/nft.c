@@ -18,8 +18,8 @@
 #include "nft/ruleset.h"
 #include "nft/wire.h"
 
-/* the largest allow set nixbox reads back (the kernel's default set size) */
-#define ALLOW_MAX 65536
+/* the largest set nixbox reads back: the allow set's size */
+#define ALLOW_MAX NBX_NFT_ALLOW_MAX
 #define PROBE_TABLE "nixbox-probe"
 
 NBX_DEFINE_CLEANUP(struct nftnl_table, nftnl_table_free)
@@ -203,7 +203,7 @@ static int table_exists(nbx_nl *nl, bool *ret, nbx_error **err) {
 struct slot_change {
         const nbx_slot_addr *a;
         const nbx_net_policy *policy;
-        bool fresh;
+        nbx_nft_slot_opts opts;
         bool destroy; /* the kernel knows DESTROY */
 };
 
@@ -212,7 +212,7 @@ struct slot_change {
 static int build_slot(nbx_nl *nl, nbx_nft_batch *b, void *data, nbx_error **err) {
         struct slot_change *c = data;
         nbx_nft_present present = {0};
-        bool read_first = c->fresh && !c->destroy;
+        bool read_first = c->opts.fresh && !c->destroy;
         if (read_first) {
                 int r = table_exists(nl, &present.table, err);
                 if (r >= 0 && present.table)
@@ -220,15 +220,16 @@ static int build_slot(nbx_nl *nl, nbx_nft_batch *b, void *data, nbx_error **err)
                 if (r < 0)
                         return r;
         }
-        return nbx_nft_batch_slot(b, c->a, c->policy, c->fresh, read_first ? &present : NULL, err);
+        return nbx_nft_batch_slot(b, c->a, c->policy, &c->opts, read_first ? &present : NULL, err);
 }
 
-static int slot_apply(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *p, bool fresh,
-                      nbx_error **err) {
+static int slot_apply(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *p,
+                      const nbx_nft_slot_opts *opts, nbx_error **err) {
         int r = nbx_nft_slot_check(a, err);
         if (r < 0)
                 return r;
-        struct slot_change c = {.a = a, .policy = p, .fresh = fresh};
+        bool fresh = opts->fresh;
+        struct slot_change c = {.a = a, .policy = p, .opts = *opts};
         if (fresh && (r = nbx_nft_knows_destroy(nl, &c.destroy, err)) < 0)
                 return r;
         char what[96];
@@ -244,14 +245,33 @@ static int slot_apply(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *
         return nbx_nft_batch_send(nl, &b, 0, what, err);
 }
 
-int nbx_nft_slot_add(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *policy,
+int nbx_nft_slot_add(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *policy, bool guard,
                      nbx_error **err) {
-        return slot_apply(nl, a, policy, true, err);
+        return slot_apply(nl, a, policy, &(nbx_nft_slot_opts){.fresh = true, .guard = guard}, err);
 }
 
 int nbx_nft_slot_update(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *policy,
-                        nbx_error **err) {
-        return slot_apply(nl, a, policy, false, err);
+                        bool keep_allowed, bool guard, nbx_error **err) {
+        return slot_apply(nl, a, policy,
+                          &(nbx_nft_slot_opts){.keep_allowed = keep_allowed, .guard = guard}, err);
+}
+
+static void fill_guard(struct nlmsghdr *nlh, const void *arg) {
+        (void)arg;
+        _cleanup_(nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc();
+        if (c && nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NBX_NFT_TABLE) == 0 &&
+            nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, NBX_NFT_GUARD) == 0)
+                nftnl_chain_nlmsg_build_payload(nlh, c);
+}
+
+int nbx_nft_guard_present(nbx_nl *nl, bool *ret, nbx_error **err) {
+        _cleanup_error_ nbx_error *e = NULL;
+        int r = nbx_nft_get(nl, NFPROTO_INET, NFT_MSG_GETCHAIN, 0, fill_guard, NULL, NULL, NULL,
+                            "nftables: look for the forwarding guard", &e);
+        if (r < 0 && r != -ENOENT)
+                return nbx_nft_error_move(err, &e, r);
+        *ret = r == 0;
+        return 0;
 }
 
 /* What of the slot exists, on a kernel without DESTROY; *ret_other: another slot's element is
@@ -415,11 +435,13 @@ int nbx_nft_probe(nbx_nft_support *ret, nbx_error **err) {
         if (r < 0)
                 return r;
         static const uint16_t ports[] = {443};
-        nbx_net_policy p = {.mode = NBX_NET_FILTERED, .ports = ports, .n_ports = 1};
+        nbx_net_policy p = {
+                .mode = NBX_NET_FILTERED, .ports = ports, .n_ports = 1, .owner_uid = 1000};
         nbx_nft_present none = {0};
         _cleanup_nft_batch_ nbx_nft_batch b;
         nbx_nft_batch_start(&b, NFPROTO_INET, PROBE_TABLE);
-        r = nbx_nft_batch_slot(&b, &a, &p, true, s.destroy ? NULL : &none, err);
+        r = nbx_nft_batch_slot(&b, &a, &p, &(nbx_nft_slot_opts){.fresh = true, .guard = true},
+                               s.destroy ? NULL : &none, err);
         if (r >= 0)
                 r = nbx_nft_batch_try(&nl, &b, "nftables: dry run of a slot's rules", err);
         if (r < 0)

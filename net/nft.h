@@ -20,6 +20,10 @@
 /* Default lifetime of an allow-set element nobody connects to (nbx_net_policy.allow_timeout_s
  * = 0).  Every new connection to an element refreshes it from the datapath. */
 #define NBX_NFT_ALLOW_TIMEOUT_S 3600
+/* The most addresses a slot's allow set holds: the kernel refuses more (dnsmasq's additions fail
+ * and the name is refused) until elements expire.  Bounds the memory a guest can make the host
+ * spend by resolving many names under an allowed domain. */
+#define NBX_NFT_ALLOW_MAX 8192
 /* The set-timeout rule (docs/network.md, "The allow set's timeout"): dnsmasq's max-cache-ttl and
  * max-ttl for elements that expire after t seconds are min(t / 4, 300 s), at least 1 s, so an
  * answer never outlives the element its upstream query created. */
@@ -34,13 +38,17 @@ void nbx_nft_dnsmasq_nftset(unsigned slot, char ret[64]);
 /* Install slot `a->slot` for interface a->tap with the given policy: chains, sets, map elements,
  * creating the table and base chains when absent.  One batch: all or nothing.  A slot that already
  * has rules is replaced within the same batch (flush + refill), never left open in between; its
- * allow set is emptied and its counters start from zero. */
-int nbx_nft_slot_add(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *policy,
+ * allow set is emptied and its counters start from zero.  guard: also create the forwarding
+ * guard (the host forwards only for slots) when it is not there; it stays until the table goes. */
+int nbx_nft_slot_add(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *policy, bool guard,
                      nbx_error **err);
-/* Replace the slot's policy atomically (mode, ports, allow-private); keeps the allow set's
- * current elements when the mode stays `filtered`, and the counters. */
+/* Replace the slot's policy atomically (mode, ports, allow-private, owner); keeps the counters,
+ * and the allow set's current elements when keep_allowed and the mode is `filtered` (a reload
+ * that removes a domain empties it: its addresses are refused at once).  guard as above. */
 int nbx_nft_slot_update(nbx_nl *nl, const nbx_slot_addr *a, const nbx_net_policy *policy,
-                        nbx_error **err);
+                        bool keep_allowed, bool guard, nbx_error **err);
+/* Whether the forwarding guard is there (nixbox turned IPv4 forwarding on). */
+int nbx_nft_guard_present(nbx_nl *nl, bool *ret, nbx_error **err);
 /* Remove the slot's chains, sets, counters and map elements; deletes the table when no other
  * slot is left.  Already gone counts as removed. */
 int nbx_nft_slot_del(nbx_nl *nl, const nbx_slot_addr *a, nbx_error **err);

@@ -1,7 +1,8 @@
 /* The slot allocator: 64 slots shared by every nixbox process on the host.
  *
  * Layout under the runtime folder:
- *   slots.lock            flock(LOCK_EX) serialises every change
+ *   slots.lock            flock(LOCK_EX) serialises every change (root's, 0600, waited for with a
+ *                         deadline: no other user can open it, so none can hold it)
  *   slots/<s>.json        owner record of a held slot (absent = free), written atomically
  *   slots/history.json    {"<s>": "<project_dir>"}: who held each slot last (stable slots)
  *   slots/<s>/            the slot's network files (dnsmasq config, records, log), see net.c
@@ -13,12 +14,12 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "../config/base/fsutil.h"
 #include "../config/base/proc.h"
+#include "../config/base/timeutil.h"
 #include "dnsmasq.h"
 #include "link.h"
 #include "net.h"
@@ -26,6 +27,8 @@
 
 #define RECORD_MAX (16 * 1024)
 #define HISTORY_MAX (512 * 1024)
+/* every holder of the lock only reads and writes a few small files */
+#define LOCK_TIMEOUT_MS 30000
 
 static char *slots_path(const char *runtime_dir, const char *name) {
         char *p = NULL;
@@ -59,13 +62,30 @@ static int lock_slots(const char *runtime_dir, nbx_error **err) {
         _cleanup_free_ char *path = nbx_path_join(runtime_dir, "slots.lock");
         if (!path)
                 return nbx_error_set(err, ENOMEM, "slot lock");
-        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return nbx_error_set(err, errno, "open %s", path);
-        while (flock(fd, LOCK_EX) < 0)
-                if (errno != EINTR)
-                        return nbx_error_set(err, errno, "lock %s", path);
-        return TAKE_FD(fd);
+        int fd = -1;
+        r = nbx_lock_file(path, nbx_deadline_in(LOCK_TIMEOUT_MS),
+                          "another nixbox is allocating a network slot", &fd, err);
+        return r < 0 ? r : fd;
+}
+
+int nbx_slot_owner_parse(const char *text, size_t len, nbx_slot_owner *ret, nbx_error **err) {
+        json_error_t jerr;
+        json_auto_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        const char *dir = NULL, *name = NULL;
+        json_int_t pid = 0, start = 0;
+        if (!j || json_unpack(j, "{s:s, s:s, s:I, s:I}", "project_dir", &dir, "name", &name, "pid",
+                              &pid, "start_time", &start) < 0)
+                return nbx_error_set(err, EBADMSG, "not a slot record");
+        nbx_slot_owner o = {.pid = (pid_t)pid, .start_time = (uint64_t)start};
+        if (pid <= 0 || pid > INT32_MAX || start < 0 || dir[0] != '/' ||
+            strlen(dir) >= sizeof(o.project_dir) || strlen(name) >= sizeof(o.name))
+                return nbx_error_set(err, EBADMSG,
+                                     "a slot record with a value out of range (pid, start "
+                                     "time, project folder or name)");
+        memcpy(o.project_dir, dir, strlen(dir) + 1);
+        memcpy(o.name, name, strlen(name) + 1);
+        *ret = o;
+        return 0;
 }
 
 /* The owner record of a slot; *ret_held false (and *ret untouched) when the slot is free. */
@@ -75,25 +95,19 @@ static int record_read(const char *runtime_dir, unsigned slot, bool *ret_held, n
         if (!path)
                 return nbx_error_set(err, ENOMEM, "slot record");
         _cleanup_free_ char *data = NULL;
-        int r = nbx_read_file(path, RECORD_MAX, &data, NULL, NULL);
+        size_t len = 0;
+        int r = nbx_read_file(path, RECORD_MAX, &data, &len, NULL);
         *ret_held = r != -ENOENT;
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return nbx_error_set(err, r, "read slot record %s", path);
-        json_error_t jerr;
-        json_auto_t *j = json_loads(data, 0, &jerr);
-        const char *dir = NULL, *name = NULL;
-        json_int_t pid = 0, start = 0;
-        if (!j || json_unpack(j, "{s:s, s:s, s:I, s:I}", "project_dir", &dir, "name", &name, "pid",
-                              &pid, "start_time", &start) < 0)
-                return nbx_error_set(err, EBADMSG,
-                                     "slot record %s is damaged (remove it if no VM uses slot %u)",
-                                     path, slot);
-        nbx_slot_owner o = {.pid = (pid_t)pid, .start_time = (uint64_t)start};
-        snprintf(o.project_dir, sizeof(o.project_dir), "%s", dir);
-        snprintf(o.name, sizeof(o.name), "%s", name);
-        *ret = o;
+        r = nbx_slot_owner_parse(data, len, ret, err);
+        if (r < 0)
+                return nbx_error_wrap(err,
+                                      "slot record %s is damaged (remove it if no VM uses slot "
+                                      "%u)",
+                                      path, slot);
         return 0;
 }
 

@@ -112,17 +112,9 @@ static void summarize(const char *body, char *out, size_t out_len) {
         out[n] = '\0';
 }
 
-/* Request that must answer one of the expected statuses (0-terminated list).  ret_json (may be
- * NULL) receives the parsed body on a 200 with a body. */
-static int call(const char *sock, const char *method, const char *endpoint, json_t *body,
-                const long *expected, const char *meaning_404, long *ret_status, json_t **ret_json,
-                nbx_error **err) {
-        long status;
-        _cleanup_free_ char *text = NULL;
-        int r = request(sock, method, endpoint, body, nbx_deadline_in(NBX_HV_REQUEST_TIMEOUT_MS),
-                        &status, &text, err);
-        if (r < 0)
-                return r;
+int nbx_chv_reply(const char *method, const char *endpoint, long status, const char *text,
+                  const long *expected, const char *meaning_404, json_t **ret_json,
+                  nbx_error **err) {
         bool ok = false;
         for (const long *e = expected; *e; e++)
                 ok = ok || *e == status;
@@ -141,8 +133,6 @@ static int call(const char *sock, const char *method, const char *endpoint, json
                         (*err)->errnum = e;
                 return -e;
         }
-        if (ret_status)
-                *ret_status = status;
         if (ret_json) {
                 *ret_json = NULL;
                 if (status == 200 && text[0]) {
@@ -155,6 +145,23 @@ static int call(const char *sock, const char *method, const char *endpoint, json
                 }
         }
         return 0;
+}
+
+/* Request that must answer one of the expected statuses (0-terminated list).  ret_json (may be
+ * NULL) receives the parsed body on a 200 with a body. */
+static int call(const char *sock, const char *method, const char *endpoint, json_t *body,
+                const long *expected, const char *meaning_404, long *ret_status, json_t **ret_json,
+                nbx_error **err) {
+        long status;
+        _cleanup_free_ char *text = NULL;
+        int r = request(sock, method, endpoint, body, nbx_deadline_in(NBX_HV_REQUEST_TIMEOUT_MS),
+                        &status, &text, err);
+        if (r < 0)
+                return r;
+        r = nbx_chv_reply(method, endpoint, status, text, expected, meaning_404, ret_json, err);
+        if (r >= 0 && ret_status)
+                *ret_status = status;
+        return r;
 }
 
 static const long OK_200[] = {200, 0};
@@ -202,19 +209,26 @@ static int get_info(const char *sock, json_t **ret, nbx_error **err) {
         return 0;
 }
 
+int nbx_chv_info_parse(json_t *j, nbx_vm_info *ret, nbx_error **err) {
+        const char *state = json_string_value(json_object_get(j, "state"));
+        if (!json_is_object(j) || !state)
+                return nbx_error_set(err, EPROTO, "cloud-hypervisor vm.info: no state");
+        /* VmState: Created, Running, Shutdown, Paused, BreakPoint; lowercase like QEMU's; only
+         * printable characters of it (the text comes from the hypervisor) */
+        nbx_vm_info info = {0};
+        size_t n = 0;
+        for (const char *p = state; *p && n + 1 < sizeof(info.state); p++)
+                info.state[n++] =
+                        isalnum((unsigned char)*p) ? (char)tolower((unsigned char)*p) : '?';
+        info.state[n] = '\0';
+        *ret = info;
+        return 0;
+}
+
 static int chv_info(const char *api_socket, nbx_vm_info *ret, nbx_error **err) {
         json_auto_t *j = NULL;
         int r = get_info(api_socket, &j, err);
-        if (r < 0)
-                return r;
-        /* VmState: Created, Running, Shutdown, Paused, BreakPoint; lowercase like QEMU's */
-        nbx_vm_info info = {0};
-        snprintf(info.state, sizeof(info.state), "%s",
-                 json_string_value(json_object_get(j, "state")));
-        for (char *p = info.state; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-        *ret = info;
-        return 0;
+        return r < 0 ? r : nbx_chv_info_parse(j, ret, err);
 }
 
 static int chv_add_disk(const char *api_socket, const nbx_vm_disk *disk, nbx_error **err) {

@@ -8,32 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../config/base/fsutil.h"
 #include "../config/base/proc.h"
 #include "../config/base/timeutil.h"
-
-static int take_lock(const char *path, uint64_t deadline_ms, int *ret_fd, nbx_error **err) {
-        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return nbx_error_set(err, errno, "open the VM lock %s", path);
-        nbx_backoff b = NBX_BACKOFF_INIT;
-        b.max_us = 100000;
-        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                if (errno != EWOULDBLOCK && errno != EINTR)
-                        return nbx_error_set(err, errno, "lock %s", path);
-                if (!nbx_backoff_sleep(&b, deadline_ms))
-                        return nbx_error_set(err, EBUSY,
-                                             "another nixbox is working on this VM (it holds %s); "
-                                             "wait for it to finish and try again",
-                                             path);
-        }
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
 
 int nbx_vm_ctx_open(nbx_vm_ctx *c, const nbx_project *p, const nbx_vm_opts *o, bool lock,
                     nbx_error **err) {
@@ -52,8 +32,9 @@ int nbx_vm_ctx_open(nbx_vm_ctx *c, const nbx_project *p, const nbx_vm_opts *o, b
                 goto fail;
         if (lock) {
                 if ((r = nbx_vm_paths_prepare(&c->paths, &c->inv, err)) < 0 ||
-                    (r = take_lock(c->paths.lock, nbx_deadline_in(NBX_VM_LOCK_TIMEOUT_MS),
-                                   &c->lock_fd, err)) < 0)
+                    (r = nbx_lock_file(c->paths.lock, nbx_deadline_in(NBX_VM_LOCK_TIMEOUT_MS),
+                                       "another nixbox is working on this VM", &c->lock_fd, err)) <
+                            0)
                         goto fail;
         }
         return 0;
@@ -204,7 +185,8 @@ nbx_net_params nbx_vm_net_params(const char *runtime_dir, const nbx_pool *pool, 
                                            .n_ports = cfg->n_ports,
                                            .upstream_dns = cfg->upstream_dns,
                                            .n_upstream_dns = cfg->n_upstream_dns,
-                                           .allow_private = cfg->allow_private}};
+                                           .allow_private = cfg->allow_private,
+                                           .owner_uid = inv->uid}};
 }
 
 /* The config as approved: the approved copy of .nixbox/ is what Nix evaluates (decision 0006). */

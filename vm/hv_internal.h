@@ -2,6 +2,7 @@
  * of the public interface (vm/hv.h). */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,3 +32,13 @@ int nbx_hv_check_socket(const char *what, const char *path, nbx_error **err);
 /* Connect a SOCK_STREAM unix socket (CLOEXEC).  Returns the fd or -errno (no error object:
  * wait_api retries on ENOENT/ECONNREFUSED). */
 int nbx_hv_unix_connect(const char *path);
+
+/* cloud-hypervisor's answers, checked (vm/chv.c; also the fuzzer's entry points).  A reply with
+ * HTTP status and body text to method endpoint: an error unless status is one of expected
+ * (0-terminated), naming meaning_404 for a 404; *ret_json (may be NULL) the parsed body of a 200
+ * with one. */
+int nbx_chv_reply(const char *method, const char *endpoint, long status, const char *text,
+                  const long *expected, const char *meaning_404, json_t **ret_json,
+                  nbx_error **err);
+/* vm.info's body: its state, lowercase. */
+int nbx_chv_info_parse(json_t *j, nbx_vm_info *ret, nbx_error **err);

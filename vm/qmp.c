@@ -76,31 +76,42 @@ static int send_msg(nbx_qmp *q, json_t *msg, nbx_error **err) {
         return 0;
 }
 
+int nbx_qmp_parse_line(const char *line, size_t len, json_t **ret, nbx_error **err) {
+        bool blank = true;
+        for (size_t i = 0; i < len && blank; i++) {
+                char c = line[i];
+                blank = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+        }
+        if (blank) {
+                *ret = NULL;
+                return 0;
+        }
+        json_error_t jerr;
+        json_t *msg = json_loadb(line, len, 0, &jerr);
+        if (!msg)
+                return nbx_error_set(err, EPROTO, "invalid JSON: %s", jerr.text);
+        if (!json_is_object(msg)) {
+                json_decref(msg);
+                return nbx_error_set(err, EPROTO, "message is not an object");
+        }
+        *ret = msg;
+        return 0;
+}
+
 /* Read the next JSON message (one line). */
 static int read_msg(nbx_qmp *q, json_t **ret, nbx_error **err) {
         for (;;) {
                 char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
                 if (nl) {
                         size_t line = (size_t)(nl - q->buf) + 1;
-                        bool blank = true;
-                        for (size_t i = 0; i < line && blank; i++) {
-                                char c = q->buf[i];
-                                blank = c == ' ' || c == '\t' || c == '\r' || c == '\n';
-                        }
-                        json_error_t jerr;
-                        json_t *msg = blank ? NULL : json_loadb(q->buf, line, 0, &jerr);
+                        json_t *msg = NULL;
+                        int r = nbx_qmp_parse_line(q->buf, line, &msg, err);
                         memmove(q->buf, q->buf + line, q->len - line);
                         q->len -= line;
-                        if (blank)
-                                continue;
+                        if (r < 0)
+                                return nbx_error_wrap(err, "QMP %s", q->path);
                         if (!msg)
-                                return nbx_error_set(err, EPROTO, "QMP %s: invalid JSON: %s",
-                                                     q->path, jerr.text);
-                        if (!json_is_object(msg)) {
-                                json_decref(msg);
-                                return nbx_error_set(err, EPROTO,
-                                                     "QMP %s: message is not an object", q->path);
-                        }
+                                continue; /* a blank line */
                         *ret = msg;
                         return 0;
                 }
@@ -136,6 +147,33 @@ static int remember_event(nbx_qmp *q, json_t *msg) {
         return json_array_append(q->events, msg) < 0 ? -ENOMEM : 0;
 }
 
+int nbx_qmp_reply(json_t *msg, const char *id, const char *command, json_t **ret, char **ret_class,
+                  nbx_error **err) {
+        if (json_object_get(msg, "event"))
+                return NBX_QMP_EVENT;
+        const char *rid = json_string_value(json_object_get(msg, "id"));
+        if (!rid || strcmp(rid, id) != 0)
+                return NBX_QMP_NOT_OURS; /* a reply to a command we gave up on */
+        json_t *error = json_object_get(msg, "error");
+        if (error) {
+                const char *cls = json_string_value(json_object_get(error, "class"));
+                const char *desc = json_string_value(json_object_get(error, "desc"));
+                if (ret_class) {
+                        *ret_class = strdup(cls ? cls : "");
+                        if (!*ret_class)
+                                return nbx_error_set(err, ENOMEM, "QMP %s", command);
+                }
+                return nbx_error_set(err, 0, "QMP %s: %s", command,
+                                     desc ? desc : "error without description");
+        }
+        json_t *value = json_object_get(msg, "return");
+        if (!value)
+                return nbx_error_set(err, EPROTO, "QMP %s: reply without return value", command);
+        if (ret)
+                *ret = json_incref(value);
+        return 0;
+}
+
 int nbx_qmp_execute(nbx_qmp *q, const char *command, json_t *args, json_t **ret, char **ret_class,
                     nbx_error **err) {
         char id[32];
@@ -150,37 +188,15 @@ int nbx_qmp_execute(nbx_qmp *q, const char *command, json_t *args, json_t **ret,
                 json_auto_t *msg = NULL;
                 if ((r = read_msg(q, &msg, err)) < 0)
                         return nbx_error_wrap(err, "%s", command);
-                if (json_object_get(msg, "event")) {
-                        if (remember_event(q, msg) < 0)
-                                return nbx_error_set(err, ENOMEM, "QMP %s", command);
-                        continue;
-                }
-                const char *rid = json_string_value(json_object_get(msg, "id"));
-                if (!rid || strcmp(rid, id) != 0)
-                        continue; /* not ours (a reply to a command we gave up on) */
-                json_t *error = json_object_get(msg, "error");
-                if (error) {
-                        const char *cls = json_string_value(json_object_get(error, "class"));
-                        const char *desc = json_string_value(json_object_get(error, "desc"));
-                        if (ret_class) {
-                                *ret_class = strdup(cls ? cls : "");
-                                if (!*ret_class)
-                                        return nbx_error_set(err, ENOMEM, "QMP %s", command);
-                        }
-                        return nbx_error_set(err, 0, "QMP %s: %s", command,
-                                             desc ? desc : "error without description");
-                }
-                json_t *value = json_object_get(msg, "return");
-                if (!value)
-                        return nbx_error_set(err, EPROTO, "QMP %s: reply without return value",
-                                             command);
-                if (ret)
-                        *ret = json_incref(value);
-                return 0;
+                r = nbx_qmp_reply(msg, id, command, ret, ret_class, err);
+                if (r == NBX_QMP_EVENT && remember_event(q, msg) < 0)
+                        return nbx_error_set(err, ENOMEM, "QMP %s", command);
+                if (r <= 0)
+                        return r;
         }
 }
 
-static bool event_matches(json_t *ev, const char *name, const char *device) {
+bool nbx_qmp_event_is(json_t *ev, const char *name, const char *device) {
         const char *n = json_string_value(json_object_get(ev, "event"));
         if (!n || strcmp(n, name) != 0)
                 return false;
@@ -195,7 +211,7 @@ int nbx_qmp_wait_event(nbx_qmp *q, const char *name, const char *device, uint64_
         size_t i;
         json_t *ev;
         json_array_foreach(q->events, i, ev) {
-                if (event_matches(ev, name, device)) {
+                if (nbx_qmp_event_is(ev, name, device)) {
                         (void)json_array_remove(q->events, i);
                         return 0;
                 }
@@ -207,7 +223,7 @@ int nbx_qmp_wait_event(nbx_qmp *q, const char *name, const char *device, uint64_
                 json_auto_t *msg = NULL;
                 if ((r = read_msg(q, &msg, err)) < 0)
                         break;
-                if (event_matches(msg, name, device))
+                if (nbx_qmp_event_is(msg, name, device))
                         break;
                 if (json_object_get(msg, "event") && remember_event(q, msg) < 0) {
                         r = nbx_error_set(err, ENOMEM, "QMP: event");

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../config/base/error.h"
@@ -28,3 +30,15 @@ int nbx_qmp_execute(nbx_qmp *q, const char *command, json_t *args, json_t **ret,
  * Events that arrived while a command was running count. */
 int nbx_qmp_wait_event(nbx_qmp *q, const char *name, const char *device, uint64_t deadline_ms,
                        nbx_error **err);
+
+/* What QEMU writes, parsed (the reader of the connection uses these; so does the fuzzer): one
+ * line of text into a JSON object (*ret NULL for a blank line; -EPROTO for anything else). */
+int nbx_qmp_parse_line(const char *line, size_t len, json_t **ret, nbx_error **err);
+/* A message while waiting for the reply to command `command` with id `id`: NBX_QMP_EVENT, a
+ * reply to another id (NBX_QMP_NOT_OURS), the reply (0, *ret as in nbx_qmp_execute) or an error
+ * reply (< 0, *ret_class as in nbx_qmp_execute). */
+enum { NBX_QMP_EVENT = 1, NBX_QMP_NOT_OURS = 2 };
+int nbx_qmp_reply(json_t *msg, const char *id, const char *command, json_t **ret, char **ret_class,
+                  nbx_error **err);
+/* An event named name whose data.device is device (NULL: any device). */
+bool nbx_qmp_event_is(json_t *ev, const char *name, const char *device);

@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "timeutil.h"
 
 int nbx_mkdir_p(const char *path, mode_t mode, nbx_error **err) {
         _cleanup_free_ char *p = strdup(path);
@@ -280,5 +283,34 @@ int nbx_chown_if_root(const char *path, uid_t uid, gid_t gid, nbx_error **err) {
                 return 0;
         if (lchown(path, uid, gid) < 0)
                 return nbx_error_set(err, errno, "chown %s", path);
+        return 0;
+}
+
+int nbx_lock_file(const char *path, uint64_t deadline_ms, const char *holder, int *ret_fd,
+                  nbx_error **err) {
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return nbx_error_set(err, errno, "open the lock %s", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return nbx_error_set(err, errno, "stat the lock %s", path);
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+                return nbx_error_set(err, EPERM,
+                                     "the lock %s is not a file of user %u (remove it; nixbox "
+                                     "creates it again)",
+                                     path, (unsigned)geteuid());
+        if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
+                return nbx_error_set(err, errno, "make the lock %s private", path);
+        nbx_backoff b = NBX_BACKOFF_INIT;
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return nbx_error_set(err, errno, "lock %s", path);
+                if (!nbx_backoff_sleep(&b, deadline_ms))
+                        return nbx_error_set(err, EBUSY,
+                                             "%s (it holds %s); wait for it to finish and try "
+                                             "again",
+                                             holder, path);
+        }
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }

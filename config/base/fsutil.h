@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -39,3 +40,10 @@ bool nbx_is_dir(const char *path);
 bool nbx_is_file(const char *path);
 /* chown path to uid:gid when running as root (for files in a user's project folder). */
 int nbx_chown_if_root(const char *path, uid_t uid, gid_t gid, nbx_error **err);
+/* An exclusive lock on path (flock), created 0600 when missing.  An existing lock file must be a
+ * regular file of the caller's own (a lock another user may open is a lock another user may hold
+ * forever); its mode is set to 0600.  Waits with a backoff until deadline_ms, then fails with
+ * -EBUSY: "<holder> (it holds <path>); wait for it to finish and try again".  *ret_fd holds the
+ * lock until it is closed. */
+int nbx_lock_file(const char *path, uint64_t deadline_ms, const char *holder, int *ret_fd,
+                  nbx_error **err);

@@ -48,6 +48,8 @@ static __attribute__((noreturn)) void child_fail(int report_fd, const char *what
 
 #define MAX_GROUPS 64
 
+static char *find_program(const char *name, bool as_root);
+
 int nbx_user_groups(uid_t uid, gid_t gid, gid_t *ret, int max) {
         struct passwd pw, *res = NULL;
         char buf[4096];
@@ -60,8 +62,9 @@ int nbx_user_groups(uid_t uid, gid_t gid, gid_t *ret, int max) {
         return n;
 }
 
-static __attribute__((noreturn)) void child_exec(char *const argv[], const nbx_spawn_opts *o,
-                                                 const gid_t *groups, int n_groups, int report_fd) {
+static __attribute__((noreturn)) void child_exec(const char *prog, char *const argv[],
+                                                 const nbx_spawn_opts *o, const gid_t *groups,
+                                                 int n_groups, int report_fd) {
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
@@ -98,10 +101,8 @@ static __attribute__((noreturn)) void child_exec(char *const argv[], const nbx_s
         if (o->exec_fd)
                 syscall(SYS_execveat, *o->exec_fd, "", argv, o->envp ? o->envp : environ,
                         AT_EMPTY_PATH);
-        else if (o->envp)
-                execvpe(argv[0], argv, o->envp);
         else
-                execvp(argv[0], argv);
+                execve(prog, argv, o->envp ? o->envp : environ);
         child_fail(report_fd, "execute");
 }
 
@@ -112,6 +113,20 @@ int nbx_spawn(char *const argv[], const nbx_spawn_opts *opts, pid_t *ret_pid, nb
 
         if (!argv || !argv[0])
                 return nbx_error_set(err, EINVAL, "spawn: empty command");
+        /* the program is found here, by nixbox's PATH rule, never by execvp in the child; a
+         * program given as an open file (exec_fd) was checked by whoever opened it */
+        _cleanup_free_ char *prog =
+                o->exec_fd ? strdup(argv[0])
+                           : find_program(argv[0], geteuid() == 0 && !o->drop_privileges);
+        if (!prog)
+                return nbx_error_setx(err, NBX_EXIT_PREREQ, ENOENT, "cannot run %s: %s", argv[0],
+                                      !strchr(argv[0], '/') ? NBX_PATH_RULE
+                                      : argv[0][0] != '/'
+                                              ? "a relative path (nixbox runs programs by "
+                                                "absolute path only)"
+                                              : "not an executable file (as root: one owned by "
+                                                "root in a folder of root's that no one else may "
+                                                "write)");
         /* the group database is read here, not in the child after fork */
         gid_t groups[MAX_GROUPS];
         int n_groups = 0;
@@ -129,7 +144,7 @@ int nbx_spawn(char *const argv[], const nbx_spawn_opts *opts, pid_t *ret_pid, nb
         }
         if (pid == 0) {
                 close(report[0]);
-                child_exec(argv, o, groups, n_groups, report[1]);
+                child_exec(prog, argv, o, groups, n_groups, report[1]);
         }
         close(report[1]);
         if (o->parent_setup) {
@@ -283,26 +298,55 @@ int nbx_status_code(int status) {
         return 1;
 }
 
-char *nbx_find_program(const char *name) {
+/* Whether root may run what lies at path (a folder or a program): owned by root and writable by
+ * nobody else, or any other user could put a program there that root would run. */
+static bool root_trusts(const char *path, bool want_dir) {
+        struct stat st;
+        if (stat(path, &st) < 0 || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+                return false;
+        return want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+}
+
+static bool usable(const char *path, bool as_root) {
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, X_OK) < 0)
+                return false;
+        if (!as_root)
+                return true;
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (!slash)
+                return false;
+        *slash = '\0';
+        return root_trusts(path, false) && root_trusts(dir[0] ? dir : "/", true);
+}
+
+static char *find_program(const char *name, bool as_root) {
         if (strchr(name, '/'))
-                return access(name, X_OK) == 0 ? strdup(name) : NULL;
+                return name[0] == '/' && usable(name, as_root) ? strdup(name) : NULL;
         const char *path = getenv("PATH");
         if (!path || !*path)
-                path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+                path = NBX_SYSTEM_PATH;
         _cleanup_free_ char *copy = strdup(path);
         if (!copy)
                 return NULL;
+        /* empty entries (the current folder) fall out with the relative ones */
         char *save = NULL;
         for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+                if (dir[0] != '/' || (as_root && !root_trusts(dir, true)))
+                        continue;
                 char *full = NULL;
                 if (asprintf(&full, "%s/%s", dir, name) < 0)
                         return NULL;
-                struct stat st;
-                if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+                if (usable(full, as_root))
                         return full;
                 free(full);
         }
         return NULL;
+}
+
+char *nbx_find_program(const char *name) {
+        return find_program(name, geteuid() == 0);
 }
 
 int nbx_stop_pid(pid_t pid, uint64_t grace_deadline_ms) {

@@ -40,8 +40,9 @@ typedef struct nbx_spawn_opts {
 #define NBX_SPAWN_OPTS_INIT                                                                        \
         { .stdin_fd = -1, .stdout_fd = NBX_FD_INHERIT, .stderr_fd = NBX_FD_INHERIT }
 
-/* fork + exec argv[0] (looked up in PATH when it has no '/').  A failing exec is reported through
- * a CLOEXEC pipe, so "program not found" is an error here, not a mysterious exit 127. */
+/* fork + exec argv[0], found by the PATH rule of nbx_find_program (never execvp; the checks for
+ * root apply unless the child drops its privileges).  A failing exec is reported
+ * through a CLOEXEC pipe, so "program not found" is an error here, not a mysterious exit 127. */
 int nbx_spawn(char *const argv[], const nbx_spawn_opts *opts, pid_t *ret_pid, nbx_error **err);
 
 /* Replace this process with argv[0] (looked up as nbx_spawn does), as opts->uid/gid with their
@@ -62,7 +63,18 @@ int nbx_run_capture(char *const argv[], const nbx_spawn_opts *opts, uint64_t dea
 /* Exit code of a wait status: the code, or 128+signal. */
 int nbx_status_code(int status);
 
-/* Find an executable in PATH (or check an absolute path).  Returns a malloc'd path or NULL. */
+/* Where programs are looked for when PATH is unset or empty. */
+#define NBX_SYSTEM_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* The PATH rule, in words for error messages (docs/security.md, "Programs nixbox runs"). */
+#define NBX_PATH_RULE                                                                              \
+        "not found in PATH (nixbox looks only in absolute PATH entries; as root only in folders "  \
+        "owned by root that no one else may write, and only at programs owned by root that no "    \
+        "one else may write)"
+/* Find an executable by the PATH rule: only absolute PATH entries (relative and empty ones, which
+ * mean the current folder, are skipped); running as root (euid 0), only entries that are folders
+ * owned by root and writable by no group or other user, and only programs that are likewise
+ * root's alone.  A name with a '/' must be an absolute path that passes the same checks.
+ * Returns a malloc'd path or NULL. */
 char *nbx_find_program(const char *name);
 
 /* SIGTERM, wait until grace_deadline_ms, then SIGKILL and reap.  Already gone counts as done. */

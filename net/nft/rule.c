@@ -92,7 +92,7 @@ void nbx_nft_bitwise(nbx_nft_rule *R, uint32_t reg, const void *mask, uint32_t l
                 R->fail = true;
 }
 
-void nbx_nft_lookup(nbx_nft_rule *R, uint32_t sreg, const char *set, int dreg) {
+static void lookup(nbx_nft_rule *R, uint32_t sreg, const char *set, int dreg, bool negate) {
         struct nftnl_expr *e = expr(R, "lookup");
         if (!e)
                 return;
@@ -101,6 +101,12 @@ void nbx_nft_lookup(nbx_nft_rule *R, uint32_t sreg, const char *set, int dreg) {
                 R->fail = true;
         if (dreg >= 0)
                 nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, (uint32_t)dreg);
+        if (negate)
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+}
+
+void nbx_nft_lookup(nbx_nft_rule *R, uint32_t sreg, const char *set, int dreg) {
+        lookup(R, sreg, set, dreg, false);
 }
 
 void nbx_nft_verdict(nbx_nft_rule *R, int verdict, const char *chain) {
@@ -193,6 +199,22 @@ void nbx_nft_match_l4proto(nbx_nft_rule *R, uint8_t proto) {
 void nbx_nft_match_ifprefix(nbx_nft_rule *R, uint32_t meta_key, const char *prefix) {
         nbx_nft_meta(R, meta_key, NFT_REG_1);
         nbx_nft_cmp(R, NFT_REG_1, NFT_CMP_EQ, prefix, (uint32_t)strlen(prefix));
+}
+
+void nbx_nft_match_ifset(nbx_nft_rule *R, uint32_t meta_key, const char *set, bool negate) {
+        nbx_nft_meta(R, meta_key, NFT_REG_1);
+        lookup(R, NFT_REG_1, set, -1, negate);
+}
+
+void nbx_nft_match_skuid(nbx_nft_rule *R, uint32_t uid) {
+        nbx_nft_meta(R, NFT_META_SKUID, NFT_REG_1);
+        nbx_nft_cmp(R, NFT_REG_1, NFT_CMP_EQ, &uid, sizeof(uid));
+}
+
+void nbx_nft_match_icmp_type(nbx_nft_rule *R, uint8_t type) {
+        nbx_nft_match_l4proto(R, IPPROTO_ICMP);
+        nbx_nft_payload(R, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1);
+        nbx_nft_cmp(R, NFT_REG_1, NFT_CMP_EQ, &type, 1);
 }
 
 void nbx_nft_match_ip(nbx_nft_rule *R, uint32_t off, struct in_addr addr) {

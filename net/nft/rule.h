@@ -47,6 +47,12 @@ void nbx_nft_match_nfproto(nbx_nft_rule *R, uint8_t proto);
 void nbx_nft_match_l4proto(nbx_nft_rule *R, uint8_t proto);
 /* interface name prefix, no trailing NUL compared: "nbx" matches nbx* (iptables' nbx+) */
 void nbx_nft_match_ifprefix(nbx_nft_rule *R, uint32_t meta_key, const char *prefix);
+/* interface name (meta_key NFT_META_IIFNAME / OIFNAME) in the named set; negate: not in it */
+void nbx_nft_match_ifset(nbx_nft_rule *R, uint32_t meta_key, const char *set, bool negate);
+/* the packet's socket belongs to uid (packets without a socket never match) */
+void nbx_nft_match_skuid(nbx_nft_rule *R, uint32_t uid);
+/* an ICMP (IPv4) message of this type */
+void nbx_nft_match_icmp_type(nbx_nft_rule *R, uint8_t type);
 /* IPv4 header address at offset off (12 source, 16 destination) */
 void nbx_nft_match_ip(nbx_nft_rule *R, uint32_t off, struct in_addr addr);
 void nbx_nft_match_ip_net(nbx_nft_rule *R, uint32_t off, uint32_t net_host, unsigned plen);

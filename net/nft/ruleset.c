@@ -19,18 +19,19 @@ static const struct {
 } slot_objs[NBX_NFT_SLOT_OBJS] = {
         [NBX_NFT_PRE] = {"pre", NBX_NFT_CHAIN},       [NBX_NFT_IN] = {"in", NBX_NFT_CHAIN},
         [NBX_NFT_FWD] = {"fwd", NBX_NFT_CHAIN},       [NBX_NFT_TO] = {"to", NBX_NFT_CHAIN},
-        [NBX_NFT_NAT] = {"nat", NBX_NFT_CHAIN},       [NBX_NFT_REFUSE] = {"refuse", NBX_NFT_CHAIN},
-        [NBX_NFT_ALLOW] = {"allow", NBX_NFT_SET},     [NBX_NFT_PORTS] = {"ports", NBX_NFT_SET},
-        [NBX_NFT_REFUSED] = {"refused", NBX_NFT_OBJ}, [NBX_NFT_SILENT] = {"silent", NBX_NFT_OBJ},
+        [NBX_NFT_OUT] = {"out", NBX_NFT_CHAIN},       [NBX_NFT_NAT] = {"nat", NBX_NFT_CHAIN},
+        [NBX_NFT_REFUSE] = {"refuse", NBX_NFT_CHAIN}, [NBX_NFT_ALLOW] = {"allow", NBX_NFT_SET},
+        [NBX_NFT_PORTS] = {"ports", NBX_NFT_SET},     [NBX_NFT_REFUSED] = {"refused", NBX_NFT_OBJ},
+        [NBX_NFT_SILENT] = {"silent", NBX_NFT_OBJ},
 };
 
 static const struct {
         const char *name;
         enum nbx_nft_slot_obj target; /* the slot chain an element jumps to */
 } maps[NBX_NFT_MAPS] = {
-        [NBX_NFT_PRE_IF] = {"pre_if", NBX_NFT_PRE},   [NBX_NFT_IN_IF] = {"in_if", NBX_NFT_IN},
-        [NBX_NFT_FWD_IF] = {"fwd_if", NBX_NFT_FWD},   [NBX_NFT_TO_IF] = {"to_if", NBX_NFT_TO},
-        [NBX_NFT_NAT_SRC] = {"nat_src", NBX_NFT_NAT},
+        [NBX_NFT_PRE_IF] = {"pre_if", NBX_NFT_PRE}, [NBX_NFT_IN_IF] = {"in_if", NBX_NFT_IN},
+        [NBX_NFT_FWD_IF] = {"fwd_if", NBX_NFT_FWD}, [NBX_NFT_TO_IF] = {"to_if", NBX_NFT_TO},
+        [NBX_NFT_OUT_IF] = {"out_if", NBX_NFT_OUT}, [NBX_NFT_NAT_SRC] = {"nat_src", NBX_NFT_NAT},
 };
 
 nbx_nft_name nbx_nft_slot_obj_name(unsigned slot, enum nbx_nft_slot_obj o) {
@@ -91,11 +92,14 @@ static const struct {
         {"prerouting", {NF_INET_PRE_ROUTING, PRIO_RAW, "filter"}},
         {"input", {NF_INET_LOCAL_IN, PRIO_FILTER, "filter"}},
         {"forward", {NF_INET_FORWARD, PRIO_FILTER, "filter"}},
+        {"output", {NF_INET_LOCAL_OUT, PRIO_FILTER, "filter"}},
         {"postrouting", {NF_INET_POST_ROUTING, PRIO_SRCNAT, "nat"}},
 };
+static const nbx_nft_hook guard_hook = {NF_INET_FORWARD, PRIO_FILTER, "filter"};
 
 /* Destinations never forwarded (host order, prefix).  `always`: refused even with
- * allowPrivate (unroutable or meaningless to forward). */
+ * allowPrivate — unroutable or meaningless to forward, or a cloud provider's instance metadata
+ * (credentials of the host's cloud account). */
 static const struct {
         uint32_t net;
         unsigned plen;
@@ -105,32 +109,68 @@ static const struct {
         {0x7f000000, 8, true},   /* 127.0.0.0/8 loopback */
         {0xe0000000, 4, true},   /* 224.0.0.0/4 multicast */
         {0xf0000000, 4, true},   /* 240.0.0.0/4 reserved, broadcast */
+        {0xa9fe0000, 16, true},  /* 169.254.0.0/16 link-local: metadata at 169.254.169.254 (AWS,
+                                    GCP, Azure, OpenStack, Oracle, DigitalOcean, ...) */
+        {0x646464c8, 32, true},  /* 100.100.100.200 Alibaba Cloud metadata */
+        {0xa83f8110, 32, true},  /* 168.63.129.16 Azure's WireServer (extension settings) */
         {0x0a000000, 8, false},  /* 10.0.0.0/8 RFC 1918 */
         {0xac100000, 12, false}, /* 172.16.0.0/12 RFC 1918 */
         {0xc0a80000, 16, false}, /* 192.168.0.0/16 RFC 1918 */
         {0x64400000, 10, false}, /* 100.64.0.0/10 shared address space (CGNAT) */
-        {0xa9fe0000, 16, false}, /* 169.254.0.0/16 link-local, cloud metadata */
         {0xc0000000, 24, false}, /* 192.0.0.0/24 IETF protocol assignments */
         {0xc6120000, 15, false}, /* 198.18.0.0/15 benchmarking (used by some VPNs) */
 };
 
-/* <meta key> vmap @map, then <meta key> "nbx*" drop for nbx interfaces without an element */
+static void drop_slot_ifs(nbx_nft_batch *b, const char *chain, uint32_t meta_key);
+
+/* <meta key> vmap @map, then <meta key> @slot_ifs drop for slot interfaces without an element */
 static void dispatch(nbx_nft_batch *b, const char *chain, uint32_t meta_key, const char *map,
                      bool catch_all) {
         nbx_nft_rule R = nbx_nft_rule_new(b, chain);
         nbx_nft_meta(&R, meta_key, NFT_REG_1);
         nbx_nft_lookup(&R, NFT_REG_1, map, NFT_REG_VERDICT);
         nbx_nft_rule_put(b, &R, true);
-        if (!catch_all)
-                return;
-        R = nbx_nft_rule_new(b, chain);
-        nbx_nft_match_ifprefix(&R, meta_key, "nbx");
+        if (catch_all)
+                drop_slot_ifs(b, chain, meta_key);
+}
+
+/* <meta key> @slot_ifs drop: fail closed for a slot interface whose rules are not there */
+static void drop_slot_ifs(nbx_nft_batch *b, const char *chain, uint32_t meta_key) {
+        nbx_nft_rule R = nbx_nft_rule_new(b, chain);
+        nbx_nft_match_ifset(&R, meta_key, NBX_NFT_SLOT_IFS, false);
         nbx_nft_verdict(&R, NF_DROP, NULL);
         nbx_nft_rule_put(b, &R, true);
 }
 
-static void add_base(nbx_nft_batch *b) {
+/* slot_ifs: exactly the names a slot TAP can have, nbx0 .. nbx63 (never another interface whose
+ * name happens to start with "nbx") */
+static void add_slot_ifs(nbx_nft_batch *b) {
+        nbx_nft_put_set(b, &(nbx_nft_set_spec){.name = NBX_NFT_SLOT_IFS,
+                                               .key_type = NBX_NFT_TYPE_IFNAME,
+                                               .key_len = IFNAMSIZ});
+        char names[NBX_SLOTS][IFNAMSIZ];
+        memset(names, 0, sizeof(names));
+        for (unsigned i = 0; i < NBX_SLOTS; i++)
+                snprintf(names[i], IFNAMSIZ, "nbx%u", i);
+        nbx_nft_put_elems(b, NBX_NFT_SLOT_IFS, names, IFNAMSIZ, NBX_SLOTS);
+}
+
+/* guard (forward): iifname != @slot_ifs oifname != @slot_ifs counter drop.  Created only when
+ * nixbox turned forwarding on: the host then routes for its slots and nothing else. */
+static void add_guard(nbx_nft_batch *b) {
+        nbx_nft_put_chain(b, NFT_MSG_NEWCHAIN, NBX_NFT_GUARD, &guard_hook);
+        nbx_nft_put_flush_chain(b, NBX_NFT_GUARD);
+        nbx_nft_rule R = nbx_nft_rule_new(b, NBX_NFT_GUARD);
+        nbx_nft_match_ifset(&R, NFT_META_IIFNAME, NBX_NFT_SLOT_IFS, true);
+        nbx_nft_match_ifset(&R, NFT_META_OIFNAME, NBX_NFT_SLOT_IFS, true);
+        nbx_nft_counter(&R);
+        nbx_nft_verdict(&R, NF_DROP, NULL);
+        nbx_nft_rule_put(b, &R, true);
+}
+
+static void add_base(nbx_nft_batch *b, bool guard) {
         nbx_nft_put_table(b, NFT_MSG_NEWTABLE);
+        add_slot_ifs(b);
         for (size_t i = 0; i < NBX_ARRAY_SIZE(base_chains); i++)
                 nbx_nft_put_chain(b, NFT_MSG_NEWCHAIN, base_chains[i].name, &base_chains[i].hook);
         for (int m = 0; m < NBX_NFT_MAPS; m++) {
@@ -152,20 +192,18 @@ static void add_base(nbx_nft_batch *b) {
         /* forward: from a slot, then to a slot, then the catch-alls of both directions */
         dispatch(b, "forward", NFT_META_IIFNAME, "fwd_if", false);
         dispatch(b, "forward", NFT_META_OIFNAME, "to_if", false);
-        nbx_nft_rule R = nbx_nft_rule_new(b, "forward");
-        nbx_nft_match_ifprefix(&R, NFT_META_IIFNAME, "nbx");
-        nbx_nft_verdict(&R, NF_DROP, NULL);
-        nbx_nft_rule_put(b, &R, true);
-        R = nbx_nft_rule_new(b, "forward");
-        nbx_nft_match_ifprefix(&R, NFT_META_OIFNAME, "nbx");
-        nbx_nft_verdict(&R, NF_DROP, NULL);
-        nbx_nft_rule_put(b, &R, true);
+        drop_slot_ifs(b, "forward", NFT_META_IIFNAME);
+        drop_slot_ifs(b, "forward", NFT_META_OIFNAME);
+        /* output: what this host's own processes send into a slot */
+        dispatch(b, "output", NFT_META_OIFNAME, "out_if", true);
         /* postrouting (nat): iifname is empty here, so dispatch by the (enforced) source */
-        R = nbx_nft_rule_new(b, "postrouting");
+        nbx_nft_rule R = nbx_nft_rule_new(b, "postrouting");
         nbx_nft_match_nfproto(&R, NFPROTO_IPV4);
         nbx_nft_payload(&R, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1);
         nbx_nft_lookup(&R, NFT_REG_1, "nat_src", NFT_REG_VERDICT);
         nbx_nft_rule_put(b, &R, true);
+        if (guard)
+                add_guard(b);
 }
 
 /* ---- one slot's rules --------------------------------------------------------------------- */
@@ -285,7 +323,7 @@ static void add_fwd(nbx_nft_batch *b, const nbx_slot_addr *a, const nbx_net_poli
         if (p->mode != NBX_NET_OFF) {
                 /* never another slot: by interface and by the pool's /16 */
                 nbx_nft_rule R = nbx_nft_rule_new(b, chain);
-                nbx_nft_match_ifprefix(&R, NFT_META_OIFNAME, "nbx");
+                nbx_nft_match_ifset(&R, NFT_META_OIFNAME, NBX_NFT_SLOT_IFS, false);
                 nbx_nft_verdict(&R, NFT_GOTO, refuse);
                 nbx_nft_rule_put(b, &R, true);
                 R = nbx_nft_rule_new(b, chain);
@@ -317,12 +355,40 @@ static void add_fwd(nbx_nft_batch *b, const nbx_slot_addr *a, const nbx_net_poli
         add_final(b, chain, NULL, NFT_GOTO, refuse);
 }
 
+/* out<s>: this host's processes -> guest.  Replies, and what the kernel itself sends (TCP resets
+ * of refused connections are `related`; ICMP errors need CAP_NET_RAW or the kernel); new
+ * connections only from root and from the VM's owner. */
+static void add_out(nbx_nft_batch *b, const nbx_net_policy *p, const slot_names *n) {
+        const char *chain = NAME(NBX_NFT_OUT);
+        nbx_nft_rule R = nbx_nft_rule_new(b, chain);
+        nbx_nft_match_ct_est_rel(&R);
+        nbx_nft_verdict(&R, NF_ACCEPT, NULL);
+        nbx_nft_rule_put(b, &R, true);
+        static const uint8_t icmp_errors[] = {3 /* unreachable */, 11 /* time exceeded */,
+                                              12 /* parameter problem */};
+        for (size_t i = 0; i < NBX_ARRAY_SIZE(icmp_errors); i++) {
+                R = nbx_nft_rule_new(b, chain);
+                nbx_nft_match_icmp_type(&R, icmp_errors[i]);
+                nbx_nft_verdict(&R, NF_ACCEPT, NULL);
+                nbx_nft_rule_put(b, &R, true);
+        }
+        const uint32_t uids[] = {0, (uint32_t)p->owner_uid};
+        for (size_t i = 0; i < (p->owner_uid ? 2u : 1u); i++) {
+                R = nbx_nft_rule_new(b, chain);
+                nbx_nft_match_skuid(&R, uids[i]);
+                nbx_nft_verdict(&R, NF_ACCEPT, NULL);
+                nbx_nft_rule_put(b, &R, true);
+        }
+        add_final(b, chain, NULL, NFT_GOTO, NAME(NBX_NFT_REFUSE));
+}
+
 static void add_slot_rules(nbx_nft_batch *b, const nbx_slot_addr *a, const nbx_net_policy *p,
                            const slot_names *n) {
         add_pre(b, a, n);
         add_refuse(b, n);
         add_in(b, a, n);
         add_fwd(b, a, p, n);
+        add_out(b, p, n);
         /* to<s>: elsewhere -> guest: only replies */
         nbx_nft_rule R = nbx_nft_rule_new(b, NAME(NBX_NFT_TO));
         nbx_nft_match_ct_est_rel(&R);
@@ -332,8 +398,7 @@ static void add_slot_rules(nbx_nft_batch *b, const nbx_slot_addr *a, const nbx_n
         /* nat<s>: masquerade what fwd<s> let out (never towards another slot) */
         if (p->mode != NBX_NET_OFF) {
                 R = nbx_nft_rule_new(b, NAME(NBX_NFT_NAT));
-                nbx_nft_meta(&R, NFT_META_OIFNAME, NFT_REG_1);
-                nbx_nft_cmp(&R, NFT_REG_1, NFT_CMP_NEQ, "nbx", 3);
+                nbx_nft_match_ifset(&R, NFT_META_OIFNAME, NBX_NFT_SLOT_IFS, true);
                 nbx_nft_masq(&R);
                 nbx_nft_rule_put(b, &R, true);
         }
@@ -374,7 +439,8 @@ static void del_obj(nbx_nft_batch *b, const slot_names *n, enum nbx_nft_slot_obj
 }
 
 int nbx_nft_batch_slot(nbx_nft_batch *b, const nbx_slot_addr *a, const nbx_net_policy *p,
-                       bool fresh, const nbx_nft_present *present, nbx_error **err) {
+                       const nbx_nft_slot_opts *opts, const nbx_nft_present *present,
+                       nbx_error **err) {
         int r = nbx_nft_slot_check(a, err);
         if (r >= 0)
                 r = check_policy(p, err);
@@ -384,12 +450,12 @@ int nbx_nft_batch_slot(nbx_nft_batch *b, const nbx_slot_addr *a, const nbx_net_p
         slot_names names = names_of(a->slot);
         const slot_names *n = &names;
 
-        add_base(b);
+        add_base(b, opts->guard);
         for (int o = NBX_NFT_PRE; o <= NBX_NFT_REFUSE; o++) {
                 nbx_nft_put_chain(b, NFT_MSG_NEWCHAIN, NAME(o), NULL);
                 nbx_nft_put_flush_chain(b, NAME(o));
         }
-        if (fresh) {
+        if (opts->fresh) {
                 /* the rules that use the counters are flushed above, so they can be replaced */
                 del_obj(b, n, NBX_NFT_REFUSED, present);
                 del_obj(b, n, NBX_NFT_SILENT, present);
@@ -400,12 +466,13 @@ int nbx_nft_batch_slot(nbx_nft_batch *b, const nbx_slot_addr *a, const nbx_net_p
                                                .key_type = NBX_NFT_TYPE_IPADDR,
                                                .key_len = 4,
                                                .flags = NFT_SET_EVAL,
-                                               .timeout_ms = (uint64_t)timeout_s * 1000});
+                                               .timeout_ms = (uint64_t)timeout_s * 1000,
+                                               .size = NBX_NFT_ALLOW_MAX});
         nbx_nft_put_set(b, &(nbx_nft_set_spec){.name = NAME(NBX_NFT_PORTS),
                                                .key_type = NBX_NFT_TYPE_INET_SERVICE,
                                                .key_len = 2});
         nbx_nft_put_set_del(b, NFT_MSG_DELSETELEM, NAME(NBX_NFT_PORTS));
-        if (fresh || p->mode != NBX_NET_FILTERED)
+        if (opts->fresh || !opts->keep_allowed || p->mode != NBX_NET_FILTERED)
                 nbx_nft_put_set_del(b, NFT_MSG_DELSETELEM, NAME(NBX_NFT_ALLOW));
         if (p->mode == NBX_NET_FILTERED)
                 nbx_nft_put_port_elems(b, NAME(NBX_NFT_PORTS), p->ports, p->n_ports);

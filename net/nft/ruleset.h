@@ -6,10 +6,13 @@
  *                                 input      (filter, 0)          iifname vmap @in_if
  *                                 forward    (filter, 0)          iifname vmap @fwd_if,
  *                                                                 oifname vmap @to_if
+ *                                 output     (filter, 0)          oifname vmap @out_if
  *                                 postrouting (nat, srcnat 100)   ip saddr vmap @nat_src
- *   each dispatch followed by a drop of "nbx*" interfaces without rules;
- *   per slot s: chains pre<s> in<s> fwd<s> to<s> nat<s> refuse<s>, sets allow<s> ports<s>,
- *   counters refused<s> silent<s>, one element in each map. */
+ *   each dispatch followed by a drop of slot interfaces (set slot_ifs: exactly nbx0..nbx63)
+ *   without rules; per slot s: chains pre<s> in<s> fwd<s> to<s> out<s> nat<s> refuse<s>, sets
+ *   allow<s> ports<s>, counters refused<s> silent<s>, one element in each map.  When nixbox
+ *   turned IPv4 forwarding on: base chain guard (forward) drops what neither enters nor leaves
+ *   a slot interface. */
 #pragma once
 
 #include <stdbool.h>
@@ -27,6 +30,7 @@ enum nbx_nft_slot_obj {
         NBX_NFT_IN,
         NBX_NFT_FWD,
         NBX_NFT_TO,
+        NBX_NFT_OUT,
         NBX_NFT_NAT,
         NBX_NFT_REFUSE,
         NBX_NFT_ALLOW,
@@ -42,6 +46,7 @@ enum nbx_nft_map {
         NBX_NFT_IN_IF,
         NBX_NFT_FWD_IF,
         NBX_NFT_TO_IF,
+        NBX_NFT_OUT_IF,
         NBX_NFT_NAT_SRC,
         NBX_NFT_MAPS
 };
@@ -73,12 +78,20 @@ int nbx_nft_slot_check(const nbx_slot_addr *a, nbx_error **err);
 const void *nbx_nft_map_key(const nbx_slot_addr *a, enum nbx_nft_map m, char buf[16],
                             uint32_t *ret_len);
 
-/* Add to a started batch: install (fresh: allow set emptied, counters reset) or replace (fresh =
- * false: the allow set kept while the mode stays filtered) the slot, creating the table, base
- * chains and maps when absent and refilling the base chains.  present: see above (only the
- * counters are read from it). */
+/* The set of slot interface names and the chain of the forwarding guard. */
+#define NBX_NFT_SLOT_IFS "slot_ifs"
+#define NBX_NFT_GUARD "guard"
+
+/* Add to a started batch: install or replace the slot, creating the table, base chains, maps and
+ * slot_ifs when absent and refilling the base chains.  present: see above (only the counters are
+ * read from it). */
+typedef struct nbx_nft_slot_opts {
+        bool fresh;        /* install: the allow set emptied, the counters reset */
+        bool keep_allowed; /* replace: the allow set's elements kept (only while filtered) */
+        bool guard;        /* create the forwarding guard (kept once there, until the table goes) */
+} nbx_nft_slot_opts;
 int nbx_nft_batch_slot(nbx_nft_batch *b, const nbx_slot_addr *a, const nbx_net_policy *policy,
-                       bool fresh, const nbx_nft_present *present, nbx_error **err);
+                       const nbx_nft_slot_opts *o, const nbx_nft_present *present, nbx_error **err);
 /* Add to a started batch: remove the slot (whole_table: the table with everything in it). */
 int nbx_nft_batch_slot_del(nbx_nft_batch *b, const nbx_slot_addr *a, bool whole_table,
                            const nbx_nft_present *present, nbx_error **err);

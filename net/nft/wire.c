@@ -263,6 +263,8 @@ void nbx_nft_put_set(nbx_nft_batch *b, const nbx_nft_set_spec *spec) {
                 flags |= NFT_SET_TIMEOUT;
                 nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, spec->timeout_ms);
         }
+        if (spec->size)
+                nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, spec->size);
         nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
         nftnl_set_set_u32(s, NFTNL_SET_ID, b->n_msgs); /* unique within the batch */
         struct nlmsghdr *nlh = nbx_nft_batch_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE);
@@ -315,7 +317,8 @@ void nbx_nft_put_elem(nbx_nft_batch *b, uint16_t type, const char *set, const vo
         nbx_nft_batch_commit(b, nlh);
 }
 
-void nbx_nft_put_port_elems(nbx_nft_batch *b, const char *set, const uint16_t *ports, size_t n) {
+void nbx_nft_put_elems(nbx_nft_batch *b, const char *set, const void *keys, uint32_t key_len,
+                       size_t n) {
         if (!n)
                 return;
         _cleanup_(nftnl_set_freep) struct nftnl_set *s = set_new(b, set);
@@ -325,8 +328,8 @@ void nbx_nft_put_port_elems(nbx_nft_batch *b, const char *set, const uint16_t *p
         }
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(nftnl_set_elem_freep) struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-                uint16_t be = htons(ports[i]);
-                if (!e || nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &be, sizeof(be)) < 0) {
+                if (!e || nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY,
+                                             (const char *)keys + i * key_len, key_len) < 0) {
                         nbx_nft_batch_fail(b, -ENOMEM);
                         return;
                 }
@@ -337,6 +340,17 @@ void nbx_nft_put_port_elems(nbx_nft_batch *b, const char *set, const uint16_t *p
                 return;
         nftnl_set_elems_nlmsg_build_payload(nlh, s);
         nbx_nft_batch_commit(b, nlh);
+}
+
+void nbx_nft_put_port_elems(nbx_nft_batch *b, const char *set, const uint16_t *ports, size_t n) {
+        uint16_t be[NBX_NFT_PORT_ELEMS_MAX];
+        if (n > NBX_NFT_PORT_ELEMS_MAX) {
+                nbx_nft_batch_fail(b, -E2BIG);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                be[i] = htons(ports[i]);
+        nbx_nft_put_elems(b, set, be, sizeof(be[0]), n);
 }
 
 void nbx_nft_put_counter(nbx_nft_batch *b, uint16_t type, const char *name) {

@@ -92,13 +92,15 @@ void nbx_nft_put_flush_chain(nbx_nft_batch *b, const char *chain);
 /* One rule by handle. */
 void nbx_nft_put_rule_del(nbx_nft_batch *b, uint16_t type, const char *chain, uint64_t handle);
 /* A set: key of key_type (NBX_NFT_TYPE_*) and key_len bytes; data_type NBX_NFT_TYPE_VERDICT makes
- * it a verdict map (0: a plain set); timeout_ms != 0: elements expire (flags NFT_SET_TIMEOUT). */
+ * it a verdict map (0: a plain set); timeout_ms != 0: elements expire (flags NFT_SET_TIMEOUT);
+ * size != 0: the kernel refuses elements beyond it (also ones the datapath or dnsmasq add). */
 typedef struct nbx_nft_set_spec {
         const char *name;
         uint32_t key_type, key_len;
         uint32_t data_type;
         uint32_t flags;
         uint64_t timeout_ms;
+        uint32_t size;
 } nbx_nft_set_spec;
 void nbx_nft_put_set(nbx_nft_batch *b, const nbx_nft_set_spec *spec);
 /* DELSET/DESTROYSET of a set; DELSETELEM without elements: every element of the set. */
@@ -106,7 +108,11 @@ void nbx_nft_put_set_del(nbx_nft_batch *b, uint16_t type, const char *name);
 /* One element: key (+ goto chain for a verdict map, + a timeout). */
 void nbx_nft_put_elem(nbx_nft_batch *b, uint16_t type, const char *set, const void *key,
                       uint32_t key_len, const char *goto_chain, uint64_t timeout_ms);
-/* Elements of an inet_service set, one message. */
+/* n elements of a plain set, keys of key_len bytes each one after the other, one message. */
+void nbx_nft_put_elems(nbx_nft_batch *b, const char *set, const void *keys, uint32_t key_len,
+                       size_t n);
+/* Elements of an inet_service set (host-order ports), one message. */
+#define NBX_NFT_PORT_ELEMS_MAX 64
 void nbx_nft_put_port_elems(nbx_nft_batch *b, const char *set, const uint16_t *ports, size_t n);
 /* A named counter: NEWOBJ (create when absent) or a delete. */
 void nbx_nft_put_counter(nbx_nft_batch *b, uint16_t type, const char *name);

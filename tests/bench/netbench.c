@@ -545,7 +545,7 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i) {
             nbx_mkdir_p(dir, 0700, &err) < 0)
                 die_err("route check", err);
         phase_print(n, i, "up:route-check+mkdir", lap(&t));
-        if (nbx_nft_slot_add(&nf, &a, &p->policy, &err) < 0)
+        if (nbx_nft_slot_add(&nf, &a, &p->policy, false, &err) < 0)
                 die_err("nft", err);
         phase_print(n, i, "up:nft-batch", lap(&t));
         if (nbx_link_tap_create(a.tap, 0, 0, false, &err) < 0)
@@ -555,7 +555,7 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i) {
             nbx_link_addr_add(&rt, a.tap, a.host_ip, a.prefix_len, a.broadcast, &err) < 0)
                 die_err("address", err);
         phase_print(n, i, "up:ipv6-off+up+address", lap(&t));
-        if (nbx_link_ip_forward_enable(&err) < 0 || nbx_docker_ensure(&nf, &err) < 0)
+        if (nbx_link_ip_forward_set(true, &err) < 0 || nbx_docker_ensure(&nf, &err) < 0)
                 die_err("forward, docker", err);
         phase_print(n, i, "up:ip_forward+docker-check", lap(&t));
         nbx_dnsmasq_proc dm;
@@ -607,7 +607,7 @@ static void phase_cycle(nbx_net_params *p, unsigned n, int i) {
         if (nbx_nl_open(&rt, NETLINK_ROUTE, &err) < 0 ||
             nbx_nl_open(&nf, NETLINK_NETFILTER, &err) < 0 ||
             nbx_link_tap_create("nbxbench", 0, 0, false, &err) < 0 ||
-            nbx_nft_slot_add(&nf, &a, &p->policy, &err) < 0)
+            nbx_nft_slot_add(&nf, &a, &p->policy, false, &err) < 0)
                 die_err("kernel waits", err);
         lap(&t);
         if (nbx_link_delete(&rt, "nbxbench", &err) < 0)

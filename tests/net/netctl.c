@@ -3,7 +3,7 @@
  *
  *   netctl RT acquire PROJECT OWNER_PID           print the slot, or the error (exit code)
  *   netctl RT release SLOT
- *   netctl RT up SLOT MODE [-d DOMAIN]... [-p PORT]... [-s DNS]... [-m]
+ *   netctl RT up SLOT MODE [-d DOMAIN]... [-p PORT]... [-s DNS]... [-m] [-a] [-u OWNER_UID]
  *   netctl RT reload SLOT MODE [...same options]
  *   netctl RT down SLOT
  *   netctl RT info SLOT                           key=value lines
@@ -43,6 +43,8 @@ static int parse_policy(int argc, char **argv, int i, nbx_net_params *p, nbx_str
                         p->multi_queue = true;
                 } else if (strcmp(argv[i], "-a") == 0) {
                         p->policy.allow_private = true;
+                } else if (i + 1 < argc && strcmp(argv[i], "-u") == 0) {
+                        p->policy.owner_uid = (uid_t)atoi(argv[++i]);
                 } else if (i + 1 < argc && strcmp(argv[i], "-d") == 0) {
                         if (nbx_strv_push(domains, argv[++i]) < 0)
                                 return -1;

@@ -1,6 +1,8 @@
 /* Test driver for net/nft.c, used by the network tier inside namespaces the tests create:
  *
- *   nftctl add|update SLOT off|filtered|open [ports=443,80] [private] [timeout=S]
+ *   nftctl add|update SLOT off|filtered|open [ports=443,80] [private] [timeout=S] [owner=UID]
+ *                                     [guard] [drop-allowed]
+ *                                     (update keeps the allow set unless drop-allowed)
  *   nftctl del SLOT
  *   nftctl allow-list SLOT            one address a line
  *   nftctl counters SLOT              "dropped P B silent P B"
@@ -103,6 +105,7 @@ int main(int argc, char **argv) {
                         return 2;
                 uint16_t ports[NBX_MAX_PORTS];
                 nbx_net_policy p = {.ports = ports};
+                bool guard = false, keep = true;
                 if (!strcmp(argv[3], "off"))
                         p.mode = NBX_NET_OFF;
                 else if (!strcmp(argv[3], "filtered"))
@@ -122,12 +125,18 @@ int main(int argc, char **argv) {
                                 p.allow_private = true;
                         } else if (!strncmp(argv[i], "timeout=", 8)) {
                                 p.allow_timeout_s = (uint32_t)strtoul(argv[i] + 8, NULL, 10);
+                        } else if (!strncmp(argv[i], "owner=", 6)) {
+                                p.owner_uid = (uid_t)strtoul(argv[i] + 6, NULL, 10);
+                        } else if (!strcmp(argv[i], "guard")) {
+                                guard = true;
+                        } else if (!strcmp(argv[i], "drop-allowed")) {
+                                keep = false;
                         } else {
                                 return 2;
                         }
                 }
-                int r = !strcmp(cmd, "add") ? nbx_nft_slot_add(&nl, &a, &p, &err)
-                                            : nbx_nft_slot_update(&nl, &a, &p, &err);
+                int r = !strcmp(cmd, "add") ? nbx_nft_slot_add(&nl, &a, &p, guard, &err)
+                                            : nbx_nft_slot_update(&nl, &a, &p, keep, guard, &err);
                 return r < 0 ? fail(err) : 0;
         }
         if (!strcmp(cmd, "del"))

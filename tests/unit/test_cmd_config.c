@@ -27,9 +27,8 @@ typedef struct result {
 static char *home_dir; /* an empty HOME: no plugin needs anything in it (no ~/.claude) */
 
 static void run(result *r, const char *project, const char *a1, const char *a2, const char *a3) {
-        const char *b = getenv("NIXBOX_BUILD");
         char bin[PATH_MAX], proj[PATH_MAX];
-        snprintf(bin, sizeof(bin), "%s/nixbox", b && *b ? b : "build");
+        nbx_test_nixbox_path(bin);
         snprintf(proj, sizeof(proj), PROJECTS "/%s", project);
         char *argv[8] = {bin, "-C", proj, (char *)a1, (char *)a2, (char *)a3, NULL};
         nbx_strv env = {0};

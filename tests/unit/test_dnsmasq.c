@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "config/base/fsutil.h"
 #include "config/base/strv.h"
 #include "net/dnsmasq.h"
 #include "net/net.h"
@@ -278,6 +281,58 @@ static void test_denied_parse(void **state) {
                  7);
         assert_int_equal(nbx_dnsmasq_denied_parse(long_line, 5, &v, NULL), 0);
         assert_int_equal(v.n, 0);
+        /* the guest chose the name: control bytes and broken UTF-8 never reach a terminal */
+        assert_int_equal(nbx_dnsmasq_denied_parse("x dnsmasq[1]: config a\x1b[31m\xff.test is "
+                                                  "NXDOMAIN\n",
+                                                  5, &v, NULL),
+                         0);
+        assert_int_equal(v.n, 1);
+        assert_string_equal(v.v[0], "a\\x1b[31m\\xff.test");
+        nbx_strv_clear(&v);
+}
+
+/* A query log over the size a rotation keeps: its tail moves to dnsmasq.log.1, the log starts
+ * empty, and the refused names of both parts are still found. */
+static void test_log_rotate(void **state) {
+        (void)state;
+        char *dir = nbx_test_tmpdir();
+        char *log = nbx_path_join(dir, NBX_DNSMASQ_LOG);
+        char *old = nbx_path_join(dir, NBX_DNSMASQ_LOG ".1");
+        FILE *f = fopen(log, "w");
+        assert_non_null(f);
+        int lines = 0;
+        for (long written = 0; written < 2 * NBX_DNSMASQ_LOG_KEEP; lines++)
+                written += fprintf(
+                        f, "Nov 23 14:16:53 dnsmasq[2415]: config n%d.test is NXDOMAIN\n", lines);
+        fclose(f);
+        _cleanup_error_ nbx_error *err = NULL;
+        assert_int_equal(nbx_dnsmasq_log_rotate(dir, false, &err), 0);
+        struct stat st;
+        assert_int_equal(stat(log, &st), 0);
+        assert_int_equal(st.st_size, 0);
+        assert_int_equal(stat(old, &st), 0);
+        assert_true(st.st_size > 0 && st.st_size <= NBX_DNSMASQ_LOG_KEEP);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        f = fopen(log, "a");
+        fprintf(f, "Nov 23 14:16:54 dnsmasq[2415]: config after.test is NXDOMAIN\n");
+        fclose(f);
+        nbx_strv v = {0};
+        assert_int_equal(nbx_dnsmasq_denied(dir, 3, &v, &err), 0);
+        assert_int_equal(v.n, 3);
+        char want[32];
+        snprintf(want, sizeof(want), "n%d.test", lines - 1);
+        assert_string_equal(v.v[1], want); /* the newest of the rotated part */
+        assert_string_equal(v.v[2], "after.test");
+        nbx_strv_clear(&v);
+        /* small logs stay as they are; a missing one is fine */
+        assert_int_equal(nbx_dnsmasq_log_rotate(dir, false, &err), 0);
+        assert_int_equal(stat(log, &st), 0);
+        assert_true(st.st_size > 0);
+        assert_int_equal(unlink(log), 0);
+        assert_int_equal(nbx_dnsmasq_log_rotate(dir, true, &err), 0);
+        free(log);
+        free(old);
+        nbx_test_rmdir(dir);
 }
 
 static void test_build_parse(void **state) {
@@ -318,6 +373,7 @@ int main(void) {
                 cmocka_unit_test(test_hostile_domains_rejected),
                 cmocka_unit_test(test_too_many_domains),
                 cmocka_unit_test(test_denied_parse),
+                cmocka_unit_test(test_log_rotate),
                 cmocka_unit_test(test_build_parse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

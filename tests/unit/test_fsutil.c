@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config/base/fsutil.h"
+#include "config/base/timeutil.h"
 
 static void test_open_beneath(void **state) {
         (void)state;
@@ -104,12 +105,55 @@ static void test_path_lexical_and_within(void **state) {
         assert_true(nbx_path_within("/x", "/"));
 }
 
+static void test_lock_file(void **state) {
+        (void)state;
+        char *dir = nbx_test_tmpdir();
+        char *p = nbx_path_join(dir, "x.lock");
+        _cleanup_error_ nbx_error *err = NULL;
+        int fd = -1;
+        assert_int_equal(nbx_lock_file(p, nbx_deadline_in(1000), "someone", &fd, &err), 0);
+        assert_true(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        /* held: a second taker waits for its deadline, then says who holds what */
+        int fd2 = -1;
+        uint64_t t0 = nbx_now_ms();
+        assert_int_equal(nbx_lock_file(p, nbx_deadline_in(150), "another nixbox", &fd2, &err),
+                         -EBUSY);
+        assert_true(nbx_now_ms() - t0 >= 150);
+        assert_int_equal(fd2, -1);
+        assert_non_null(strstr(err->msg, "another nixbox (it holds "));
+        nbx_error_free(err);
+        err = NULL;
+        close(fd);
+        /* free again; a lock file others could open is made private */
+        assert_int_equal(chmod(p, 0644), 0);
+        assert_int_equal(nbx_lock_file(p, nbx_deadline_in(1000), "someone", &fd, &err), 0);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        close(fd);
+        /* never through a link, never a file of another user */
+        char *l = nbx_path_join(dir, "link.lock");
+        assert_int_equal(symlink(p, l), 0);
+        assert_true(nbx_lock_file(l, nbx_deadline_in(100), "x", &fd, &err) < 0);
+        nbx_error_free(err);
+        err = NULL;
+        if (geteuid() == 0) {
+                assert_int_equal(chown(p, 65534, 65534), 0);
+                assert_int_equal(nbx_lock_file(p, nbx_deadline_in(100), "x", &fd, &err), -EPERM);
+                assert_non_null(strstr(err->msg, "is not a file of user 0"));
+        }
+        free(l);
+        free(p);
+        nbx_test_rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_open_beneath),
-                cmocka_unit_test(test_path_lexical_and_within),
-                cmocka_unit_test(test_dir_private),
-                cmocka_unit_test(test_write_and_read),
+                cmocka_unit_test(test_open_beneath), cmocka_unit_test(test_path_lexical_and_within),
+                cmocka_unit_test(test_dir_private),  cmocka_unit_test(test_write_and_read),
+                cmocka_unit_test(test_lock_file),
         };
         return cmocka_run_group_tests_name("fsutil", tests, NULL, NULL);
 }

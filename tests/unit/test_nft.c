@@ -39,10 +39,10 @@ static void test_bad_input_never_reaches_the_kernel(void **state) {
         snprintf(a.tap, sizeof(a.tap), "eth0");
         nbx_net_policy p = {.mode = NBX_NET_OPEN};
         _cleanup_error_ nbx_error *err = NULL;
-        assert_int_equal(nbx_nft_slot_add(&nl, &a, &p, &err), -EINVAL);
+        assert_int_equal(nbx_nft_slot_add(&nl, &a, &p, true, &err), -EINVAL);
         assert_non_null(strstr(err->msg, "eth0"));
         nbx_error_free(TAKE_PTR(err));
-        assert_int_equal(nbx_nft_slot_update(&nl, &a, &p, &err), -EINVAL);
+        assert_int_equal(nbx_nft_slot_update(&nl, &a, &p, true, false, &err), -EINVAL);
         nbx_error_free(TAKE_PTR(err));
         assert_int_equal(nbx_nft_slot_del(&nl, &a, &err), -EINVAL);
         nbx_error_free(TAKE_PTR(err));

@@ -1,7 +1,9 @@
-/* config/base/proc.c: children started from an open file (exec_fd), the signal dispositions a
- * child starts with, and replacing the process (nbx_exec). */
+/* config/base/proc.c: the PATH rule every program nixbox runs is found by (relative entries never
+ * count; root runs only programs in folders no one else may write), spawning by it, by an open
+ * file, the child's signal dispositions, and replacing the process (nbx_exec). */
 #include "support/testutil.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -15,6 +17,116 @@
 #include "config/base/fsutil.h"
 #include "config/base/proc.h"
 #include "config/base/timeutil.h"
+
+/* dir/bin/tool: an executable script printing "tool" */
+static char *make_tool(const char *dir, const char *bin, mode_t dir_mode) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "%s/tool", bin);
+        nbx_test_write(dir, rel, "#!/bin/sh\necho tool\n");
+        char *d = nbx_path_join(dir, bin);
+        char *t = nbx_path_join(d, "tool");
+        assert_int_equal(chmod(t, 0755), 0);
+        assert_int_equal(chmod(d, dir_mode), 0);
+        free(t);
+        return d;
+}
+
+static char *find_with_path(const char *path) {
+        char *saved = strdup(getenv("PATH"));
+        setenv("PATH", path, 1);
+        char *r = nbx_find_program("tool");
+        setenv("PATH", saved, 1);
+        free(saved);
+        return r;
+}
+
+static void test_relative_entries_never_count(void **state) {
+        (void)state;
+        char *dir = nbx_test_tmpdir();
+        char *bin = make_tool(dir, "bin", 0755);
+        char cwd[4096];
+        assert_non_null(getcwd(cwd, sizeof(cwd)));
+        assert_int_equal(chdir(bin), 0);
+        /* ".", an empty entry and "bin" all mean a folder relative to where nixbox runs: the
+         * project folder, which a guest can write */
+        assert_null(find_with_path("."));
+        assert_null(find_with_path(":/nonexistent"));
+        assert_null(find_with_path("/nonexistent::"));
+        assert_int_equal(chdir(dir), 0);
+        assert_null(find_with_path("bin"));
+        assert_null(nbx_find_program("bin/tool"));
+        assert_null(nbx_find_program("./bin/tool"));
+        /* the absolute entry is found, and spawning goes by the same rule */
+        char *found = find_with_path(bin);
+        assert_non_null(found);
+        assert_true(found[0] == '/' && strstr(found, "/bin/tool"));
+        free(found);
+        char *saved = strdup(getenv("PATH"));
+        setenv("PATH", ".", 1);
+        char *argv[] = {"tool", NULL};
+        pid_t pid;
+        _cleanup_error_ nbx_error *err = NULL;
+        assert_int_equal(nbx_spawn(argv, NULL, &pid, &err), -ENOENT);
+        assert_non_null(strstr(err->msg, "absolute PATH entries"));
+        setenv("PATH", saved, 1);
+        free(saved);
+        assert_int_equal(chdir(cwd), 0);
+        free(bin);
+        nbx_test_rmdir(dir);
+}
+
+static void test_root_needs_folders_only_root_may_write(void **state) {
+        (void)state;
+        if (geteuid() != 0) {
+                /* not root: the absolute rule alone applies (covered above) */
+                return;
+        }
+        char *dir = nbx_test_tmpdir();
+        assert_int_equal(chmod(dir, 0755), 0);
+        char *good = make_tool(dir, "good", 0755);
+        char *open_dir = make_tool(dir, "open", 0777);
+        char *group_dir = make_tool(dir, "group", 0775);
+        char *theirs = make_tool(dir, "theirs", 0755);
+        assert_int_equal(chown(theirs, 65534, 65534), 0);
+        char *found = find_with_path(good);
+        assert_non_null(found);
+        free(found);
+        assert_null(find_with_path(open_dir));
+        assert_null(find_with_path(group_dir));
+        assert_null(find_with_path(theirs));
+        /* the program itself must be root's alone too, and so must the folder of a path */
+        char *t = nbx_path_join(good, "tool");
+        assert_int_equal(chmod(t, 0777), 0);
+        assert_null(find_with_path(good));
+        assert_null(nbx_find_program(t));
+        assert_int_equal(chmod(t, 0755), 0);
+        assert_int_equal(chown(t, 65534, 0), 0);
+        assert_null(find_with_path(good));
+        /* a child that drops its privileges may run the user's own program */
+        char *tt = nbx_path_join(theirs, "tool");
+        char *argv[] = {tt, NULL};
+        nbx_spawn_opts o = NBX_SPAWN_OPTS_INIT;
+        o.stdout_fd = -1;
+        o.drop_privileges = true;
+        o.uid = 65534;
+        o.gid = 65534;
+        pid_t pid;
+        int status = -1;
+        _cleanup_error_ nbx_error *err = NULL;
+        assert_int_equal(nbx_spawn(argv, &o, &pid, &err), 0);
+        assert_int_equal(nbx_wait_pid(pid, 0, &status, &err), 0);
+        assert_int_equal(nbx_status_code(status), 0);
+        /* ... but root does not run it itself */
+        o.drop_privileges = false;
+        assert_int_equal(nbx_spawn(argv, &o, &pid, &err), -ENOENT);
+        free(tt);
+        free(t);
+        free(good);
+        free(open_dir);
+        free(group_dir);
+        free(theirs);
+        nbx_test_rmdir(dir);
+}
 
 /* A script runs from its open file, whatever argv[0] says; its interpreter reads it as
  * /dev/fd/N.  (The path stays in place: valgrind, which runs this tier, emulates execveat through
@@ -133,6 +245,8 @@ static void test_exec_replaces(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_relative_entries_never_count),
+                cmocka_unit_test(test_root_needs_folders_only_root_may_write),
                 cmocka_unit_test(test_exec_fd_script),
                 cmocka_unit_test(test_child_signals_default),
                 cmocka_unit_test(test_exec_replaces),

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "config/base/fsutil.h"
 #include "config/base/proc.h"
 #include "net/net.h"
+#include "net/slot.h"
 
 static nbx_slot_owner owner_for(const char *project, pid_t pid, uint64_t start) {
         nbx_slot_owner o = {.pid = pid, .start_time = start};
@@ -261,6 +263,61 @@ static void test_damaged_record(void **state) {
         nbx_test_rmdir(rt);
 }
 
+/* Records with values out of range are damaged, not guessed at; a good one reads back whole. */
+static void test_record_parse(void **state) {
+        (void)state;
+        static const char *const bad[] = {
+                "[]",
+                "{\"project_dir\": \"/p\", \"name\": \"p\", \"pid\": 0, \"start_time\": 1}",
+                "{\"project_dir\": \"/p\", \"name\": \"p\", \"pid\": 4294967297, "
+                "\"start_time\": 1}",
+                "{\"project_dir\": \"/p\", \"name\": \"p\", \"pid\": 5, \"start_time\": -1}",
+                "{\"project_dir\": \"p\", \"name\": \"p\", \"pid\": 5, \"start_time\": 1}",
+                "{\"project_dir\": \"/p\", \"name\": 3, \"pid\": 5, \"start_time\": 1}",
+                "{\"project_dir\": \"/p\", \"project_dir\": \"/q\", \"name\": \"p\", \"pid\": 5, "
+                "\"start_time\": 1}",
+        };
+        nbx_slot_owner o = {.pid = 77};
+        for (size_t i = 0; i < NBX_ARRAY_SIZE(bad); i++) {
+                _cleanup_error_ nbx_error *err = NULL;
+                assert_int_equal(nbx_slot_owner_parse(bad[i], strlen(bad[i]), &o, &err), -EBADMSG);
+                assert_non_null(err);
+                assert_int_equal(o.pid, 77); /* untouched */
+        }
+        char name[100];
+        memset(name, 'n', sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        char text[300];
+        snprintf(text, sizeof(text),
+                 "{\"project_dir\": \"/p\", \"name\": \"%s\", \"pid\": 5, \"start_time\": 1}",
+                 name);
+        assert_int_equal(nbx_slot_owner_parse(text, strlen(text), &o, NULL), -EBADMSG);
+        const char *good = "{\"project_dir\": \"/home/me/api\", \"name\": \"api\", \"pid\": 42, "
+                           "\"start_time\": 7, \"since\": 1}";
+        assert_int_equal(nbx_slot_owner_parse(good, strlen(good), &o, NULL), 0);
+        assert_string_equal(o.project_dir, "/home/me/api");
+        assert_string_equal(o.name, "api");
+        assert_int_equal(o.pid, 42);
+        assert_int_equal(o.start_time, 7);
+}
+
+/* The allocator's lock is root's alone: a lock another user could open is one it could hold. */
+static void test_lock_is_private(void **state) {
+        (void)state;
+        char *rt = nbx_test_tmpdir();
+        char *lock = nbx_path_join(rt, "slots.lock");
+        nbx_test_write(rt, "slots.lock", "");
+        assert_int_equal(chmod(lock, 0666), 0);
+        nbx_slot_owner a = me("a");
+        acquire_ok(rt, &a);
+        struct stat st;
+        assert_int_equal(stat(lock, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(st.st_uid, geteuid());
+        free(lock);
+        nbx_test_rmdir(rt);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_acquire_release_get_find),
@@ -270,6 +327,8 @@ int main(void) {
                 cmocka_unit_test(test_no_reclaim_while_resources_remain),
                 cmocka_unit_test(test_race_all_distinct),
                 cmocka_unit_test(test_damaged_record),
+                cmocka_unit_test(test_record_parse),
+                cmocka_unit_test(test_lock_is_private),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,10 +53,16 @@ static bool replaced(const char *entry, const char *const *extra) {
         return false;
 }
 
-int nbx_test_nixbox(nbx_test_result *r, const char *const *args, const char *const *extra_env) {
+void nbx_test_nixbox_path(char ret[PATH_MAX]) {
         const char *b = getenv("NIXBOX_BUILD");
+        char rel[PATH_MAX];
+        snprintf(rel, sizeof(rel), "%s/nixbox", b && *b ? b : "build");
+        assert_non_null(realpath(rel, ret));
+}
+
+int nbx_test_nixbox(nbx_test_result *r, const char *const *args, const char *const *extra_env) {
         char bin[PATH_MAX];
-        snprintf(bin, sizeof(bin), "%s/nixbox", b && *b ? b : "build");
+        nbx_test_nixbox_path(bin);
         nbx_strv argv = {0}, env = {0};
         assert_int_equal(nbx_strv_push(&argv, bin), 0);
         for (size_t i = 0; args[i]; i++)

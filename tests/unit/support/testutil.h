@@ -22,5 +22,8 @@ typedef struct nbx_test_result {
         char *out;
         char *err;
 } nbx_test_result;
+/* The absolute path of $NIXBOX_BUILD/nixbox (default build/nixbox): nixbox runs programs only by
+ * absolute path. */
+void nbx_test_nixbox_path(char ret[4096]);
 int nbx_test_nixbox(nbx_test_result *r, const char *const *args, const char *const *extra_env);
 void nbx_test_result_done(nbx_test_result *r);
