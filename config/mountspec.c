@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/fsutil.h"
 #include "domain.h"
 
 #define QUOTE_MAX 200
@@ -195,26 +196,15 @@ int nbx_mountspec_guest_path(const char *in, const char *guest_home, char **ret,
                 return usage(err, "%s contains a control character", qs);
         if (strstr(abs, ".."))
                 return usage(err, "%s: \"..\" is not allowed in a guest path", qs);
-        _cleanup_free_ char *out = malloc(strlen(abs) + 2);
+        /* abs is absolute: every component follows a '/' */
+        size_t len = strlen(abs);
+        if (strstr(abs, "/./") || (len >= 2 && strcmp(abs + len - 2, "/.") == 0))
+                return usage(err, "%s: a \".\" component is not allowed", qs);
+        /* without "." and "..", only repeated and trailing slashes go */
+        _cleanup_free_ char *out = nbx_path_lexical(abs);
         if (!out)
                 return nbx_error_set(err, ENOMEM, "guest path");
-        char *o = out;
-        for (char *p = abs; *p;) {
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                char *end = strchrnul(p, '/');
-                size_t n = (size_t)(end - p);
-                if (n == 1 && p[0] == '.')
-                        return usage(err, "%s: a \".\" component is not allowed", qs);
-                *o++ = '/';
-                memcpy(o, p, n);
-                o += n;
-                p = end;
-        }
-        *o = '\0';
-        if (o == out)
+        if (strcmp(out, "/") == 0)
                 return usage(err, "%s: cannot mount over the guest's root folder", qs);
         *ret = TAKE_PTR(out);
         return 0;

@@ -79,15 +79,9 @@ static int link_events_open(nbx_nl *ret, nbx_error **err) {
 /* Whether the link with that index is still in the namespace (when in doubt: yes). */
 static bool link_listed(nbx_nl *rt, int ifindex) {
         char buf[64] = {0};
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        uint32_t seq = nlh->nlmsg_seq = nbx_nl_next_seq(rt);
-        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        ifm->ifi_family = AF_UNSPEC;
-        ifm->ifi_index = ifindex;
-        return nbx_nl_talk(rt, nlh, nlh->nlmsg_len, seq, seq, NULL, NULL, "look up a link", NULL) !=
-               -ENODEV;
+        nbx_link_msg(buf, rt, RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK)->ifi_index = ifindex;
+        return nbx_nl_talk_unless(rt, (struct nlmsghdr *)buf, ENODEV, NULL, NULL, "look up a link",
+                                  NULL) != 1;
 }
 
 struct unlisted {

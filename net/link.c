@@ -16,6 +16,16 @@
 
 #define NL_BUF 8192
 
+struct ifinfomsg *nbx_link_msg(void *buf, nbx_nl *nl, uint16_t type, uint16_t flags) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = flags;
+        nlh->nlmsg_seq = nbx_nl_next_seq(nl);
+        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+        ifm->ifi_family = AF_UNSPEC;
+        return ifm;
+}
+
 /* Links are looked up over rtnetlink, never with if_nametoindex: its SIOCGIFINDEX makes the
  * kernel run modprobe twice ("netdev-<name>", then "<name>") for every name that does not
  * exist, which a teardown asking about 64 slot names turned into 128 modprobes. */
@@ -24,15 +34,10 @@ bool nbx_link_exists(const char *name) {
         if (nbx_nl_open(&nl, NETLINK_ROUTE, NULL) < 0)
                 return true; /* cannot tell: count it as there (nothing is reclaimed) */
         char buf[256] = {0}; /* zeroed: libmnl 1.0.4 leaves an attribute's padding as it was */
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        uint32_t seq = nlh->nlmsg_seq = nbx_nl_next_seq(&nl);
-        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        ifm->ifi_family = AF_UNSPEC;
+        (void)nbx_link_msg(buf, &nl, RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
+        struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-        return nbx_nl_talk(&nl, nlh, nlh->nlmsg_len, seq, seq, NULL, NULL, "look up a link",
-                           NULL) != -ENODEV;
+        return nbx_nl_talk_unless(&nl, nlh, ENODEV, NULL, NULL, "look up a link", NULL) != 1;
 }
 
 static int index_cb(const struct nlmsghdr *nlh, void *data) {
@@ -44,31 +49,16 @@ static int index_cb(const struct nlmsghdr *nlh, void *data) {
 
 int nbx_link_index(nbx_nl *nl, const char *name, int *ret, nbx_error **err) {
         char buf[256] = {0}; /* zeroed: libmnl 1.0.4 leaves an attribute's padding as it was */
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        uint32_t seq = nlh->nlmsg_seq = nbx_nl_next_seq(nl);
-        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        ifm->ifi_family = AF_UNSPEC;
+        (void)nbx_link_msg(buf, nl, RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
+        struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
         char what[64];
         snprintf(what, sizeof(what), "look up %s", name);
         int idx = 0;
-        nbx_error *e = NULL;
-        int r = nbx_nl_talk(nl, nlh, nlh->nlmsg_len, seq, seq, index_cb, &idx, what, &e);
-        if (r == -ENODEV) {
-                nbx_error_free(e);
-                *ret = 0;
-                return 0;
-        }
-        if (r < 0) {
-                if (err && !*err)
-                        *err = e;
-                else
-                        nbx_error_free(e);
+        int r = nbx_nl_talk_unless(nl, nlh, ENODEV, index_cb, &idx, what, err);
+        if (r < 0)
                 return r;
-        }
-        *ret = idx;
+        *ret = r == 1 ? 0 : idx;
         return 0;
 }
 
@@ -178,12 +168,9 @@ int nbx_link_addr_add(nbx_nl *nl, const char *ifname, struct in_addr local, unsi
 
 int nbx_link_set_up(nbx_nl *nl, const char *ifname, bool up, nbx_error **err) {
         char buf[NL_BUF] = {0}; /* the name's padding is sent too */
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_NEWLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        uint32_t seq = nlh->nlmsg_seq = nbx_nl_next_seq(nl);
-        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        ifm->ifi_family = AF_UNSPEC;
+        struct ifinfomsg *ifm = nbx_link_msg(buf, nl, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK);
+        struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+        uint32_t seq = nlh->nlmsg_seq;
         ifm->ifi_change = IFF_UP;
         ifm->ifi_flags = up ? IFF_UP : 0;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
@@ -195,12 +182,8 @@ int nbx_link_set_up(nbx_nl *nl, const char *ifname, bool up, nbx_error **err) {
 /* RTM_DELLINK of ifname, or (ifname NULL) of the link with index ifindex */
 static int link_delete(nbx_nl *nl, const char *ifname, int ifindex, nbx_error **err) {
         char buf[NL_BUF] = {0}; /* the name's padding is sent too */
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_DELLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        uint32_t seq = nlh->nlmsg_seq = nbx_nl_next_seq(nl);
-        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        ifm->ifi_family = AF_UNSPEC;
+        struct ifinfomsg *ifm = nbx_link_msg(buf, nl, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK);
+        struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
         char what[64];
         if (ifname) {
                 mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
@@ -209,19 +192,8 @@ static int link_delete(nbx_nl *nl, const char *ifname, int ifindex, nbx_error **
                 ifm->ifi_index = ifindex;
                 snprintf(what, sizeof(what), "delete the link with index %d", ifindex);
         }
-        nbx_error *e = NULL;
-        int r = nbx_nl_talk(nl, nlh, nlh->nlmsg_len, seq, seq, NULL, NULL, what, &e);
-        if (r == -ENODEV) { /* already gone */
-                nbx_error_free(e);
-                return 0;
-        }
-        if (r < 0) {
-                if (err && !*err)
-                        *err = e;
-                else
-                        nbx_error_free(e);
-        }
-        return r;
+        int r = nbx_nl_talk_unless(nl, nlh, ENODEV, NULL, NULL, what, err); /* 1: already gone */
+        return r < 0 ? r : 0;
 }
 
 int nbx_link_delete(nbx_nl *nl, const char *ifname, nbx_error **err) {

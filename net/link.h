@@ -10,6 +10,11 @@
 #include "../config/base/error.h"
 #include "nl.h"
 
+struct ifinfomsg;
+
+/* Start a link request in buf (zeroed, large enough): the header with type, flags and the socket's
+ * next sequence number, and an ifinfomsg for any family, returned for the caller to fill. */
+struct ifinfomsg *nbx_link_msg(void *buf, nbx_nl *nl, uint16_t type, uint16_t flags);
 /* Create a persistent TAP (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, IFF_MULTI_QUEUE when asked) owned
  * by uid:gid, left down.  The hypervisor later opens it with the same name and flags. */
 int nbx_link_tap_create(const char *name, uid_t uid, gid_t gid, bool multi_queue, nbx_error **err);

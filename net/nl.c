@@ -185,3 +185,15 @@ int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uin
                                      what);
         return 0;
 }
+
+int nbx_nl_talk_unless(nbx_nl *nl, const struct nlmsghdr *nlh, int answer, nbx_nl_cb cb,
+                       void *cb_data, const char *what, nbx_error **err) {
+        _cleanup_error_ nbx_error *e = NULL;
+        int r = nbx_nl_talk(nl, nlh, nlh->nlmsg_len, nlh->nlmsg_seq, nlh->nlmsg_seq, cb, cb_data,
+                            what, &e);
+        if (r == -answer)
+                return 1;
+        if (r < 0 && err && !*err)
+                *err = TAKE_PTR(e);
+        return r < 0 ? r : 0;
+}

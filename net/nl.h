@@ -46,3 +46,7 @@ typedef int (*nbx_nl_cb)(const struct nlmsghdr *nlh, void *data);
  * what: context for the error message ("add slot 3 rules"). */
 int nbx_nl_talk(nbx_nl *nl, const void *buf, size_t len, uint32_t first_seq, uint32_t last_seq,
                 nbx_nl_cb cb, void *cb_data, const char *what, nbx_error **err);
+/* nbx_nl_talk of one request, where the kernel's -answer (ENODEV: "no such link") is a result,
+ * not an error: 1 then (err untouched), 0 when done, < 0 (err set) on any other failure. */
+int nbx_nl_talk_unless(nbx_nl *nl, const struct nlmsghdr *nlh, int answer, nbx_nl_cb cb,
+                       void *cb_data, const char *what, nbx_error **err);
