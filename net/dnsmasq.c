@@ -261,6 +261,10 @@ static void read_errfile(const char *slot_dir, char *buf, size_t size) {
 /* dnsmasq starts in a few ms; a probe costs a few µs: probe at least every 500 µs for the first
  * 100 probes (~40 ms), then back off as usual */
 #define READY_FINE_PROBES 100
+/* What dnsmasq says when an interface vanished while it listed them, and how often it is started
+ * in all when it says so. */
+#define INTERFACES_RACE "failed to find list of interfaces"
+#define RELAUNCH_MAX 4
 
 static int wait_ready(pid_t pid, const nbx_slot_addr *a, bool dns, const char *slot_dir,
                       uint64_t deadline_ms, nbx_error **err) {
@@ -328,23 +332,13 @@ static void batch_priority(pid_t pid) {
         (void)sched_setscheduler(pid, SCHED_BATCH, &sp); /* a preference: never a failure */
 }
 
-int nbx_dnsmasq_spawn(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
-                      nbx_dnsmasq_proc *ret, nbx_error **err) {
-        _cleanup_free_ char *text = NULL;
-        int r = nbx_dnsmasq_config(a, p, slot_dir, &text, err);
-        if (r < 0)
-                return r;
-        r = nbx_mkdir_p(slot_dir, 0700, err);
-        if (r < 0)
-                return r;
+/* Start dnsmasq on the slot's written dnsmasq.conf and record it. */
+static int launch(const char *slot_dir, nbx_dnsmasq_proc *ret, nbx_error **err) {
         _cleanup_free_ char *conf = slot_file(slot_dir, NBX_DNSMASQ_CONF);
         _cleanup_free_ char *pidf = slot_file(slot_dir, PIDFILE);
         _cleanup_free_ char *errf = slot_file(slot_dir, ERRFILE);
         if (!conf || !pidf || !errf)
                 return nbx_error_set(err, ENOMEM, "dnsmasq paths");
-        r = nbx_write_file(conf, text, strlen(text), 0600, err);
-        if (r < 0)
-                return r;
         _cleanup_close_ int efd =
                 open(errf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (efd < 0)
@@ -365,7 +359,7 @@ int nbx_dnsmasq_spawn(const nbx_slot_addr *a, const nbx_net_policy *p, const cha
         static char *const dnsmasq_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
         o.envp = dnsmasq_env;
         pid_t pid;
-        r = nbx_spawn(argv, &o, &pid, err);
+        int r = nbx_spawn(argv, &o, &pid, err);
         if (r < 0) {
                 if (r == -ENOENT && err && *err)
                         (*err)->exit_code = NBX_EXIT_PREREQ;
@@ -382,9 +376,42 @@ int nbx_dnsmasq_spawn(const nbx_slot_addr *a, const nbx_net_policy *p, const cha
         return 0;
 }
 
+int nbx_dnsmasq_spawn(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
+                      nbx_dnsmasq_proc *ret, nbx_error **err) {
+        _cleanup_free_ char *text = NULL;
+        int r = nbx_dnsmasq_config(a, p, slot_dir, &text, err);
+        if (r < 0)
+                return r;
+        r = nbx_mkdir_p(slot_dir, 0700, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *conf = slot_file(slot_dir, NBX_DNSMASQ_CONF);
+        if (!conf)
+                return nbx_error_set(err, ENOMEM, "dnsmasq paths");
+        r = nbx_write_file(conf, text, strlen(text), 0600, err);
+        return r < 0 ? r : launch(slot_dir, ret, err);
+}
+
 int nbx_dnsmasq_wait_ready(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
-                           const nbx_dnsmasq_proc *d, uint64_t deadline_ms, nbx_error **err) {
-        int r = wait_ready(d->pid, a, p->mode != NBX_NET_OFF, slot_dir, deadline_ms, err);
+                           nbx_dnsmasq_proc *d, uint64_t deadline_ms, nbx_error **err) {
+        int r;
+        for (int attempt = 1;; attempt++) {
+                _cleanup_error_ nbx_error *e = NULL;
+                r = wait_ready(d->pid, a, p->mode != NBX_NET_OFF, slot_dir, deadline_ms, &e);
+                /* dnsmasq lists the host's interfaces when it starts; one that disappears
+                 * meanwhile (another slot's TAP, deleted by its finisher) makes it exit at once.
+                 * Nothing of this slot is wrong: start it again. */
+                if (r == -EIO && attempt < RELAUNCH_MAX && e && e->msg &&
+                    strstr(e->msg, INTERFACES_RACE)) {
+                        r = launch(slot_dir, d, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (r < 0 && err && !*err)
+                        *err = TAKE_PTR(e);
+                break;
+        }
         if (r < 0) {
                 (void)nbx_terminate(d->pid, d->start_time, nbx_deadline_in(2000), NULL);
                 (void)waitpid(d->pid, NULL, WNOHANG);

@@ -43,10 +43,12 @@ int nbx_dnsmasq_spawn(const nbx_slot_addr *a, const nbx_net_policy *p, const cha
                       nbx_dnsmasq_proc *ret, nbx_error **err);
 /* Wait until it answers (DNS modes: a CHAOS TXT version.bind query to host_ip:53; off: its DHCP
  * socket bound) or deadline_ms passes; when it does not, or exits, it is stopped and the error
- * quotes its stderr.  Once it answers it runs as SCHED_BATCH: the namespace's address and route
+ * quotes its stderr.  A dnsmasq that exited because an interface vanished while it listed the
+ * host's interfaces (another slot's TAP being deleted) is started again (*d updated), up to 4
+ * times in all.  Once it answers it runs as SCHED_BATCH: the namespace's address and route
  * changes wake every slot's dnsmasq, and a batch task never preempts the one that woke it. */
 int nbx_dnsmasq_wait_ready(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
-                           const nbx_dnsmasq_proc *d, uint64_t deadline_ms, nbx_error **err);
+                           nbx_dnsmasq_proc *d, uint64_t deadline_ms, nbx_error **err);
 /* Both. */
 int nbx_dnsmasq_start(const nbx_slot_addr *a, const nbx_net_policy *p, const char *slot_dir,
                       uint64_t deadline_ms, nbx_error **err);
