@@ -65,7 +65,7 @@ static bool path_ok(const char *s) {
         return !strpbrk(s, ",=\"\n");
 }
 
-static bool tag_ok(const char *s) {
+bool nbx_image_tag_ok(const char *s) {
         size_t n = strlen(s);
         if (n < 1 || n > 23 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
                 return false;
@@ -86,7 +86,7 @@ static int load_share(json_t *v, size_t i, const char *manifest, nbx_image_share
         if ((r = get_string(v, manifest, "tag", true, &tag, err)) < 0 ||
             (r = get_string(v, manifest, "source", true, &source, err)) < 0)
                 return nbx_error_wrap(err, "shares[%zu]", i);
-        if (!tag_ok(tag))
+        if (!nbx_image_tag_ok(tag))
                 return nbx_error_setx(err, NBX_EXIT_CONFIG, 0,
                                       "%s: shares[%zu]: tag \"%s\": expected "
                                       "[A-Za-z][A-Za-z0-9_-]{0,22}, not starting with nbxfs",

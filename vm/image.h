@@ -8,6 +8,8 @@
  * read-only over virtiofs under its tag, next to the config's mounts (docs/guest-contract.md). */
 #pragma once
 
+#include <stdbool.h>
+
 #include "../config/base/error.h"
 
 #define NBX_IMAGE_MAX_SHARES 4
@@ -16,6 +18,9 @@ typedef struct nbx_image_share {
         char *tag;    /* [A-Za-z][A-Za-z0-9_-]{0,22}, not nbxfs* (the host's own share tags) */
         char *source; /* absolute path of an existing host folder, exported read-only */
 } nbx_image_share;
+
+/* Whether tag is an image share's: [A-Za-z][A-Za-z0-9_-]{0,22}, not starting with nbxfs. */
+bool nbx_image_tag_ok(const char *tag);
 
 typedef struct nbx_image {
         char *dir;     /* absolute */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../config/base/fsutil.h"
+#include "image.h"
 
 #define RECORD_MAX (1u << 20)
 #define RECORD_VERSION 2
@@ -198,13 +199,11 @@ static int parse_mounts(json_t *o, nbx_vm_record *r) {
                 const char *tgt = json_string_value(json_object_get(m, "target"));
                 const char *tag = json_string_value(json_object_get(m, "tag"));
                 bool image = json_is_true(json_object_get(m, "image"));
-                bool ours = tag && strncmp(tag, "nbxfs", 5) == 0 && tag[5] &&
+                /* a config mount's tag is nixbox's own (nbxfs<n>), an image share's is the
+                 * image's (never nbxfs*): the same rules as when they were made */
+                bool ours = tag && strncmp(tag, "nbxfs", 5) == 0 && tag[5] && strlen(tag) <= 15 &&
                             strspn(tag + 5, "0123456789") == strlen(tag + 5);
-                if (!src || !tgt || !tag || strlen(tag) > 22 ||
-                    strspn(tag,
-                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-                            strlen(tag) ||
-                    ours == image)
+                if (!src || !tgt || !tag || !(image ? nbx_image_tag_ok(tag) : ours))
                         return -EBADMSG;
                 int e = add_mount_tagged(r, src, tgt, tag,
                                          json_is_true(json_object_get(m, "readonly")),

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config/base/fsutil.h"
+#include "vm/image.h"
 #include "vm/record.h"
 
 static void fill(nbx_vm_record *r) {
@@ -161,6 +162,49 @@ static void test_missing_corrupt_and_untrusted(void **state) {
         nbx_test_rmdir(dir);
 }
 
+/* Image shares keep the image's tag rules (vm/image.h) both ways: the longest tag an image may
+ * name is read back, and a record whose image share has a tag of nixbox's own kind (nbxfs*) is
+ * refused (found by fuzz_vm_record). */
+static void test_image_share_tags(void **state) {
+        (void)state;
+        char *dir = nbx_test_tmpdir();
+        char *path = nbx_path_join(dir, "vm.json");
+        nbx_vm_record r = NBX_VM_RECORD_INIT;
+        fill(&r);
+        _cleanup_error_ nbx_error *err = NULL;
+        nbx_record_mount *m = NULL;
+        const char *longest = "Nixstore_0123456789-abc"; /* 23 characters */
+        assert_true(nbx_image_tag_ok(longest));
+        assert_int_equal(nbx_vm_record_add_image_share(&r, "/nix/store", longest, &m, &err), 0);
+        assert_int_equal(nbx_vm_record_save(path, &r, &err), 0);
+        nbx_vm_record l;
+        assert_int_equal(nbx_vm_record_load(path, &l, &err), 0);
+        assert_int_equal(l.n_mounts, 1);
+        assert_true(l.mounts[0].image);
+        assert_string_equal(l.mounts[0].tag, longest);
+        nbx_vm_record_done(&l);
+        nbx_vm_record_done(&r);
+
+        const char *head = "{\"version\": 2, \"name\": \"dev\", \"project_dir\": \"/p\", "
+                           "\"uid\": 1, \"gid\": 1, \"backend\": \"qemu\", \"accel\": "
+                           "\"tcg\", \"mode\": \"off\", \"mounts\": [{\"source\": \"/a\", "
+                           "\"target\": \"/b\", ";
+        char text[512];
+        const char *bad[] = {
+                "\"tag\": \"nbxfsore\", \"image\": true", /* nixbox's prefix on an image share */
+                "\"tag\": \"nbxfs3\", \"image\": true",
+                "\"tag\": \"nixstore\", \"image\": false", /* a config mount with another tag */
+                "\"tag\": \"nbxfs1234567890123\", \"image\": false", /* past nixbox's own */
+                "\"tag\": \"0store\", \"image\": true",              /* not a letter first */
+        };
+        for (size_t i = 0; i < NBX_ARRAY_SIZE(bad); i++) {
+                snprintf(text, sizeof(text), "%s%s}]}", head, bad[i]);
+                expect_bad(dir, text);
+        }
+        free(path);
+        nbx_test_rmdir(dir);
+}
+
 static void test_settings_diff(void **state) {
         (void)state;
         nbx_mount m = {.source = (char *)"/p", .target = (char *)"/home/u/workspace"};
@@ -203,6 +247,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_missing_corrupt_and_untrusted),
+                cmocka_unit_test(test_image_share_tags),
                 cmocka_unit_test(test_settings_diff),
         };
         return cmocka_run_group_tests_name("record", tests, NULL, NULL);
