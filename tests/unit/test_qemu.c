@@ -333,6 +333,19 @@ static void print_log(const vm *v) {
                 print_message("qemu log:\n%s\n", data);
 }
 
+/* quit after the power button.  QEMU may already be on its way out (the firmware acted on the
+ * button): a closed socket (EPIPE, ECONNRESET) or a vanished one then means the same as an
+ * answered quit; what must hold is that the process exits, which the caller checks. */
+static void quit_after_power_button(vm *v) {
+        _cleanup_error_ nbx_error *err = NULL;
+        _cleanup_qmp_ nbx_qmp *q = NULL;
+        int r = nbx_qmp_open(v->sock, nbx_deadline_in(5000), &q, &err);
+        if (r == 0)
+                r = nbx_qmp_execute(q, "quit", NULL, NULL, NULL, &err);
+        if (r < 0 && r != -EPIPE && r != -ECONNRESET && r != -ECONNREFUSED && r != -ENOENT)
+                fail_msg("quit: %s", err ? err->msg : "?");
+}
+
 static void test_qmp_real_qemu(void **state) {
         vm *v = *state;
         if (!have_qemu()) {
@@ -438,18 +451,7 @@ static void test_qmp_real_qemu(void **state) {
 
         /* power button on a machine that never started: accepted; then quit, and QEMU exits */
         assert_int_equal(nbx_hv_qemu.power_button(v->sock, &err), 0);
-        {
-                /* QEMU may already be on its way out after the power button: a closed socket
-                 * (EPIPE, ECONNRESET) or a vanished one then means the same as an answered quit;
-                 * what must hold is that the process exits, checked below */
-                _cleanup_qmp_ nbx_qmp *q = NULL;
-                int r = nbx_qmp_open(v->sock, nbx_deadline_in(5000), &q, &err);
-                if (r == 0)
-                        r = nbx_qmp_execute(q, "quit", NULL, NULL, NULL, &err);
-                if (r < 0 && r != -EPIPE && r != -ECONNRESET && r != -ECONNREFUSED && r != -ENOENT)
-                        fail_msg("quit: %s", err ? err->msg : "?");
-                nbx_error_free(TAKE_PTR(err));
-        }
+        quit_after_power_button(v);
         int status;
         assert_int_equal(nbx_wait_pid(v->pid, nbx_deadline_in(10000), &status, &err), 0);
         v->pid = 0;
@@ -470,8 +472,9 @@ static void test_qmp_power_button_stops_running_guest(void **state) {
         if (!have_qemu())
                 skip();
         /* the brief's minimal machine: no kernel, paused; `cont` runs firmware only.  With
-         * -no-shutdown absent, system_powerdown on firmware without ACPI handling does nothing,
-         * so this checks that QEMU accepted it and that quit ends the process. */
+         * -no-shutdown absent, system_powerdown on the firmware mostly does nothing (sometimes
+         * the firmware powers off at once, seen under valgrind), so this checks that QEMU
+         * accepted it and that the process ends. */
         _cleanup_strv_ nbx_strv argv = {0};
         assert_int_equal(nbx_strv_push(&argv, "qemu-system-x86_64"), 0);
         const char *args[] = {"-machine", "q35",  "-accel",      "tcg",
@@ -503,11 +506,7 @@ static void test_qmp_power_button_stops_running_guest(void **state) {
         assert_non_null(strstr(err->msg, "no free PCIe hot-plug slot"));
         nbx_error_free(TAKE_PTR(err));
         assert_int_equal(nbx_hv_qemu.power_button(v->sock, &err), 0);
-        {
-                _cleanup_qmp_ nbx_qmp *q = NULL;
-                assert_int_equal(nbx_qmp_open(v->sock, nbx_deadline_in(5000), &q, &err), 0);
-                assert_int_equal(nbx_qmp_execute(q, "quit", NULL, NULL, NULL, &err), 0);
-        }
+        quit_after_power_button(v);
         int status;
         assert_int_equal(nbx_wait_pid(v->pid, nbx_deadline_in(10000), &status, &err), 0);
         v->pid = 0;
