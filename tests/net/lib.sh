@@ -48,12 +48,13 @@ H() { ip netns exec "$NBXW_HOST_NS" "$@"; }
 netctl() { H "$NETCTL" "$RT" "$@"; }
 G() { local g=$1; shift; ip netns exec "nbxt-$$-g$g" "$@"; }
 
-# wait_for CMD...: retry (backoff from 10 ms) until CMD succeeds, at most 10 s.
+# wait_for CMD...: retry (backoff from 10 ms) until CMD succeeds, at most ~18 s of pauses (times
+# NBXW_WAIT_SCALE on a slower machine: tests/kernels).
 wait_for() {
         local t=0 d=0.01
         until "$@"; do
                 t=$((t + 1))
-                [ "$t" -gt 40 ] && return 1
+                [ "$t" -gt $((40 * ${NBXW_WAIT_SCALE:-1})) ] && return 1
                 sleep "$d"
                 d=$(awk -v d="$d" 'BEGIN { d *= 2; if (d > 0.5) d = 0.5; print d }')
         done
