@@ -217,18 +217,15 @@ static int nix_build(const job *j, const char *link, nbx_error **err) {
         so.die_with_parent = true;
         if (j->o->ui)
                 fflush(j->o->ui->err);
-        pid_t pid;
-        int status = 0;
-        int r = nbx_spawn(argv, &so, &pid, err);
-        if (r >= 0)
-                r = nbx_wait_pid(pid, 0, &status, err);
+        int code = 0;
+        int r = nbx_run(argv, &so, &code, err);
         if (r < 0)
                 return nbx_error_wrap(err, "running %s build", j->nix);
-        if (nbx_status_code(status) != 0)
+        if (code != 0)
                 return nbx_error_setx(err, NBX_EXIT_FAILURE, 0,
                                       "nix build failed with exit code %d (Nix's messages are "
                                       "above)",
-                                      nbx_status_code(status));
+                                      code);
         return 0;
 }
 

@@ -284,15 +284,7 @@ static int spawn_command(const nbx_vm_ctx *c, int fd, char *const *argv, char *c
         so.exec_fd = &fd;
         so.keep_fds = &fd;
         so.n_keep_fds = 1;
-        pid_t pid;
-        int status = 0;
-        int r = nbx_spawn(argv, &so, &pid, err);
-        if (r >= 0)
-                r = nbx_wait_pid(pid, 0, &status, err);
-        if (r < 0)
-                return r;
-        *ret_code = nbx_status_code(status);
-        return 0;
+        return nbx_run(argv, &so, ret_code, err);
 }
 
 int nbx_vm_plugin_run(const nbx_project *p, const nbx_vm_opts *o, const nbx_vm_plugins *s,

@@ -466,3 +466,15 @@ int nbx_exec(char *const argv[], const nbx_spawn_opts *o, nbx_error **err) {
         execve(prog, argv, o->envp ? o->envp : environ);
         return nbx_error_set(err, errno, "run %s", prog);
 }
+
+int nbx_run(char *const argv[], const nbx_spawn_opts *opts, int *ret_code, nbx_error **err) {
+        pid_t pid;
+        int status = 0;
+        int r = nbx_spawn(argv, opts, &pid, err);
+        if (r >= 0)
+                r = nbx_wait_pid(pid, 0, &status, err);
+        if (r < 0)
+                return r;
+        *ret_code = nbx_status_code(status);
+        return 0;
+}

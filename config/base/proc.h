@@ -55,6 +55,9 @@ int nbx_exec(char *const argv[], const nbx_spawn_opts *opts, nbx_error **err);
  * exit in time (the child is left running).  *ret_status is the raw wait status. */
 int nbx_wait_pid(pid_t pid, uint64_t deadline_ms, int *ret_status, nbx_error **err);
 
+/* nbx_spawn, then wait for it to exit (no deadline): *ret_code is its exit code (128+signal). */
+int nbx_run(char *const argv[], const nbx_spawn_opts *opts, int *ret_code, nbx_error **err);
+
 /* Run to completion, capturing stdout (and stderr when ret_stderr is non-NULL) into NUL-terminated
  * buffers, each capped at 16 MiB.  *ret_status is the raw wait status. */
 int nbx_run_capture(char *const argv[], const nbx_spawn_opts *opts, uint64_t deadline_ms,

@@ -243,6 +243,27 @@ static void test_exec_replaces(void **state) {
         }
 }
 
+/* nbx_run: the exit code, 128+signal for a killed child, and a missing program is an error. */
+static void test_run_exit_codes(void **state) {
+        (void)state;
+        _cleanup_error_ nbx_error *err = NULL;
+        int code = -1;
+        char *ok[] = {"sh", "-c", "exit 0", NULL};
+        assert_int_equal(nbx_run(ok, &(nbx_spawn_opts)NBX_SPAWN_OPTS_INIT, &code, &err), 0);
+        assert_int_equal(code, 0);
+        char *three[] = {"sh", "-c", "exit 3", NULL};
+        assert_int_equal(nbx_run(three, &(nbx_spawn_opts)NBX_SPAWN_OPTS_INIT, &code, &err), 0);
+        assert_int_equal(code, 3);
+        char *killed[] = {"sh", "-c", "kill -TERM $$", NULL};
+        assert_int_equal(nbx_run(killed, &(nbx_spawn_opts)NBX_SPAWN_OPTS_INIT, &code, &err), 0);
+        assert_int_equal(code, 128 + SIGTERM);
+        code = -1;
+        char *missing[] = {"nbx-no-such-program", NULL};
+        assert_true(nbx_run(missing, &(nbx_spawn_opts)NBX_SPAWN_OPTS_INIT, &code, &err) < 0);
+        assert_non_null(err);
+        assert_int_equal(code, -1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_relative_entries_never_count),
@@ -250,6 +271,7 @@ int main(void) {
                 cmocka_unit_test(test_exec_fd_script),
                 cmocka_unit_test(test_child_signals_default),
                 cmocka_unit_test(test_exec_replaces),
+                cmocka_unit_test(test_run_exit_codes),
         };
         return cmocka_run_group_tests_name("proc", tests, NULL, NULL);
 }
