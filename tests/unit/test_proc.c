@@ -1,6 +1,7 @@
 /* config/base/proc.c: the PATH rule every program nixbox runs is found by (relative entries never
  * count; root runs only programs in folders no one else may write), spawning by it, by an open
- * file, the child's signal dispositions, and replacing the process (nbx_exec). */
+ * file, the child's signal dispositions, replacing the process (nbx_exec) and running to the end
+ * (nbx_run). */
 #include "support/testutil.h"
 
 #include <errno.h>
