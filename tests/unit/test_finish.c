@@ -25,8 +25,9 @@ static void fd_target(pid_t pid, int fd, char *buf, size_t size) {
         buf[n] = '\0';
 }
 
-/* The targets of the process's descriptors from 3 up, how many there are (below 1000: valgrind
- * keeps descriptors of its own at the top of the range). */
+/* The targets of the process's descriptors from 3 up (the first 8), how many there are (below
+ * 1000: valgrind keeps descriptors of its own at the top of the range).  Right after the fork it
+ * may still hold all it inherited: more than 8 is a count, not a failure. */
 static size_t fds_of(pid_t pid, char targets[8][64]) {
         char path[64];
         snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
@@ -38,8 +39,15 @@ static size_t fds_of(pid_t pid, char targets[8][64]) {
                 int fd = atoi(de->d_name);
                 if (de->d_name[0] == '.' || fd < 3 || fd >= 1000)
                         continue;
-                assert_true(n < 8);
-                fd_target(pid, fd, targets[n++], 64);
+                char link[64], target[64];
+                snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
+                ssize_t len = readlink(link, target, sizeof(target) - 1);
+                if (len <= 0)
+                        continue; /* closed meanwhile */
+                target[len] = '\0';
+                if (n < 8)
+                        memcpy(targets[n], target, (size_t)len + 1);
+                n++;
         }
         closedir(d);
         return n;
