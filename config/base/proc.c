@@ -62,17 +62,29 @@ int nbx_user_groups(uid_t uid, gid_t gid, gid_t *ret, int max) {
         return n;
 }
 
-static __attribute__((noreturn)) void child_exec(const char *prog, char *const argv[],
-                                                 const nbx_spawn_opts *o, const gid_t *groups,
-                                                 int n_groups, int report_fd) {
-        sigset_t all;
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
-        /* dispositions a caller may have set while it waits (as system() does) are not the
-         * child's */
+/* What a program nixbox starts begins with: no blocked signal, and the dispositions a caller may
+ * have set while it waits (as system() does) back to their defaults. */
+static void signals_default(void) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGQUIT, SIG_DFL);
+}
+
+/* As root: become opts->uid/gid with the given supplementary groups (-errno on failure). */
+static int become_user(const nbx_spawn_opts *o, const gid_t *groups, int n_groups) {
+        if (setgroups((size_t)n_groups, groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+            setresuid(o->uid, o->uid, o->uid) < 0)
+                return -errno;
+        return 0;
+}
+
+static __attribute__((noreturn)) void child_exec(const char *prog, char *const argv[],
+                                                 const nbx_spawn_opts *o, const gid_t *groups,
+                                                 int n_groups, int report_fd) {
+        signals_default();
         if (o->die_with_parent)
                 (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (o->new_session && setsid() < 0)
@@ -93,11 +105,8 @@ static __attribute__((noreturn)) void child_exec(const char *prog, char *const a
                         child_fail(report_fd, what);
                 }
         }
-        if (o->drop_privileges && geteuid() == 0) {
-                if (setgroups((size_t)n_groups, groups) < 0 ||
-                    setresgid(o->gid, o->gid, o->gid) < 0 || setresuid(o->uid, o->uid, o->uid) < 0)
-                        child_fail(report_fd, "drop privileges");
-        }
+        if (o->drop_privileges && geteuid() == 0 && become_user(o, groups, n_groups) < 0)
+                child_fail(report_fd, "drop privileges");
         if (o->exec_fd)
                 syscall(SYS_execveat, *o->exec_fd, "", argv, o->envp ? o->envp : environ,
                         AT_EMPTY_PATH);
@@ -450,19 +459,16 @@ int nbx_exec(char *const argv[], const nbx_spawn_opts *o, nbx_error **err) {
         if (o->drop_privileges && geteuid() == 0) {
                 gid_t groups[MAX_GROUPS];
                 int n = nbx_user_groups(o->uid, o->gid, groups, MAX_GROUPS);
-                if (setgroups((size_t)n, groups) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
-                    setresuid(o->uid, o->uid, o->uid) < 0)
-                        return nbx_error_set(err, errno, "run %s: drop privileges", argv[0]);
+                int r = become_user(o, groups, n);
+                if (r < 0)
+                        return nbx_error_set(err, r, "run %s: drop privileges", argv[0]);
         }
         /* found as the user it runs as */
         _cleanup_free_ char *prog = nbx_find_program(argv[0]);
         if (!prog)
                 return nbx_error_setx(err, NBX_EXIT_PREREQ, ENOENT, "cannot run %s: not found",
                                       argv[0]);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
+        signals_default();
         execve(prog, argv, o->envp ? o->envp : environ);
         return nbx_error_set(err, errno, "run %s", prog);
 }
