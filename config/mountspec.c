@@ -209,10 +209,3 @@ int nbx_mountspec_guest_path(const char *in, const char *guest_home, char **ret,
         *ret = TAKE_PTR(out);
         return 0;
 }
-
-bool nbx_mountspec_path_within(const char *a, const char *b) {
-        size_t n = strlen(b);
-        while (n > 0 && b[n - 1] == '/')
-                n--;
-        return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
-}

@@ -40,7 +40,3 @@ int nbx_mountspec_from_args(char *const *args, size_t n, bool readonly, nbx_moun
  * NBX_GUEST_PATH_MAX bytes.  Errors: -EINVAL with NBX_EXIT_USAGE and a message quoting the input
  * (callers with other inputs set their own exit code). */
 int nbx_mountspec_guest_path(const char *in, const char *guest_home, char **ret, nbx_error **err);
-
-/* Whether normalized absolute path a is b or below b, component-wise ("/a/bc" is not below
- * "/a/b"; everything is below "/"). */
-bool nbx_mountspec_path_within(const char *a, const char *b);

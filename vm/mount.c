@@ -115,10 +115,10 @@ static int check_places(const nbx_vm_mount_env *e, const char *src, bool readonl
                     !(real = strdup(places[i].path)))
                         return nbx_error_set(err, ENOMEM, "SOURCE");
                 _cleanup_free_ char *qs = nbx_quote(src, QUOTE_MAX);
-                if (nbx_mountspec_path_within(src, real))
+                if (nbx_path_within(src, real))
                         return bad(err, "SOURCE %s is inside %s %s: nixbox never shares it", qs,
                                    places[i].what, real);
-                if (nbx_mountspec_path_within(real, src) && !(readonly && places[i].ro_ok))
+                if (nbx_path_within(real, src) && !(readonly && places[i].ro_ok))
                         return bad(err,
                                    "SOURCE %s holds %s %s, which the guest must not %s: share a "
                                    "folder that does not hold it%s",
@@ -140,12 +140,12 @@ static int check_target(const nbx_vm_mount_env *e, const char *t, nbx_error **er
                                    "TARGET %s is already a share (of %s): `sudo nixbox unmount "
                                    "%s` first",
                                    qt, qs, qt);
-                if (nbx_mountspec_path_within(t, m->target))
+                if (nbx_path_within(t, m->target))
                         return bad(err,
                                    "TARGET %s is inside the share at %s (of %s): its mount point "
                                    "would be made on the host; choose a folder outside it",
                                    qt, m->target, qs);
-                if (nbx_mountspec_path_within(m->target, t))
+                if (nbx_path_within(m->target, t))
                         return bad(err,
                                    "TARGET %s holds the share at %s: mounting over it would hide "
                                    "it; choose a folder beside it",

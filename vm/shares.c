@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../config/base/fsutil.h"
 #include "../config/base/proc.h"
 #include "idmap.h"
 #include "virtiofsd.h"
 
 static bool strictly_inside(const char *path, const char *root) {
-        size_t n = strlen(root);
-        return strncmp(path, root, n) == 0 && path[n] == '/';
+        return nbx_path_within(path, root) && strcmp(path, root) != 0;
 }
 
 const char *nbx_vm_guest_writable_root(const char *project_dir, const nbx_vm_record *rec,

@@ -255,8 +255,8 @@ char *nbx_path_lexical(const char *path) {
 
 bool nbx_path_within(const char *path, const char *root) {
         size_t n = strlen(root);
-        if (n == 1 && root[0] == '/')
-                return path[0] == '/';
+        while (n > 0 && root[n - 1] == '/')
+                n--;
         return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 

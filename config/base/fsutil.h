@@ -32,7 +32,8 @@ int nbx_rm_rf(const char *path, nbx_error **err);
  * no "//", ".", ".." (above "/" stays "/") or trailing "/"; no link is looked at.  malloc'd,
  * NULL on ENOMEM. */
 char *nbx_path_lexical(const char *path);
-/* Whether path is root itself or inside it, component-wise (both normalized and absolute). */
+/* Whether path is root itself or inside it, component-wise ("/a/bc" is not inside "/a/b";
+ * everything is inside "/"); both absolute and normalized, root may end in "/". */
 bool nbx_path_within(const char *path, const char *root);
 /* malloc'd "a/b"; NULL on ENOMEM. */
 char *nbx_path_join(const char *a, const char *b);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/base/fsutil.h"
 #include "config/mountspec.h"
 
 static void parse_ok(const char *spec, const char *src, const char *tgt, bool ro) {
@@ -160,14 +161,14 @@ static void test_guest_paths(void **state) {
 
 static void test_path_within(void **state) {
         (void)state;
-        assert_true(nbx_mountspec_path_within("/a/b", "/a/b"));
-        assert_true(nbx_mountspec_path_within("/a/b/c", "/a/b"));
-        assert_true(nbx_mountspec_path_within("/a/b/c", "/a/b/"));
-        assert_true(nbx_mountspec_path_within("/a", "/"));
-        assert_true(nbx_mountspec_path_within("/", "/"));
-        assert_false(nbx_mountspec_path_within("/a/bc", "/a/b"));
-        assert_false(nbx_mountspec_path_within("/a", "/a/b"));
-        assert_false(nbx_mountspec_path_within("/b", "/a"));
+        assert_true(nbx_path_within("/a/b", "/a/b"));
+        assert_true(nbx_path_within("/a/b/c", "/a/b"));
+        assert_true(nbx_path_within("/a/b/c", "/a/b/"));
+        assert_true(nbx_path_within("/a", "/"));
+        assert_true(nbx_path_within("/", "/"));
+        assert_false(nbx_path_within("/a/bc", "/a/b"));
+        assert_false(nbx_path_within("/a", "/a/b"));
+        assert_false(nbx_path_within("/b", "/a"));
 }
 
 int main(void) {
